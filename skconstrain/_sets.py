@@ -1,0 +1,224 @@
+"""The set registry: the single source of truth for set names and their parameters.
+
+Every part of skconstrain that takes a set name (NumPy projections, Keras ops,
+layers, constraints, output penalties, the transformer and the estimator) checks it
+here, so the valid names, the parameters each set takes and the error messages are
+the same everywhere. This module imports nothing of ours and no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "SETS",
+    "SET_NAMES",
+    "SetSpec",
+    "check_bounds",
+    "check_radius",
+    "check_set",
+    "check_zero_norm",
+    "set_params",
+]
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """Description of one constraint set (applied to each row ``y`` in R^d).
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    params : tuple of str
+        Names of the parameters the set takes.
+    formula : str
+        The set, as text.
+    ball : bool
+        Whether the set is a norm ball ``{y : ||y|| <= radius}`` (convex, contains 0).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    formula: str
+    ball: bool = False
+
+
+SETS: dict[str, SetSpec] = {
+    spec.name: spec
+    for spec in (
+        SetSpec("box", ("lower", "upper"), "lower <= y <= upper"),
+        SetSpec("l1_ball", ("radius",), "||y||_1 <= radius", ball=True),
+        SetSpec("l2_ball", ("radius",), "||y||_2 <= radius", ball=True),
+        SetSpec("l2_sphere", ("radius",), "||y||_2 = radius"),
+        SetSpec("linf_ball", ("radius",), "||y||_inf <= radius", ball=True),
+        SetSpec("nonneg", (), "y >= 0"),
+        SetSpec("simplex", ("radius",), "y >= 0, sum(y) = radius"),
+    )
+}
+"""Mapping from set name to its :class:`SetSpec`."""
+
+SET_NAMES: tuple[str, ...] = tuple(sorted(SETS))
+"""All valid set names, sorted."""
+
+ZERO_NORM_OPTIONS = ("keep", "error", "uniform")
+
+
+def check_set(name, *, param="set"):
+    """Return ``name`` if it is a registered set name, else raise ``ValueError``.
+
+    Parameters
+    ----------
+    name : str
+        Candidate set name.
+    param : str, default="set"
+        Name of the parameter, used in the error message.
+
+    Returns
+    -------
+    name : str
+
+    Examples
+    --------
+    >>> check_set("simplex")
+    'simplex'
+    """
+    if not isinstance(name, str) or name not in SETS:
+        raise ValueError(
+            f"The '{param}' parameter must be one of {list(SET_NAMES)}; got {name!r}."
+        )
+    return name
+
+
+def check_radius(radius, *, param="radius"):
+    """Return ``radius`` as a float if it is a finite real number > 0.
+
+    Examples
+    --------
+    >>> check_radius(2)
+    2.0
+    """
+    if (
+        isinstance(radius, bool)
+        or not isinstance(radius, numbers.Real)
+        or not np.isfinite(radius)
+        or radius <= 0
+    ):
+        raise ValueError(
+            f"The '{param}' parameter must be a finite real number > 0; got {radius!r}."
+        )
+    return float(radius)
+
+
+def check_zero_norm(zero_norm):
+    """Return ``zero_norm`` if it is one of 'keep', 'error', 'uniform'.
+
+    Examples
+    --------
+    >>> check_zero_norm("keep")
+    'keep'
+    """
+    if not isinstance(zero_norm, str) or zero_norm not in ZERO_NORM_OPTIONS:
+        raise ValueError(
+            f"The 'zero_norm' parameter must be one of {list(ZERO_NORM_OPTIONS)}; "
+            f"got {zero_norm!r}."
+        )
+    return zero_norm
+
+
+def _check_bound(value, name, n_features):
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf" or arr.ndim > 1:
+        raise ValueError(
+            f"The '{name}' parameter must be None, a real number or a 1-D array of "
+            f"real numbers; got {value!r}."
+        )
+    arr = arr.astype(np.float64)
+    if np.isnan(arr).any():
+        raise ValueError(f"The '{name}' parameter must not contain NaN; got {value!r}.")
+    if arr.ndim == 1 and n_features is not None and arr.shape[0] != n_features:
+        raise ValueError(
+            f"The '{name}' parameter has length {arr.shape[0]}, but the data has "
+            f"{n_features} columns; it must be a scalar or have length {n_features}."
+        )
+    return arr
+
+
+def check_bounds(lower, upper, n_features=None):
+    """Validate the bounds of a box and return them as float64 arrays (or None).
+
+    ``None`` means unbounded on that side. Scalars apply to every column; 1-D arrays
+    must have one entry per column (``n_features``, when it is known).
+
+    Parameters
+    ----------
+    lower, upper : None, float or array-like of shape (n_features,)
+        Bounds of the box.
+    n_features : int, default=None
+        Number of columns of the data, to check the length of array bounds.
+
+    Returns
+    -------
+    lower, upper : ndarray or None
+
+    Examples
+    --------
+    >>> check_bounds(0, [1, 2], n_features=2)
+    (array(0.), array([1., 2.]))
+    """
+    lo = _check_bound(lower, "lower", n_features)
+    hi = _check_bound(upper, "upper", n_features)
+    if lo is not None and hi is not None:
+        if lo.ndim == 1 and hi.ndim == 1 and lo.shape != hi.shape:
+            raise ValueError(
+                "The 'lower' and 'upper' parameters must have the same length; got "
+                f"{lo.shape[0]} and {hi.shape[0]}."
+            )
+        if np.any(lo > hi):
+            raise ValueError(
+                "The 'lower' parameter must be <= 'upper' everywhere; got "
+                f"lower={lower!r}, upper={upper!r}."
+            )
+    return lo, hi
+
+
+def set_params(name, *, radius=1.0, lower=None, upper=None):
+    """Validate the parameters of set ``name`` and return those it takes.
+
+    Parameters the set does not take are ignored, which lets one estimator
+    grid-search over sets with different parameters (``radius`` does not apply to
+    ``box``, ``lower``/``upper`` only apply to ``box``).
+
+    Parameters
+    ----------
+    name : str
+        Registry name of the set.
+    radius : float, default=1.0
+        Radius of the norm sets and the sum of the simplex.
+    lower, upper : None, float or array-like, default=None
+        Bounds of the box.
+
+    Returns
+    -------
+    params : dict
+        The validated parameters that the set takes, e.g. ``{"radius": 1.0}``.
+
+    Examples
+    --------
+    >>> set_params("l1_ball", radius=2)
+    {'radius': 2.0}
+    >>> set_params("nonneg")
+    {}
+    """
+    spec = SETS[check_set(name)]
+    out = {}
+    if "radius" in spec.params:
+        out["radius"] = check_radius(radius)
+    if "lower" in spec.params:
+        out["lower"], out["upper"] = check_bounds(lower, upper)
+    return out

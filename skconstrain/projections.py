@@ -1,0 +1,559 @@
+"""Exact Euclidean projections onto the sets of the registry, in NumPy.
+
+Each function solves, for every row ``x`` of ``V`` independently,
+
+    P(x) = argmin_p ||x - p||_2  subject to  p in C,
+
+for one convex set ``C`` (or the sphere, which is not convex but whose projection is
+unique away from the origin). All functions are pure and vectorised over rows: no
+Python loop over rows, the input is never modified.
+
+Input conventions (shared by every function):
+
+- ``V`` is one vector (1-D, returned 1-D) or a batch of rows (2-D), or a pandas
+  DataFrame (its values are used; an ndarray is returned).
+- float32 stays float32; any other real input (integers, booleans, float16,
+  float64) is computed in float64.
+- NaN or inf in ``V`` raises ``ValueError``; so do 0-D and 3-D input.
+- No overflow or underflow for any finite input: norms are computed on rows scaled
+  by their largest magnitude wherever plain squaring would leave the float range.
+
+This module imports no TensorFlow; :mod:`skconstrain.keras.ops` has the same
+projections, differentiable, in ``keras.ops``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skconstrain._sets import (
+    SETS,
+    check_bounds,
+    check_radius,
+    check_set,
+    check_zero_norm,
+)
+
+__all__ = [
+    "project",
+    "project_box",
+    "project_l1_ball",
+    "project_l2_ball",
+    "project_l2_sphere",
+    "project_linf_ball",
+    "project_nonneg",
+    "project_simplex",
+]
+
+
+# ---------------------------------------------------------------------------
+# input handling
+# ---------------------------------------------------------------------------
+
+
+def _as_rows(V):
+    """Return ``(X, was_1d)``: ``V`` as a 2-D float32/float64 array of rows.
+
+    The returned array may share memory with ``V``; callers never write into it.
+    """
+    if hasattr(V, "to_numpy") and hasattr(V, "columns"):  # pandas DataFrame
+        V = V.to_numpy()
+    X = np.asarray(V)
+    if X.dtype.kind == "c":
+        raise ValueError(
+            f"The input 'V' must contain real numbers; got dtype {X.dtype}."
+        )
+    if X.dtype.kind not in "biuf":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "The input 'V' must contain real numbers; got an array of dtype "
+                f"{X.dtype}."
+            ) from None
+    elif X.dtype != np.float32 and X.dtype != np.float64:
+        X = X.astype(np.float64)
+    if X.ndim not in (1, 2):
+        raise ValueError(
+            "The input 'V' must be a 1-D vector or a 2-D array of rows; got an "
+            f"array with {X.ndim} dimensions (shape {X.shape})."
+        )
+    if X.shape[-1] == 0:
+        raise ValueError(
+            f"The input 'V' must have at least one column; got shape {X.shape}."
+        )
+    was_1d = X.ndim == 1
+    if was_1d:
+        X = X[np.newaxis, :]
+    # Fast path as in scikit-learn: the sum of a finite array is finite unless it
+    # overflows, so only look element by element when the sum is not finite.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    if not np.isfinite(total) and not np.isfinite(X).all():
+        raise ValueError("The input 'V' contains NaN or infinity.")
+    return X, was_1d
+
+
+def _out(X, was_1d):
+    return X[0] if was_1d else X
+
+
+def _row_norms(X):
+    """Euclidean norm of each row, safe from overflow and underflow.
+
+    The fast path is ``sqrt(sum(x**2))``; rows whose sum of squares overflows or
+    falls into the range where squaring loses precision are recomputed as
+    ``m * ||x / m||`` with ``m = max |x_i|``. Returns ``(norms, rescaled)`` where
+    ``rescaled`` holds the indices of the recomputed rows.
+    """
+    sq = np.einsum("ij,ij->i", X, X)
+    finfo = np.finfo(X.dtype)
+    # Below tiny/eps some squares may be subnormal or zero with a relative error
+    # larger than eps; above max they overflowed.
+    bad = ~((sq >= finfo.tiny / finfo.eps) & (sq <= finfo.max))
+    norms = np.sqrt(sq, out=sq)
+    rescaled = np.flatnonzero(bad)
+    if rescaled.size:
+        Xb = X[rescaled]
+        m = np.abs(Xb).max(axis=1)
+        nz = m > 0
+        Xb[nz] /= m[nz, None]
+        nb = np.zeros_like(m)
+        nb[nz] = m[nz] * np.sqrt(np.einsum("ij,ij->i", Xb[nz], Xb[nz]))
+        norms[rescaled] = nb
+        rescaled = rescaled[nb > 0]  # zero rows need no rescaling
+    return norms, rescaled
+
+
+def _scale_rows(X, norms, rescaled, radius, rows=None):
+    """Return ``radius * x / ||x||`` for the rows ``rows`` (all rows if None).
+
+    Rows in ``rescaled`` (tiny or huge norms) are divided by their largest
+    magnitude first, so that ``radius / ||x||`` cannot overflow.
+    """
+    if rows is None:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # rows in ``rescaled`` may overflow here; they are recomputed below
+            out = X * (radius / norms)[:, None]
+        sel = rescaled
+    else:
+        out = X.copy()
+        out[rows] = X[rows] * (radius / norms[rows])[:, None]
+        sel = np.intersect1d(rows, rescaled, assume_unique=True)
+    if sel.size:
+        Xs = X[sel]
+        m = np.abs(Xs).max(axis=1)
+        Xs /= m[:, None]
+        out[sel] = Xs * (radius / (norms[sel] / m))[:, None]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the projections
+# ---------------------------------------------------------------------------
+
+
+def project_l2_sphere(V, radius=1.0, *, zero_norm="keep"):
+    """Project each row onto the sphere ``{p : ||p||_2 = radius}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. ||p||_2 = radius``, whose solution is
+    ``radius * x / ||x||_2`` for ``x != 0``. At ``x = 0`` every point of the sphere
+    is a minimiser; ``zero_norm`` chooses what a zero row becomes.
+
+    Algorithm: one pass for the squared norms, a second to scale. Rows whose
+    squared norm overflows or underflows are recomputed on the row scaled by its
+    largest magnitude. Cost O(n d).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    radius : float, default=1.0
+        Radius of the sphere, > 0.
+    zero_norm : {"keep", "error", "uniform"}, default="keep"
+        What a zero row becomes: "keep" leaves it zero (as
+        :func:`sklearn.preprocessing.normalize` does; the result is then not on
+        the sphere), "error" raises ``ValueError``, "uniform" returns the point
+        ``radius / sqrt(d) * ones(d)``.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Any text on Euclidean projections, e.g. Bauschke and Combettes, *Convex
+    Analysis and Monotone Operator Theory in Hilbert Spaces*, 2nd ed., 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_l2_sphere(np.array([3.0, 4.0]))
+    array([0.6, 0.8])
+    """
+    radius = check_radius(radius)
+    check_zero_norm(zero_norm)
+    X, was_1d = _as_rows(V)
+    norms, rescaled = _row_norms(X)
+    zero = norms == 0
+    if zero.any():
+        if zero_norm == "error":
+            raise ValueError(
+                f"{int(zero.sum())} row(s) have zero norm and cannot be projected "
+                "onto the sphere; use zero_norm='keep' or 'uniform'."
+            )
+        norms[zero] = 1.0  # keep them zero through the division
+    out = _scale_rows(X, norms, rescaled, radius)
+    if zero_norm == "uniform" and zero.any():
+        out[zero] = radius / np.sqrt(X.shape[1])
+    return _out(out, was_1d)
+
+
+def project_l2_ball(V, radius=1.0):
+    """Project each row onto the ball ``{p : ||p||_2 <= radius}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. ||p||_2 <= radius``: rows inside the ball
+    come back unchanged, the others are scaled to ``radius * x / ||x||_2``.
+    Overflow-safe norms as in :func:`project_l2_sphere`. Cost O(n d).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    radius : float, default=1.0
+        Radius of the ball, > 0.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Bauschke and Combettes, *Convex Analysis and Monotone Operator Theory in
+    Hilbert Spaces*, 2nd ed., 2017, example 29.10.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_l2_ball(np.array([[3.0, 4.0], [0.3, 0.4]]))
+    array([[0.6, 0.8],
+           [0.3, 0.4]])
+    """
+    radius = check_radius(radius)
+    X, was_1d = _as_rows(V)
+    norms, rescaled = _row_norms(X)
+    outside = np.flatnonzero(norms > radius)
+    return _out(_scale_rows(X, norms, rescaled, radius, rows=outside), was_1d)
+
+
+# Number of leading sorted entries examined first; rows whose support is larger
+# are finished on the full sorted row. Most projections of data onto a simplex or
+# ball of moderate radius have a small support, so this avoids the cumulative sum
+# (and, for long rows, the full sort) over all columns.
+_SUPPORT_PREFIX = 16
+
+
+def _simplex_thresholds(X, radius, prefix):
+    """Return ``(m, theta)`` with ``P(x) = max(x - m - theta, 0)`` for each row.
+
+    ``m`` is the row maximum and ``theta`` the threshold of the shifted row
+    ``x - m`` (the projection is invariant to shifting a row, and the shift keeps
+    full precision when ``|x|`` is much larger than ``radius``). With ``u`` the
+    shifted row sorted in decreasing order and ``c_k = sum_{j<=k} u_j``, the
+    support is ``{k : k u_k > c_k - radius}`` (a prefix of the sorted order), of
+    size ``rho``, and ``theta = (c_rho - radius) / rho``.
+
+    Only the ``prefix`` largest entries are sorted and summed first (found by
+    ``np.partition`` when the rows are long); rows whose support may extend past
+    them are recomputed on the full sorted row.
+    """
+    n, d = X.shape
+    K = min(d, prefix)
+    U = np.negative(X)  # sorted ascending = x sorted descending, negated
+    if K < d and d >= 8 * K:
+        U = np.partition(U, K - 1, axis=1)[:, :K]
+        U.sort(axis=1)
+    else:
+        U.sort(axis=1)
+        U = U[:, :K]
+    neg_m = U[:, 0].copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        # U_k = m - u_k >= 0 (an entry so far below the maximum that this
+        # overflows to inf cannot be in the support, and inf keeps it out).
+        U = U - neg_m[:, None]
+        C = np.cumsum(U, axis=1)  # C_k = -c_k
+        C += radius
+        U *= np.arange(1, K + 1, dtype=X.dtype)
+        # k u_k > c_k - radius  <=>  k U_k < C_k + radius; true at k = 1 (U_1 = 0).
+        inside = U < C
+    rows = np.arange(n)
+    first_out = np.argmax(~inside, axis=1)  # 0 when the whole prefix is inside
+    rho = np.where(first_out == 0, K, first_out)
+    theta = C[rows, rho - 1] / -rho
+    if K < d:
+        redo = np.flatnonzero(first_out == 0)
+        if redo.size:
+            _, theta[redo] = _simplex_thresholds(X[redo], radius, d)
+    return -neg_m, theta
+
+
+def _simplex_rows(X, radius):
+    """Project every row of ``X`` onto ``{p >= 0, sum(p) = radius}``."""
+    n, d = X.shape
+    if d == 1:
+        return np.full_like(X, radius)
+    if n == 0:
+        return X.copy()
+    m, theta = _simplex_thresholds(X, radius, _SUPPORT_PREFIX)
+    out = np.subtract(X, m[:, None])
+    out -= theta[:, None]
+    np.maximum(out, 0, out=out)
+    return out
+
+
+def project_simplex(V, radius=1.0):
+    """Project each row onto the simplex ``{p : p >= 0, sum(p) = radius}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. p >= 0, sum(p) = radius``. The solution is
+    ``max(x - theta, 0)`` for the unique ``theta`` making the sum ``radius``.
+
+    Algorithm: the exact sort-based method (Held et al. 1974; Duchi et al. 2008),
+    vectorised over rows: shift each row by its maximum (the projection is
+    invariant to that, and it keeps full precision and avoids overflow for
+    entries of any magnitude), sort, find the support size from the cumulative
+    sums, compute ``theta``. The sums are first taken over the 16 largest
+    entries only (found by a partial sort for long rows); rows whose support is
+    larger are finished on the fully sorted row. Cost O(n d log d) at worst,
+    O(n d) when the supports are small.
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    radius : float, default=1.0
+        Sum of the simplex, > 0.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    J. Duchi, S. Shalev-Shwartz, Y. Singer, T. Chandra, "Efficient projections onto
+    the l1-ball for learning in high dimensions", ICML 2008.
+    L. Condat, "Fast projection onto the simplex and the l1 ball", Mathematical
+    Programming 158, 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_simplex(np.array([0.0, 0.5, 1.0]))
+    array([0.  , 0.25, 0.75])
+    """
+    radius = check_radius(radius)
+    X, was_1d = _as_rows(V)
+    return _out(_simplex_rows(X, radius), was_1d)
+
+
+def project_l1_ball(V, radius=1.0):
+    """Project each row onto the L1 ball ``{p : ||p||_1 <= radius}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. ||p||_1 <= radius``. Rows inside the ball
+    come back unchanged; for the others the solution is
+    ``sign(x) * P_simplex(|x|)`` (soft thresholding at the level that makes the
+    L1 norm equal ``radius``), which sets small entries exactly to zero.
+
+    Algorithm: one pass for the L1 norms, then the sort-based simplex projection
+    of :func:`project_simplex` on the rows outside the ball only.
+    Cost O(n d log d) at worst.
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    radius : float, default=1.0
+        Radius of the ball, > 0.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    J. Duchi, S. Shalev-Shwartz, Y. Singer, T. Chandra, "Efficient projections onto
+    the l1-ball for learning in high dimensions", ICML 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_l1_ball(np.array([[2.0, -1.0], [0.2, -0.3]]))
+    array([[ 1. , -0. ],
+           [ 0.2, -0.3]])
+    """
+    radius = check_radius(radius)
+    X, was_1d = _as_rows(V)
+    A = np.abs(X)
+    with np.errstate(over="ignore"):
+        l1 = A.sum(axis=1)  # inf when it overflows, which is outside the ball
+    outside = np.flatnonzero(l1 > radius)
+    if outside.size == X.shape[0]:
+        out = _simplex_rows(A, radius)
+        np.copysign(out, X, out=out)
+    else:
+        out = X.copy()
+        if outside.size:
+            out[outside] = np.copysign(_simplex_rows(A[outside], radius), X[outside])
+    return _out(out, was_1d)
+
+
+def project_linf_ball(V, radius=1.0):
+    """Project each row onto the ball ``{p : ||p||_inf <= radius}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. max_i |p_i| <= radius``: the problem
+    separates by coordinate and the solution is ``clip(x, -radius, radius)``.
+    Cost O(n d).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    radius : float, default=1.0
+        Radius of the ball, > 0.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Bauschke and Combettes, *Convex Analysis and Monotone Operator Theory in
+    Hilbert Spaces*, 2nd ed., 2017 (projection onto a box).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_linf_ball(np.array([2.0, -0.5, -3.0]))
+    array([ 1. , -0.5, -1. ])
+    """
+    radius = check_radius(radius)
+    X, was_1d = _as_rows(V)
+    return _out(np.clip(X, -radius, radius), was_1d)
+
+
+def project_box(V, lower=None, upper=None):
+    """Project each row onto the box ``{p : lower <= p <= upper}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. lower <= p <= upper`` elementwise:
+    ``clip(x, lower, upper)``. Cost O(n d).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    lower, upper : None, float or array-like of shape (n_features,), default=None
+        Bounds; ``None`` means unbounded on that side, a scalar applies to every
+        column, an array gives one bound per column. ``lower <= upper`` is
+        required.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Bauschke and Combettes, *Convex Analysis and Monotone Operator Theory in
+    Hilbert Spaces*, 2nd ed., 2017 (projection onto a box).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_box(np.array([[-1.0, 0.5, 3.0]]), lower=0.0, upper=[1.0, 1.0, 2.0])
+    array([[0. , 0.5, 2. ]])
+    """
+    X, was_1d = _as_rows(V)
+    lo, hi = check_bounds(lower, upper, n_features=X.shape[1])
+    lo = None if lo is None else lo.astype(X.dtype)
+    hi = None if hi is None else hi.astype(X.dtype)
+    if lo is None and hi is None:
+        return _out(X.copy(), was_1d)
+    return _out(np.clip(X, lo, hi), was_1d)
+
+
+def project_nonneg(V):
+    """Project each row onto the nonnegative orthant ``{p : p >= 0}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. p >= 0``: ``max(x, 0)``. Cost O(n d).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Bauschke and Combettes, *Convex Analysis and Monotone Operator Theory in
+    Hilbert Spaces*, 2nd ed., 2017 (projection onto a cone).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_nonneg(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    X, was_1d = _as_rows(V)
+    return _out(np.maximum(X, 0), was_1d)
+
+
+_FUNCTIONS = {
+    "box": project_box,
+    "l1_ball": project_l1_ball,
+    "l2_ball": project_l2_ball,
+    "l2_sphere": project_l2_sphere,
+    "linf_ball": project_linf_ball,
+    "nonneg": project_nonneg,
+    "simplex": project_simplex,
+}
+assert set(_FUNCTIONS) == set(SETS)
+
+
+def project(V, set="l2_sphere", **params):
+    """Project each row of ``V`` onto the set named ``set``.
+
+    Dispatches to ``project_<set>``; see the registry in ``skconstrain._sets``.
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+    set : str, default="l2_sphere"
+        One of "box", "l1_ball", "l2_ball", "l2_sphere", "linf_ball", "nonneg",
+        "simplex".
+    **params
+        Parameters of the set: ``radius`` for the norm sets and the simplex,
+        ``lower`` and ``upper`` for the box, and ``zero_norm`` for the sphere.
+        A parameter the set does not take raises ``ValueError``.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project(np.array([0.0, 0.5, 1.0]), "simplex")
+    array([0.  , 0.25, 0.75])
+    >>> project(np.array([3.0, 4.0]), "l2_ball", radius=10)
+    array([3., 4.])
+    """
+    name = check_set(set)
+    allowed = SETS[name].params + (("zero_norm",) if name == "l2_sphere" else ())
+    extra = sorted(k for k in params if k not in allowed)
+    if extra:
+        raise ValueError(
+            f"The set {name!r} takes the parameters {list(allowed)}; got {extra}."
+        )
+    return _FUNCTIONS[name](V, **params)

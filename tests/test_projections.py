@@ -1,0 +1,319 @@
+"""Properties of the exact NumPy projections (skconstrain.projections)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from _reference import REFERENCES, violation
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from skconstrain import projections as P
+from skconstrain._sets import SET_NAMES
+
+RADIUS_SETS = ["l2_sphere", "l2_ball", "l1_ball", "simplex", "linf_ball"]
+CONVEX_SETS = ["l2_ball", "l1_ball", "simplex", "linf_ball", "nonneg", "box"]
+BOX = {"lower": -0.5, "upper": 2.0}
+
+
+def params_for(name, radius=1.0):
+    if name == "box":
+        return dict(BOX)
+    if name == "nonneg":
+        return {}
+    return {"radius": radius}
+
+
+def tol_for(dtype):
+    return 1e-5 if dtype == np.float32 else 1e-12
+
+
+@st.composite
+def batches(draw, dtype=None, min_rows=1):
+    """Random (n, d) batches with entries spread over many orders of magnitude."""
+    dtype = dtype or draw(st.sampled_from([np.float64, np.float32]))
+    n = draw(st.integers(min_rows, 6))
+    d = draw(st.integers(1, 9))
+    log_scale = draw(st.integers(-3, 3) if dtype == np.float32 else st.integers(-8, 8))
+    V = draw(
+        hnp.arrays(
+            np.float64,
+            (n, d),
+            elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False),
+        )
+    )
+    return (V * 10.0**log_scale).astype(dtype)
+
+
+radii = st.sampled_from([0.1, 1.0, 3.0, 1e3])
+
+
+# --------------------------------------------------------------------- properties
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@settings(max_examples=60, deadline=None)
+@given(V=batches(), radius=radii)
+def test_feasible(name, V, radius):
+    params = params_for(name, radius)
+    out = P.project(V, name, **params)
+    assert out.shape == V.shape and out.dtype == V.dtype
+    if name == "l2_sphere":  # zero rows stay zero with zero_norm="keep"
+        out = out[np.linalg.norm(V.astype(np.float64), axis=1) > 0]
+    assert violation(out, name, **params) <= tol_for(V.dtype) * 10
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@settings(max_examples=60, deadline=None)
+@given(V=batches(), radius=radii)
+def test_idempotent(name, V, radius):
+    params = params_for(name, radius)
+    once = P.project(V, name, **params)
+    twice = P.project(once, name, **params)
+    scale = np.abs(once).max() if once.size else 1.0
+    np.testing.assert_allclose(
+        twice, once, rtol=tol_for(V.dtype) * 10, atol=tol_for(V.dtype) * 10 * scale
+    )
+
+
+@pytest.mark.parametrize("name", CONVEX_SETS)
+@settings(max_examples=60, deadline=None)
+@given(
+    V=batches(dtype=np.float64),
+    Z=batches(dtype=np.float64),
+    radius=radii,
+)
+def test_variational_inequality(name, V, Z, radius):
+    """<x - P(x), z - P(x)> <= 0 for every z in the set (P is the projection)."""
+    params = params_for(name, radius)
+    p = P.project(V, name, **params)
+    d = V.shape[1]
+    z = P.project(np.resize(Z, (Z.shape[0], d)), name, **params)  # feasible points
+    for x_row, p_row in zip(V, p, strict=True):
+        inner = (z - p_row) @ (x_row - p_row)
+        bound = 1e-10 * (1 + np.linalg.norm(x_row)) * (1 + np.abs(z).max())
+        assert inner.max() <= bound
+
+
+@settings(max_examples=60, deadline=None)
+@given(V=batches(dtype=np.float64), Z=batches(dtype=np.float64), radius=radii)
+def test_sphere_is_nearest_point(V, Z, radius):
+    V = V[np.linalg.norm(V, axis=1) > 0]
+    p = P.project_l2_sphere(V, radius)
+    z = P.project_l2_sphere(np.resize(Z, (Z.shape[0], V.shape[1])), radius)
+    z = z[np.linalg.norm(z, axis=1) > 0]
+    for x_row, p_row in zip(V, p, strict=True):
+        best = np.linalg.norm(x_row - p_row)
+        others = np.linalg.norm(z - x_row, axis=1)
+        assert np.all(best <= others * (1 + 1e-12) + 1e-300)
+
+
+@pytest.mark.parametrize("name", RADIUS_SETS)
+@settings(max_examples=60, deadline=None)
+@given(V=batches(dtype=np.float64), radius=radii)
+def test_scale_equivariance(name, V, radius):
+    """P_r(x) = r * P_1(x / r)."""
+    lhs = P.project(V, name, radius=radius)
+    rhs = radius * P.project(V / radius, name, radius=1.0)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-12 * radius)
+
+
+@pytest.mark.parametrize("name", ["l2_sphere", "l2_ball", "l1_ball", "simplex"])
+@settings(max_examples=80, deadline=None)
+@given(V=batches(dtype=np.float64), radius=radii)
+def test_matches_slow_reference(name, V, radius):
+    if name == "l2_sphere":
+        V = V[np.linalg.norm(V, axis=1) > 0]
+    out = P.project(V, name, radius=radius)
+    ref = np.array([REFERENCES[name](v, radius) for v in V]).reshape(V.shape)
+    scale = max(radius, np.abs(V).max() if V.size else 0.0)
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-11 * scale)
+
+
+@pytest.mark.parametrize("name", ["l2_ball", "l1_ball", "linf_ball"])
+@settings(max_examples=40, deadline=None)
+@given(V=batches(), radius=radii)
+def test_rows_inside_ball_unchanged_bitwise(name, V, radius):
+    inside = P.project(V, name, radius=radius * 0.999)  # strictly inside
+    out = P.project(inside, name, radius=radius)
+    np.testing.assert_array_equal(out, inside)
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=batches(dtype=np.float64), radius=radii)
+def test_points_of_simplex_unchanged(V, radius):
+    on = P.project_simplex(V, radius)
+    np.testing.assert_allclose(P.project_simplex(on, radius), on, atol=1e-12 * radius)
+
+
+@pytest.mark.parametrize("d", [1, 2, 16, 17, 40, 200])
+def test_simplex_long_rows_and_large_supports(d):
+    """Rows whose support exceeds the 16-entry prefix take the full path."""
+    rng = np.random.default_rng(d)
+    V = np.vstack(
+        [
+            rng.standard_normal((5, d)),  # small supports
+            1e-3 * rng.standard_normal((5, d)),  # full support
+            np.linspace(0, 1e-2, d)[None, :],  # support of every size
+        ]
+    )
+    for radius in (0.01, 1.0, 10.0):
+        out = P.project_simplex(V, radius)
+        ref = np.array([REFERENCES["simplex"](v, radius) for v in V])
+        np.testing.assert_allclose(out, ref, atol=1e-12 * max(radius, 1))
+
+
+# --------------------------------------------------------------------- edge cases
+
+
+def test_simplex_example_and_ties():
+    np.testing.assert_allclose(P.project_simplex([0, 0.5, 1]), [0, 0.25, 0.75])
+    np.testing.assert_allclose(P.project_simplex([1.0, 1.0, 1.0]), [1 / 3] * 3)
+    np.testing.assert_allclose(P.project_simplex([2.0, 2.0, 0.0]), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(P.project_l1_ball([3.0, -3.0]), [0.5, -0.5])
+
+
+def test_zero_rows():
+    Z = np.zeros((2, 3))
+    np.testing.assert_array_equal(P.project_l2_sphere(Z), Z)
+    np.testing.assert_allclose(
+        P.project_l2_sphere(Z, 2.0, zero_norm="uniform"), np.full((2, 3), 2 / 3**0.5)
+    )
+    with pytest.raises(ValueError, match="zero norm"):
+        P.project_l2_sphere(Z, zero_norm="error")
+    np.testing.assert_array_equal(P.project_l2_ball(Z), Z)
+    np.testing.assert_array_equal(P.project_l1_ball(Z), Z)
+    np.testing.assert_allclose(P.project_simplex(Z), np.full((2, 3), 1 / 3))
+
+
+def test_one_column():
+    v = np.array([[-2.0], [0.5], [3.0]])
+    np.testing.assert_array_equal(P.project_simplex(v, 2.0), [[2.0], [2.0], [2.0]])
+    np.testing.assert_array_equal(P.project_l2_sphere(v), [[-1.0], [1.0], [1.0]])
+    np.testing.assert_array_equal(P.project_l1_ball(v), [[-1.0], [0.5], [1.0]])
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@pytest.mark.parametrize("magnitude", [1e300, 1e-300, 1e308, 5e-324])
+def test_extreme_magnitudes_stay_finite_and_feasible(name, magnitude):
+    V = magnitude * np.array([[1.0, -2.0, 0.5], [3.0, 3.0, -1.0], [1.0, 0.0, 0.0]])
+    V = np.nan_to_num(V, posinf=np.finfo(float).max, neginf=-np.finfo(float).max)
+    params = params_for(name)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = P.project(V, name, **params)
+    assert np.isfinite(out).all()
+    assert violation(out, name, **params) <= 1e-12
+
+
+def test_extreme_magnitudes_give_right_answers():
+    big = np.array([1e300, 1e300 * np.sqrt(3)])
+    np.testing.assert_allclose(P.project_l2_sphere(big), [0.5, np.sqrt(3) / 2])
+    tiny = np.array([1e-300, -1e-300 * np.sqrt(3)])
+    np.testing.assert_allclose(P.project_l2_sphere(tiny), [0.5, -np.sqrt(3) / 2])
+    np.testing.assert_allclose(P.project_l2_ball(tiny), tiny)
+    # Huge, nearly equal entries: precision is kept by the shift in the simplex.
+    np.testing.assert_allclose(P.project_simplex([1e20, 1e20, 0]), [0.5, 0.5, 0])
+    np.testing.assert_allclose(
+        P.project_l1_ball([1e308, -1e308, 1.0]), [0.5, -0.5, 0.0]
+    )
+
+
+def test_dtypes():
+    v32 = np.array([[3.0, 4.0]], dtype=np.float32)
+    for name in SET_NAMES:
+        assert P.project(v32, name, **params_for(name)).dtype == np.float32
+        for src in (np.array([[3, 4]]), np.array([[True, False]]), v32.astype("f2")):
+            assert P.project(src, name, **params_for(name)).dtype == np.float64
+    np.testing.assert_allclose(P.project_l2_sphere([[3, 4]]), [[0.6, 0.8]])
+
+
+def test_shapes_and_containers():
+    v = np.array([3.0, 4.0])
+    assert P.project_l2_sphere(v).shape == (2,)
+    assert P.project_l2_sphere([v, v]).shape == (2, 2)
+    df = pd.DataFrame([[3.0, 4.0]], columns=["a", "b"])
+    out = P.project_l2_sphere(df)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, [[0.6, 0.8]])
+    for name in SET_NAMES:
+        empty = P.project(np.zeros((0, 4)), name, **params_for(name))
+        assert empty.shape == (0, 4)
+
+
+def test_input_not_modified():
+    V = np.array([[3.0, -4.0, 0.1], [0.0, 0.0, 0.0]])
+    before = V.copy()
+    for name in SET_NAMES:
+        P.project(V, name, **params_for(name))
+    np.testing.assert_array_equal(V, before)
+
+
+def test_box_bounds():
+    V = np.array([[-1.0, 0.5, 3.0], [2.0, -2.0, 0.0]])
+    np.testing.assert_array_equal(
+        P.project_box(V, [0, -1, 0], [1, 1, 2]), [[0, 0.5, 2], [1, -1, 0]]
+    )
+    np.testing.assert_array_equal(P.project_box(V, lower=0), np.maximum(V, 0))
+    np.testing.assert_array_equal(P.project_box(V, upper=0), np.minimum(V, 0))
+    np.testing.assert_array_equal(P.project_box(V), V)
+    np.testing.assert_array_equal(P.project_nonneg(V), np.maximum(V, 0))
+
+
+# --------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_nonfinite_input_rejected(name, bad):
+    V = np.array([[1.0, bad], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        P.project(V, name, **params_for(name))
+
+
+@pytest.mark.parametrize(
+    "V, match",
+    [
+        (np.zeros((2, 2, 2)), "1-D vector or a 2-D array.*3 dimensions"),
+        (np.float64(1.0), "1-D vector or a 2-D array.*0 dimensions"),
+        (np.zeros((3, 0)), "at least one column"),
+        (np.array([[1 + 1j]]), "real numbers"),
+        (np.array([["a"]]), "real numbers"),
+    ],
+)
+def test_bad_shapes_and_types(V, match):
+    with pytest.raises(ValueError, match=match):
+        P.project_l2_sphere(V)
+
+
+@pytest.mark.parametrize("name", RADIUS_SETS)
+@pytest.mark.parametrize("radius", [0, -1.0, np.nan, np.inf, "1", True, None])
+def test_bad_radius(name, radius):
+    with pytest.raises(ValueError, match=r"'radius' parameter must be .* > 0; got"):
+        P.project(np.ones((2, 3)), name, radius=radius)
+
+
+def test_bad_box_and_set():
+    V = np.ones((2, 3))
+    with pytest.raises(ValueError, match="'lower' parameter must be <= 'upper'"):
+        P.project_box(V, 1.0, 0.0)
+    with pytest.raises(ValueError, match="'lower' parameter has length 2.*3 columns"):
+        P.project_box(V, [0.0, 0.0], 1.0)
+    with pytest.raises(ValueError, match="'upper' parameter must not contain NaN"):
+        P.project_box(V, 0.0, np.nan)
+    with pytest.raises(ValueError, match="'set' parameter must be one of"):
+        P.project(V, "l3_ball")
+    with pytest.raises(ValueError, match=r"takes the parameters \['radius'\]"):
+        P.project(V, "l1_ball", lower=0)
+    with pytest.raises(ValueError, match="'zero_norm' parameter must be one of"):
+        P.project_l2_sphere(V, zero_norm="drop")
+
+
+def test_projections_do_not_import_tensorflow():
+    code = (
+        "import sys, skconstrain.projections;"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
