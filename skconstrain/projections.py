@@ -98,54 +98,47 @@ def _out(X, was_1d):
     return X[0] if was_1d else X
 
 
-def _row_norms(X):
-    """Euclidean norm of each row, safe from overflow and underflow.
+def _radial_projection(X, radius, *, ball):
+    """Scale rows onto the L2 sphere (``ball=False``) or into the L2 ball.
 
-    The fast path is ``sqrt(sum(x**2))``; rows whose sum of squares overflows or
-    falls into the range where squaring loses precision are recomputed as
-    ``m * ||x / m||`` with ``m = max |x_i|``. Returns ``(norms, rescaled)`` where
-    ``rescaled`` holds the indices of the recomputed rows.
+    Returns ``(out, zero)``: the projected rows (zero rows stay zero) and a mask
+    of the zero rows.
+
+    The fast path computes ``||x|| = sqrt(sum(x**2))`` and ``radius / ||x||``.
+    Rows whose sum of squares overflows, or is so small that squaring loses
+    precision (below ``tiny / eps``), are instead divided by their largest
+    magnitude ``m`` first and scaled as ``(x / m) * (radius / ||x / m||)``,
+    which neither overflows nor underflows.
     """
     sq = np.einsum("ij,ij->i", X, X)
     finfo = np.finfo(X.dtype)
-    # Below tiny/eps some squares may be subnormal or zero with a relative error
-    # larger than eps; above max they overflowed.
-    bad = ~((sq >= finfo.tiny / finfo.eps) & (sq <= finfo.max))
+    bad = np.flatnonzero(~((sq >= finfo.tiny / finfo.eps) & (sq <= finfo.max)))
     norms = np.sqrt(sq, out=sq)
-    rescaled = np.flatnonzero(bad)
-    if rescaled.size:
-        Xb = X[rescaled]
-        m = np.abs(Xb).max(axis=1)
-        nz = m > 0
-        Xb[nz] /= m[nz, None]
-        nb = np.zeros_like(m)
-        nb[nz] = m[nz] * np.sqrt(np.einsum("ij,ij->i", Xb[nz], Xb[nz]))
-        norms[rescaled] = nb
-        rescaled = rescaled[nb > 0]  # zero rows need no rescaling
-    return norms, rescaled
-
-
-def _scale_rows(X, norms, rescaled, radius, rows=None):
-    """Return ``radius * x / ||x||`` for the rows ``rows`` (all rows if None).
-
-    Rows in ``rescaled`` (tiny or huge norms) are divided by their largest
-    magnitude first, so that ``radius / ||x||`` cannot overflow.
-    """
-    if rows is None:
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            # rows in ``rescaled`` may overflow here; they are recomputed below
-            out = X * (radius / norms)[:, None]
-        sel = rescaled
+    if ball:
+        factor = np.ones_like(norms)
+        outside = norms > radius
+        factor[outside] = radius / norms[outside]
+        out = X * factor[:, None]
     else:
-        out = X.copy()
-        out[rows] = X[rows] * (radius / norms[rows])[:, None]
-        sel = np.intersect1d(rows, rescaled, assume_unique=True)
-    if sel.size:
-        Xs = X[sel]
-        m = np.abs(Xs).max(axis=1)
-        Xs /= m[:, None]
-        out[sel] = Xs * (radius / (norms[sel] / m))[:, None]
-    return out
+        # Bad rows (zero, tiny or huge norms) may give inf or nan here; they are
+        # recomputed below.
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            out = X * (radius / norms)[:, None]
+    zero = np.zeros(X.shape[0], dtype=bool)
+    if bad.size:
+        Xb = X[bad]
+        m = np.abs(Xb).max(axis=1)
+        zero[bad] = m == 0
+        m[m == 0] = 1.0  # zero rows stay zero
+        Xb /= m[:, None]
+        scaled = np.sqrt(np.einsum("ij,ij->i", Xb, Xb))  # ||x / m|| in [1, sqrt(d)]
+        with np.errstate(over="ignore", divide="ignore"):
+            if ball:  # ||x|| > radius  <=>  ||x / m|| > radius / m
+                f = np.where(scaled > radius / m, radius / scaled, m)
+            else:
+                f = radius / np.where(scaled > 0, scaled, 1.0)
+        out[bad] = Xb * f[:, None]
+    return out, zero
 
 
 # ---------------------------------------------------------------------------
@@ -194,18 +187,15 @@ def project_l2_sphere(V, radius=1.0, *, zero_norm="keep"):
     radius = check_radius(radius)
     check_zero_norm(zero_norm)
     X, was_1d = _as_rows(V)
-    norms, rescaled = _row_norms(X)
-    zero = norms == 0
+    out, zero = _radial_projection(X, radius, ball=False)
     if zero.any():
         if zero_norm == "error":
             raise ValueError(
                 f"{int(zero.sum())} row(s) have zero norm and cannot be projected "
                 "onto the sphere; use zero_norm='keep' or 'uniform'."
             )
-        norms[zero] = 1.0  # keep them zero through the division
-    out = _scale_rows(X, norms, rescaled, radius)
-    if zero_norm == "uniform" and zero.any():
-        out[zero] = radius / np.sqrt(X.shape[1])
+        if zero_norm == "uniform":
+            out[zero] = radius / np.sqrt(X.shape[1])
     return _out(out, was_1d)
 
 
@@ -241,9 +231,7 @@ def project_l2_ball(V, radius=1.0):
     """
     radius = check_radius(radius)
     X, was_1d = _as_rows(V)
-    norms, rescaled = _row_norms(X)
-    outside = np.flatnonzero(norms > radius)
-    return _out(_scale_rows(X, norms, rescaled, radius, rows=outside), was_1d)
+    return _out(_radial_projection(X, radius, ball=True)[0], was_1d)
 
 
 # Number of leading sorted entries examined first; rows whose support is larger
@@ -263,38 +251,69 @@ def _simplex_thresholds(X, radius, prefix):
     support is ``{k : k u_k > c_k - radius}`` (a prefix of the sorted order), of
     size ``rho``, and ``theta = (c_rho - radius) / rho``.
 
-    Only the ``prefix`` largest entries are sorted and summed first (found by
+    Only the ``prefix`` largest entries are summed first (found by
     ``np.partition`` when the rows are long); rows whose support may extend past
-    them are recomputed on the full sorted row.
+    them are finished on the fully sorted row.
     """
-    n, d = X.shape
+    d = X.shape[1]
     K = min(d, prefix)
     U = np.negative(X)  # sorted ascending = x sorted descending, negated
-    if K < d and d >= 8 * K:
-        U = np.partition(U, K - 1, axis=1)[:, :K]
-        U.sort(axis=1)
+    if d > K and d >= 8 * K:
+        full = None
+        top = np.partition(U, K - 1, axis=1)[:, :K]
+        top.sort(axis=1)
     else:
         U.sort(axis=1)
-        U = U[:, :K]
-    neg_m = U[:, 0].copy()
+        full, top = U, U[:, :K]
+    neg_m = top[:, 0].copy()
+    theta, done = _threshold_of_sorted(top, neg_m, radius)
+    if d > K:
+        redo = np.flatnonzero(~done)
+        if redo.size:
+            is_sorted = full is not None
+            full = full[redo] if is_sorted else np.negative(X[redo])
+            with np.errstate(over="ignore", invalid="ignore"):
+                full -= neg_m[redo, None]
+            # Whole support (common for rows of small entries): one sum decides it,
+            # d u_d > c_d - radius, and gives theta without sorting or a
+            # cumulative sum.
+            total = full.sum(axis=1) + radius
+            smallest = full[:, -1] if is_sorted else full.max(axis=1)
+            whole = d * smallest < total
+            theta[redo[whole]] = total[whole] / -d
+            part = ~whole
+            if part.any():
+                rest = full[part]
+                if not is_sorted:
+                    rest.sort(axis=1)
+                theta[redo[part]] = _threshold_of_sorted(rest, None, radius)[0]
+    return -neg_m, theta
+
+
+def _threshold_of_sorted(U, neg_m, radius):
+    """Threshold from the ``K`` largest entries of each row, sorted and negated.
+
+    ``neg_m`` is minus the row maxima, by which the rows are shifted first (None
+    when they are shifted already; ``U`` is then modified in place).
+    Returns ``(theta, done)``; ``done`` is False for rows whose support may extend
+    past the ``K`` entries given (their ``theta`` is then not final).
+    """
+    n, K = U.shape
     with np.errstate(over="ignore", invalid="ignore"):
         # U_k = m - u_k >= 0 (an entry so far below the maximum that this
         # overflows to inf cannot be in the support, and inf keeps it out).
-        U = U - neg_m[:, None]
+        if neg_m is not None:
+            U = U - neg_m[:, None]
         C = np.cumsum(U, axis=1)  # C_k = -c_k
         C += radius
-        U *= np.arange(1, K + 1, dtype=X.dtype)
+        U *= np.arange(1, K + 1, dtype=U.dtype)
         # k u_k > c_k - radius  <=>  k U_k < C_k + radius; true at k = 1 (U_1 = 0).
         inside = U < C
-    rows = np.arange(n)
-    first_out = np.argmax(~inside, axis=1)  # 0 when the whole prefix is inside
-    rho = np.where(first_out == 0, K, first_out)
-    theta = C[rows, rho - 1] / -rho
-    if K < d:
-        redo = np.flatnonzero(first_out == 0)
-        if redo.size:
-            _, theta[redo] = _simplex_thresholds(X[redo], radius, d)
-    return -neg_m, theta
+    first_out = np.argmin(inside, axis=1)  # 0 when every entry is inside
+    done = first_out > 0
+    rho = np.where(done, first_out, K)
+    theta = C[np.arange(n), rho - 1] / -rho
+    return theta, done
 
 
 def _simplex_rows(X, radius):
@@ -305,7 +324,8 @@ def _simplex_rows(X, radius):
     if n == 0:
         return X.copy()
     m, theta = _simplex_thresholds(X, radius, _SUPPORT_PREFIX)
-    out = np.subtract(X, m[:, None])
+    with np.errstate(over="ignore"):  # -inf for entries far below: they map to 0
+        out = np.subtract(X, m[:, None])
     out -= theta[:, None]
     np.maximum(out, 0, out=out)
     return out
