@@ -187,7 +187,7 @@ def check_bounds(lower, upper, n_features=None):
     return lo, hi
 
 
-def set_params(name, *, radius=1.0, lower=None, upper=None):
+def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None):
     """Validate the parameters of set ``name`` and return those it takes.
 
     Parameters the set does not take are ignored, which lets one estimator
@@ -202,6 +202,8 @@ def set_params(name, *, radius=1.0, lower=None, upper=None):
         Radius of the norm sets and the sum of the simplex.
     lower, upper : None, float or array-like, default=None
         Bounds of the box.
+    n_features : int, default=None
+        Number of columns of the data, to check the length of array bounds.
 
     Returns
     -------
@@ -220,5 +222,5 @@ def set_params(name, *, radius=1.0, lower=None, upper=None):
     if "radius" in spec.params:
         out["radius"] = check_radius(radius)
     if "lower" in spec.params:
-        out["lower"], out["upper"] = check_bounds(lower, upper)
+        out["lower"], out["upper"] = check_bounds(lower, upper, n_features)
     return out
