@@ -18,6 +18,7 @@ __all__ = [
     "SET_NAMES",
     "SetSpec",
     "check_bounds",
+    "check_param_names",
     "check_radius",
     "check_set",
     "check_zero_norm",
@@ -185,6 +186,25 @@ def check_bounds(lower, upper, n_features=None):
                 f"lower={lower!r}, upper={upper!r}."
             )
     return lo, hi
+
+
+def check_param_names(name, names):
+    """Raise ``ValueError`` if ``names`` has a parameter set ``name`` does not take.
+
+    The sphere also takes ``zero_norm``.
+
+    Examples
+    --------
+    >>> check_param_names("l1_ball", ["radius"])
+    """
+    allowed = SETS[check_set(name)].params
+    if name == "l2_sphere":
+        allowed = (*allowed, "zero_norm")
+    extra = sorted(k for k in names if k not in allowed)
+    if extra:
+        raise ValueError(
+            f"The set {name!r} takes the parameters {list(allowed)}; got {extra}."
+        )
 
 
 def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None):

@@ -29,8 +29,8 @@ import numpy as np
 from skconstrain._sets import (
     SETS,
     check_bounds,
+    check_param_names,
     check_radius,
-    check_set,
     check_zero_norm,
 )
 
@@ -569,11 +569,5 @@ def project(V, set="l2_sphere", **params):
     >>> project(np.array([3.0, 4.0]), "l2_ball", radius=10)
     array([3., 4.])
     """
-    name = check_set(set)
-    allowed = SETS[name].params + (("zero_norm",) if name == "l2_sphere" else ())
-    extra = sorted(k for k in params if k not in allowed)
-    if extra:
-        raise ValueError(
-            f"The set {name!r} takes the parameters {list(allowed)}; got {extra}."
-        )
-    return _FUNCTIONS[name](V, **params)
+    check_param_names(set, params)
+    return _FUNCTIONS[set](V, **params)

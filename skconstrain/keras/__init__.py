@@ -1,0 +1,59 @@
+"""Keras 3 components: differentiable projections, constraints, penalties.
+
+Usable in any Keras model; :class:`skconstrain.ConstrainedRegressor` is built from
+them. Everything is registered for ``.keras`` saving under the package
+"skconstrain".
+
+- :mod:`~skconstrain.keras.ops`: the projections in ``keras.ops``.
+- :class:`OutputProjection`: a layer that projects exactly onto a set.
+- :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
+  ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
+- :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
+  ``Orthogonality``, ``ClipPenalty``, ``GroupLasso``.
+- :mod:`~skconstrain.keras.penalties`: ``OutputPenalty``.
+
+Each family has a ``get(identifier)`` registry function.
+"""
+
+from skconstrain.keras import constraints, ops, penalties, regularizers
+from skconstrain.keras.constraints import (
+    Box,
+    L1Ball,
+    MaxNorm,
+    MinMaxNorm,
+    NonNeg,
+    Simplex,
+    UnitNorm,
+)
+from skconstrain.keras.layers import OutputProjection
+from skconstrain.keras.penalties import OutputPenalty
+from skconstrain.keras.regularizers import (
+    L1,
+    L2,
+    ClipPenalty,
+    ElasticNet,
+    GroupLasso,
+    Orthogonality,
+)
+
+__all__ = [
+    "L1",
+    "L2",
+    "Box",
+    "ClipPenalty",
+    "ElasticNet",
+    "GroupLasso",
+    "L1Ball",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "Orthogonality",
+    "OutputPenalty",
+    "OutputProjection",
+    "Simplex",
+    "UnitNorm",
+    "constraints",
+    "ops",
+    "penalties",
+    "regularizers",
+]

@@ -1,0 +1,155 @@
+"""What every Keras object of ours shares: sklearn-style parameters and a registry.
+
+``ParamsMixin`` gives constraints, regularizers and penalties ``get_params`` /
+``set_params`` over their constructor arguments (``get_config``), so that
+``sklearn.base.clone`` copies them and nested grid keys such as
+``kernel_constraint__max_value`` work once an estimator holds them.
+
+``Registry`` resolves an identifier (None, a snake_case or CamelCase name, a dict,
+a class or an instance) to an object of one family.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+
+
+class ParamsMixin:
+    """sklearn-style ``get_params``/``set_params`` over ``get_config``."""
+
+    def get_params(self, deep=True):
+        """Constructor arguments, as ``get_config`` returns them.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (no nested estimators); there for scikit-learn.
+
+        Returns
+        -------
+        params : dict
+        """
+        return dict(self.get_config())
+
+    def set_params(self, **params):
+        """Set constructor arguments; returns ``self``.
+
+        Raises ``ValueError`` for a name that is not a constructor argument.
+        """
+        valid = self.get_config()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}; valid "
+                    f"parameters are {sorted(valid)}."
+                )
+            setattr(self, key, value)
+        self._validate()
+        return self
+
+    def _validate(self):
+        """Check the arguments; subclasses override (called by set_params)."""
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _key(name):
+    return name.replace("_", "").lower()
+
+
+class Registry:
+    """Resolve identifiers to objects of one family.
+
+    Parameters
+    ----------
+    family : str
+        Name used in error messages ("constraint", ...).
+    classes : dict
+        Snake_case name -> class. CamelCase class names are accepted too.
+    aliases : dict, default=None
+        Extra snake_case name -> class.
+    base : class, default=None
+        Instances of this class (e.g. Keras's own constraints) are accepted too.
+    accept_callable : bool, default=False
+        Whether a plain callable (not a class) is returned as it is.
+    """
+
+    def __init__(self, family, classes, aliases=None, base=None, accept_callable=False):
+        self.family = family
+        self.base = base
+        self.classes = dict(classes)
+        self.aliases = dict(aliases or {})
+        self.accept_callable = accept_callable
+        self._lookup = {}
+        for name, cls in {**self.classes, **self.aliases}.items():
+            self._lookup[_key(name)] = cls
+            self._lookup[_key(cls.__name__)] = cls
+
+    @property
+    def names(self):
+        """Valid snake_case names, sorted."""
+        return sorted({**self.classes, **self.aliases})
+
+    def _class(self, name):
+        cls = self._lookup.get(_key(name)) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(
+                f"Unknown {self.family} {name!r}; valid names are {self.names} "
+                "(snake_case or CamelCase)."
+            )
+        return cls
+
+    def get(self, identifier):
+        """Return the object ``identifier`` names (None stays None).
+
+        A string or class is instantiated with default arguments; a dict is
+        either a Keras serialization (``{"class_name": ..., "config": ...}``) or
+        ``{"class_name" or "name": ..., **arguments}``; an instance of the family
+        is returned as it is.
+        """
+        if identifier is None:
+            return None
+        if isinstance(identifier, str):
+            return self._instantiate(self._class(identifier), {})
+        if isinstance(identifier, dict):
+            spec = dict(identifier)
+            name = spec.pop("class_name", None) or spec.pop("name", None)
+            if name is None:
+                raise ValueError(
+                    f"A {self.family} dict needs a 'class_name'; got {identifier!r}."
+                )
+            config = spec.pop("config", None)
+            if config is None:
+                config = {k: v for k, v in spec.items() if k not in ("module",)}
+            return self._instantiate(self._class(name.split(">")[-1]), config)
+        if inspect.isclass(identifier):
+            if identifier in self._lookup.values():
+                return self._instantiate(identifier, {})
+            raise ValueError(
+                f"Unknown {self.family} class {identifier.__name__}; valid names "
+                f"are {self.names}."
+            )
+        accepted = tuple(self._lookup.values()) + ((self.base,) if self.base else ())
+        if isinstance(identifier, accepted):
+            return identifier
+        if self.accept_callable and callable(identifier):
+            return identifier
+        raise ValueError(
+            f"Could not interpret {self.family} identifier {identifier!r}; pass "
+            f"None, one of {self.names}, a dict, a class or an instance."
+        )
+
+    def _instantiate(self, cls, config):
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ValueError(f"Could not build {cls.__name__}: {exc}") from None
+
+
+def serializable(cls):
+    """Register ``cls`` with Keras under the package "skconstrain"."""
+    return keras.saving.register_keras_serializable(package="skconstrain")(cls)

@@ -1,0 +1,74 @@
+"""``OutputProjection``: a layer that projects its input exactly onto a set."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from skconstrain._sets import set_params
+from skconstrain.keras import ops as sk_ops
+from skconstrain.keras._base import serializable
+
+__all__ = ["OutputProjection"]
+
+
+def _plain(value):
+    """A bound as a JSON-friendly value (float or list) for ``get_config``."""
+    if value is None or np.ndim(value) == 0:
+        return value if value is None else float(value)
+    return [float(v) for v in np.asarray(value)]
+
+
+@serializable
+class OutputProjection(keras.layers.Layer):
+    """Project the last axis of the input exactly onto a set; differentiable.
+
+    Ends a network whose every output must be feasible: unit vectors
+    ("l2_sphere"), leverage-bounded weights ("l1_ball"), proportions
+    ("simplex"), bounded outputs ("linf_ball", "box"), nonnegative outputs.
+    Training goes through the projection (its gradient is the true derivative of
+    the projection, see :mod:`skconstrain.keras.ops`). No weights.
+
+    Parameters
+    ----------
+    set : str
+        A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
+        "linf_ball", "box", "nonneg".
+    radius : float, default=1.0
+        Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
+    lower, upper : None, float or list of float, default=None
+        Bounds of the "box" (ignored by the other sets).
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential(
+    ...     [keras.Input((4,)), keras.layers.Dense(3), OutputProjection("simplex")]
+    ... )
+    >>> P = model.predict(np.ones((2, 4)), verbose=0)
+    >>> bool(np.allclose(P.sum(axis=1), 1.0) and (P >= 0).all())
+    True
+    """
+
+    def __init__(self, set, radius=1.0, lower=None, upper=None, **kwargs):
+        super().__init__(**kwargs)
+        self._params = set_params(set, radius=radius, lower=lower, upper=upper)
+        self.set = set
+        self.radius = radius
+        self.lower = _plain(lower)
+        self.upper = _plain(upper)
+
+    def call(self, inputs):
+        return sk_ops.project(inputs, self.set, **self._params)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            set=self.set, radius=self.radius, lower=self.lower, upper=self.upper
+        )
+        return config

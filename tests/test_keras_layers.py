@@ -1,0 +1,73 @@
+"""OutputProjection: configuration, saving, training through the projection."""
+
+import keras
+import numpy as np
+import pytest
+
+from skconstrain._sets import SET_NAMES
+from skconstrain.keras import OutputProjection
+from skconstrain.projections import project
+
+
+def _kwargs(name):
+    if name == "box":
+        return {"lower": [-1.0, 0.0, -0.5], "upper": 0.5}
+    return {} if name == "nonneg" else {"radius": 2.0}
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_layer_projects_and_config_round_trip(name):
+    layer = OutputProjection(name, **_kwargs(name), name="proj")
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(layer(X)), project(X, name, **_kwargs(name)), atol=1e-6
+    )
+    config = layer.get_config()
+    assert config["set"] == name and config["name"] == "proj"
+    again = OutputProjection.from_config(config)
+    assert again.get_config() == config
+    np.testing.assert_array_equal(np.asarray(again(X)), np.asarray(layer(X)))
+
+
+def test_saved_model_predicts_identically(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3),
+            OutputProjection("l1_ball", radius=0.5),
+        ]
+    )
+    X = np.random.default_rng(0).normal(size=(10, 4)).astype("float32")
+    model.compile("adam", "mse")
+    model.fit(X, np.zeros((10, 3)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(
+        loaded.predict(X, verbose=0), model.predict(X, verbose=0)
+    )
+    assert isinstance(loaded.layers[-1], OutputProjection)
+
+
+def test_training_through_the_projection_reduces_loss():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 5)).astype("float32")
+    Y = project(X[:, :3] * 2, "simplex").astype("float32")
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(3), OutputProjection("simplex")]
+    )
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    hist = model.fit(X, Y, epochs=30, batch_size=64, verbose=0).history["loss"]
+    assert hist[-1] < 0.5 * hist[0]
+    P = model.predict(X, verbose=0)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-5)
+    assert P.min() >= 0
+
+
+def test_bad_arguments_fail_fast():
+    with pytest.raises(ValueError, match="'set' parameter must be one of"):
+        OutputProjection("cube")
+    with pytest.raises(ValueError, match="'radius' parameter must be"):
+        OutputProjection("l2_ball", radius=0)

@@ -1,0 +1,137 @@
+"""skconstrain.keras.ops: agreement with NumPy, gradients, tracing, dtypes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from skconstrain import projections as P
+from skconstrain._sets import SET_NAMES
+from skconstrain.keras import ops as kops
+
+PARAMS = {
+    "box": {"lower": -0.5, "upper": [1.0, 0.2, 2.0, 0.0, 1.0]},
+    "nonneg": {},
+}
+
+
+def params_for(name, radius=1.0):
+    return PARAMS.get(name, {"radius": radius})
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-6), ("float64", 1e-12)])
+@pytest.mark.parametrize("scale", [0.1, 1.0, 30.0])
+def test_agrees_with_numpy(name, dtype, tol, scale):
+    X = (scale * np.random.default_rng(0).normal(size=(64, 5))).astype(dtype)
+    params = params_for(name, radius=1.5)
+    out = kops.project(X, name, **params)
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+    expected = P.project(X, name, **params)
+    np.testing.assert_allclose(np.asarray(out), expected, atol=tol * max(1, scale))
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_any_rank_last_axis(name):
+    X = np.random.default_rng(1).normal(size=(2, 3, 4, 5))
+    params = params_for(name)
+    out = np.asarray(kops.project(X, name, **params))
+    flat = P.project(X.reshape(-1, 5), name, **params).reshape(X.shape)
+    np.testing.assert_allclose(out, flat, atol=1e-12)
+    v = X[0, 0, 0]
+    np.testing.assert_allclose(
+        np.asarray(kops.project(v, name, **params)),
+        P.project(v, name, **params),
+        atol=1e-12,
+    )
+
+
+def test_simplex_fixes_keras_sparsemax():
+    x = np.array([0.0, 0.5, 1.0])
+    ours = np.asarray(kops.project_simplex(x))
+    np.testing.assert_allclose(ours, [0.0, 0.25, 0.75])
+    theirs = np.asarray(keras.ops.sparsemax(x))
+    # Keras 3.15's sparsemax is not a point of the simplex for this input.
+    assert not np.isclose(theirs.sum(), 1.0)
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@pytest.mark.parametrize("jit", [False, True])
+def test_traces_under_tf_function(name, jit):
+    params = params_for(name)
+    fn = tf.function(lambda x: kops.project(x, name, **params), jit_compile=jit)
+    X = np.random.default_rng(2).normal(size=(16, 5)).astype("float32")
+    np.testing.assert_allclose(
+        fn(tf.constant(X)).numpy(), P.project(X, name, **params), atol=1e-5
+    )
+    # a batch of another size reuses the traced function with a None batch dim
+    sig_fn = tf.function(
+        lambda x: kops.project(x, name, **params),
+        jit_compile=jit,
+        input_signature=[tf.TensorSpec((None, 5), tf.float32)],
+    )
+    for n in (1, 7):
+        np.testing.assert_allclose(
+            sig_fn(tf.constant(X[:n])).numpy(),
+            P.project(X[:n], name, **params),
+            atol=1e-5,
+        )
+
+
+def _jacobian(name, x, params):
+    xt = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = kops.project(xt, name, **params)
+    return tape.jacobian(y, xt).numpy()
+
+
+def _finite_difference(name, x, params, h=1e-6):
+    d = x.shape[0]
+    J = np.zeros((d, d))
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = h
+        J[:, j] = (
+            P.project(x + e, name, **params) - P.project(x - e, name, **params)
+        ) / (2 * h)
+    return J
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@pytest.mark.parametrize("seed", range(4))
+def test_gradient_matches_finite_differences(name, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=5) * 2.0
+    params = params_for(name, radius=1.3)
+    np.testing.assert_allclose(
+        _jacobian(name, x, params), _finite_difference(name, x, params), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_simplex_jacobian_closed_form(seed):
+    x = np.random.default_rng(seed).normal(size=7)
+    p = P.project_simplex(x)
+    s = (p > 0).astype(float)
+    expected = np.diag(s) - np.outer(s, s) / s.sum()
+    np.testing.assert_allclose(
+        _jacobian("simplex", x, {"radius": 1.0}), expected, atol=1e-12
+    )
+
+
+def test_gradients_finite_at_zero_and_inside():
+    for name in ["l2_sphere", "l2_ball", "l1_ball"]:
+        J = _jacobian(name, np.zeros(3), {"radius": 1.0})
+        assert np.isfinite(J).all()
+    np.testing.assert_allclose(
+        _jacobian("l2_ball", np.array([0.1, 0.2]), {}), np.eye(2)
+    )
+
+
+def test_bad_params():
+    with pytest.raises(ValueError, match="'set' parameter must be one of"):
+        kops.project(np.ones((2, 2)), "l3")
+    with pytest.raises(ValueError, match="'radius' parameter must be"):
+        kops.project(np.ones((2, 2)), "simplex", radius=-1)
+    with pytest.raises(ValueError, match=r"takes the parameters \['radius'\]"):
+        kops.project(np.ones((2, 2)), "simplex", lower=0)

@@ -1,0 +1,134 @@
+"""Weight penalties: values against NumPy formulas, registry, serialization."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skconstrain.keras import regularizers as R
+
+W = np.random.default_rng(0).normal(size=(5, 3))
+
+
+@pytest.mark.parametrize(
+    "reg, expected",
+    [
+        (R.L1(0.3), 0.3 * np.abs(W).sum()),
+        (R.L2(0.3), 0.3 * (W**2).sum()),
+        (
+            R.ElasticNet(0.3, l1_ratio=0.25),
+            0.3 * (0.25 * np.abs(W).sum() + 0.75 * (W**2).sum()),
+        ),
+        (R.Orthogonality(0.3), 0.3 * ((W.T @ W - np.eye(3)) ** 2).sum()),
+        (
+            R.Orthogonality(0.3, mode="rows"),
+            0.3 * ((W @ W.T - np.eye(5)) ** 2).sum(),
+        ),
+        (
+            R.ClipPenalty(0.3, lower=-0.5, upper=0.2),
+            0.3 * ((W - np.clip(W, -0.5, 0.2)) ** 2).sum(),
+        ),
+        (R.GroupLasso(0.3), 0.3 * np.linalg.norm(W, axis=1).sum()),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, float) else "",
+)
+def test_values_match_numpy(reg, expected):
+    assert float(reg(W)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_orthogonality_differs_from_keras():
+    three_i = 3 * np.eye(2, dtype="float32")
+    assert float(keras.regularizers.OrthogonalRegularizer(1.0)(three_i)) == 0
+    assert float(R.Orthogonality(1.0)(three_i)) == pytest.approx(128.0)
+    assert float(R.Orthogonality(1.0)(np.eye(4)[:, :2])) == 0
+
+
+def test_conv_kernel_and_group_lasso_zero_rows():
+    k = np.random.default_rng(1).normal(size=(3, 3, 2, 4))
+    m = k.reshape(-1, 4)
+    assert float(R.Orthogonality(1.0)(k)) == pytest.approx(
+        ((m.T @ m - np.eye(4)) ** 2).sum()
+    )
+    w = keras.Variable(np.vstack([np.zeros((1, 3)), W]))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = R.GroupLasso(1.0)(w)
+    grad = tape.gradient(value, w).numpy()
+    assert np.isfinite(grad).all() and np.all(grad[0] == 0)
+
+
+def test_group_lasso_drives_rows_to_zero_in_training():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 6)).astype("float32")
+    y = (X[:, :2] @ np.array([[1.0], [-1.0]])).astype("float32")  # 4 useless inputs
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(1, kernel_regularizer=R.GroupLasso(0.05)),
+        ]
+    )
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.fit(X, y, epochs=40, batch_size=32, verbose=0)
+    k = np.abs(model.layers[0].kernel.numpy().ravel())
+    assert k[2:].max() < 0.05 * k[:2].min()
+
+
+@pytest.mark.parametrize(
+    "reg",
+    [
+        R.L1(0.1),
+        R.L2(0.2),
+        R.ElasticNet(0.1, 0.3),
+        R.Orthogonality(0.1, "rows"),
+        R.ClipPenalty(0.1, -2.0, 2.0),
+        R.GroupLasso(0.4),
+    ],
+)
+def test_params_clone_and_serialization(reg):
+    assert reg.get_params() == reg.get_config()
+    assert clone(reg, safe=False).get_config() == reg.get_config()
+    again = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(reg)
+    )
+    assert type(again) is type(reg) and again.get_config() == reg.get_config()
+    assert float(again(W)) == float(reg(W))
+
+
+@pytest.mark.parametrize(
+    "identifier, expected",
+    [
+        ("l1", R.L1),
+        ("L2", R.L2),
+        ("elasticnet", R.ElasticNet),
+        ("elastic_net", R.ElasticNet),
+        ("orthogonality", R.Orthogonality),
+        ("clip", R.ClipPenalty),
+        ("group_lasso", R.GroupLasso),
+        ({"class_name": "L2", "factor": 0.5}, R.L2),
+    ],
+)
+def test_get(identifier, expected):
+    assert type(R.get(identifier)) is expected
+
+
+def test_get_callables_and_errors():
+    def f(w):
+        return keras.ops.sum(w)
+
+    assert R.get(f) is f
+    assert R.get(None) is None
+    with pytest.raises(ValueError, match=r"Unknown regularizer 'l3'; valid names"):
+        R.get("l3")
+    with pytest.raises(ValueError, match="'factor' parameter must be"):
+        R.L1(-1.0)
+    with pytest.raises(ValueError, match="'l1_ratio' parameter must be"):
+        R.ElasticNet(l1_ratio=2)
+    with pytest.raises(ValueError, match="'mode' parameter must be one of"):
+        R.Orthogonality(mode="diag")
+    # a callable works as a kernel regularizer in a Keras layer
+    layer = keras.layers.Dense(2, kernel_regularizer=f)
+    layer.build((None, 3))
+    layer(np.ones((1, 3)))
+    assert len(layer.losses) == 1
