@@ -12,9 +12,20 @@ from skconstrain.transformers import NormProjector, ProjectedRegressor
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConstrainedRegressor",
     "NormProjector",
     "ProjectedRegressor",
     "SET_NAMES",
     "__version__",
     "project",
 ]
+
+
+def __getattr__(name):
+    # ConstrainedRegressor imports TensorFlow; load it on first use only, so that
+    # ``import skconstrain.projections`` stays free of TensorFlow.
+    if name == "ConstrainedRegressor":
+        from skconstrain.estimators import ConstrainedRegressor
+
+        return ConstrainedRegressor
+    raise AttributeError(f"module 'skconstrain' has no attribute {name!r}")

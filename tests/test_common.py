@@ -5,7 +5,7 @@ from sklearn.linear_model import Ridge
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skconstrain import NormProjector, ProjectedRegressor
+from skconstrain import ConstrainedRegressor, NormProjector, ProjectedRegressor
 
 # ProjectedRegressor's default projector is the unit sphere, which maps every
 # 1-D prediction to its sign; the checks fit 1-D targets and require R^2 > 0.5,
@@ -25,6 +25,53 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+FAST = dict(hidden_layer_sizes=(8,), epochs=5, random_state=0)
+ESTIMATORS += [
+    ConstrainedRegressor(**FAST, learning_rate=0.05),
+    ConstrainedRegressor(
+        **FAST,
+        learning_rate=0.05,
+        penalty="l2",
+        alpha=1e-3,
+        kernel_constraint="max_norm",
+        output_constraint="linf_ball",
+        output_radius=1e3,
+    ),
+]
+
+# Checks that a stochastically trained network cannot pass, with the reason.
+EXPECTED_FAILED = {
+    "check_methods_sample_order_invariance": (
+        "the network computes in float32 and the matrix kernels block rows "
+        "differently by position and batch size: predictions agree to ~1e-7 "
+        "relative, not the 1e-9 asked (test_estimators checks 1e-5)"
+    ),
+    "check_methods_subset_invariance": (
+        "same float32 reason as check_methods_sample_order_invariance"
+    ),
+    "check_mixin_order": (
+        "scikeras's KerasRegressor lists BaseWrapper (a BaseEstimator) before "
+        "RegressorMixin; no subclass can reorder them, and our tags do not "
+        "depend on that order"
+    ),
+    "check_estimator_tags_renamed": (
+        "scikeras's BaseWrapper, a base class, still defines _more_tags for "
+        "scikit-learn < 1.6; our adapter defines __sklearn_tags__, which is what "
+        "scikit-learn reads (tests/test_scikeras.py checks the tags)"
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch SGD: weighting a row by 2 and repeating it twice give "
+        "different batches, so different (equally valid) networks"
+    ),
+}
+
+
+def _expected_failed(estimator):
+    if isinstance(estimator, ConstrainedRegressor):
+        return EXPECTED_FAILED
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -33,6 +33,7 @@ __all__ = [
     "L1",
     "L2",
     "Orthogonality",
+    "Scaled",
     "get",
 ]
 
@@ -294,3 +295,35 @@ def get(identifier):
     ElasticNet(factor=0.01, l1_ratio=0.5)
     """
     return _REGISTRY.get(identifier)
+
+
+@serializable
+class Scaled(ParamsMixin, keras.regularizers.Regularizer):
+    """``scale * regularizer(W)``: how an estimator's ``alpha`` scales a penalty.
+
+    :class:`skconstrain.ConstrainedRegressor` wraps its ``penalty`` in this with
+    ``scale = alpha / n_samples``. Serialisable when ``regularizer`` is.
+
+    Parameters
+    ----------
+    regularizer : regularizer or callable
+    scale : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(Scaled(L1(1.0), 0.5)(np.array([1.0, -3.0])))
+    2.0
+    """
+
+    def __init__(self, regularizer, scale=1.0):
+        if isinstance(regularizer, dict):
+            regularizer = keras.saving.deserialize_keras_object(regularizer)
+        self.regularizer = regularizer
+        self.scale = scale
+
+    def __call__(self, w):
+        return self.scale * self.regularizer(w)
+
+    def get_config(self):
+        return {"regularizer": self.regularizer, "scale": self.scale}
