@@ -1,4 +1,4 @@
-"""``ConstrainedRegressor``: a Keras regressor whose weights and outputs obey constraints.
+"""``ConstrainedRegressor``: a Keras regressor with weight and output constraints.
 
 Every constraint and penalty is an ordinary hyperparameter, so ``Pipeline``,
 ``GridSearchCV``, ``clone``, pickling and pandas work as with any scikit-learn
