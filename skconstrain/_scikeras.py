@@ -15,10 +15,13 @@ swapped without touching the rest of the library:
    not check the number of features at predict. Fixed with scikit-learn's
    ``validate_data``, which also gives its standard messages for NaN, inf, sparse
    and wrongly shaped input.
-4. Predict latency. scikeras predicts through ``Model.predict`` (a traced
-   function per model: tens of ms for one row, and TensorFlow retracing warnings
-   across the fits of a grid search). Fixed: the model is called directly, in
-   chunks of ``_PREDICT_CHUNK`` rows.
+4. Predict latency and retracing warnings. scikeras predicts through
+   ``Model.predict`` (a traced function per model: tens of ms for one row).
+   Fixed: the model is called directly, in chunks of ``_PREDICT_CHUNK`` rows.
+   Every fit builds a new network whose train step TensorFlow traces once; its
+   heuristic counts these first traces of distinct networks as retracing of one
+   function and warns after five fits (every grid search). ``fit`` filters that
+   one message from the "tensorflow" logger while it runs.
 5. Shapes. 1-D y gives 1-D predictions and 2-D y gives 2-D, also for one row.
 6. Seeding. Under Keras 3, scikeras's ``random_state`` does not reset Keras's
    global seed generator, so two fits with the same ``random_state`` in one
@@ -27,6 +30,9 @@ swapped without touching the rest of the library:
 """
 
 from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -37,6 +43,25 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["KerasRegressorAdapter"]
+
+_RETRACING = "triggered tf.function retracing"
+
+
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record):
+        return _RETRACING not in record.getMessage()
+
+
+@contextmanager
+def _first_traces_expected():
+    """Silence TensorFlow's retracing warning, which each new network triggers."""
+    logger = logging.getLogger("tensorflow")
+    quiet = _NoRetracingWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 _PREDICT_CHUNK = 8192
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -104,6 +129,11 @@ class KerasRegressorAdapter(KerasRegressor):
             self.y_ndim_ = y.ndim
         return X, y
 
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        """Train the network (scikeras's fit, without the retracing warning)."""
+        with _first_traces_expected():
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
     # -------------------------------------------------------- model building
     def _check_model_param(self):
         # scikeras calls the function returned here with the arguments its
@@ -145,8 +175,6 @@ class KerasRegressorAdapter(KerasRegressor):
         """Validated X -> raw network output, float64, shape (n, n_outputs)."""
         check_is_fitted(self, "model_")
         X, _ = self._validate_data(X, reset=False)
-        if X.shape[0] == 0:
-            return np.zeros((0, self.n_outputs_))
         chunks = [
             keras.ops.convert_to_numpy(
                 self.model_(
