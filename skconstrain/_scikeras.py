@@ -63,6 +63,7 @@ def _first_traces_expected():
     finally:
         logger.removeFilter(quiet)
 
+
 _PREDICT_CHUNK = 8192
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 

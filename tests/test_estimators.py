@@ -1,0 +1,309 @@
+"""ConstrainedRegressor: strategies, weight settings, workflows, persistence, errors."""
+
+import pickle
+
+import joblib
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from _reference import violation
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skconstrain import ConstrainedRegressor
+from skconstrain.keras import L1, MaxNorm, Orthogonality
+from skconstrain.projections import project
+
+FAST = dict(hidden_layer_sizes=(16,), epochs=8, random_state=0, learning_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(160, 5)), columns=list("abcde"))
+    raw = np.column_stack([X.a + X.b, X.c * 2, np.sin(X.d)])
+    Y = pd.DataFrame(project(raw, "simplex"), columns=["w1", "w2", "w3"])
+    return X, Y
+
+
+# ---------------------------------------------------------------- strategies
+
+
+@pytest.mark.parametrize(
+    "set_name", ["simplex", "l1_ball", "l2_sphere", "l2_ball", "linf_ball", "nonneg"]
+)
+@pytest.mark.parametrize("strategy", ["project", "post"])
+def test_exact_strategies_predict_in_set(frames, set_name, strategy):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, output_constraint=set_name, output_radius=0.5, output_strategy=strategy
+    ).fit(X, Y)
+    pred = reg.predict(X)
+    assert violation(pred, set_name, radius=0.5) <= 1e-5
+    assert reg.constraint_violation_["fraction"] == 0.0
+    assert reg.constraint_violation_["max"] <= 1e-5
+
+
+def test_box_output(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, output_constraint="box", output_lower=[0, 0.1, 0.2], output_upper=0.3
+    ).fit(X, Y)
+    pred = reg.predict(X)
+    assert (pred >= np.array([0, 0.1, 0.2]) - 1e-7).all() and (pred <= 0.3 + 1e-7).all()
+
+
+def test_penalty_strategy_reports_violation_and_strength_matters(frames):
+    X, Y = frames
+    Y_far = 3 * Y  # targets outside the unit simplex: the penalty pulls back
+    results = {}
+    for strength in (0.0, 30.0):
+        reg = ConstrainedRegressor(
+            **{**FAST, "epochs": 100},
+            output_constraint="simplex",
+            output_strategy="penalty",
+            output_penalty_strength=strength,
+        ).fit(X, Y_far)
+        v = reg.constraint_violation_
+        assert set(v) == {"max", "fraction", "tol"} and 0 <= v["fraction"] <= 1
+        dist = np.linalg.norm(
+            reg.predict(X) - project(reg.predict(X), "simplex"), axis=1
+        )
+        assert v["max"] == pytest.approx(dist.max())
+        results[strength] = dist.mean()
+    assert results[30.0] < 0.5 * results[0.0]
+
+
+@pytest.mark.parametrize("kind", ["log_barrier", "reciprocal"])
+def test_barrier_penalties_train_finite(frames, kind):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST,
+        output_constraint="l2_ball",
+        output_strategy="penalty",
+        output_penalty=kind,
+        output_penalty_strength=0.1,
+    ).fit(X, 3 * Y)
+    assert np.isfinite(reg.loss_curve_).all()
+
+
+def test_no_output_constraint(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST).fit(X, Y)
+    assert reg.constraint_violation_ is None
+    assert reg.n_iter_ == len(reg.loss_curve_) == len(reg.history_["loss"]) <= 8
+    assert reg.n_outputs_ == 3 and reg.n_features_in_ == 5
+
+
+# ------------------------------------------------------------ weight settings
+
+
+def test_penalty_is_scaled_by_alpha_over_n(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST, penalty="l2", alpha=0.5).fit(X, Y)
+    kernels = [w for w in reg.model_.trainable_weights if "kernel" in w.path]
+    expected = 0.5 / len(X) * sum(float(np.sum(np.asarray(k) ** 2)) for k in kernels)
+    assert float(sum(reg.model_.losses)) == pytest.approx(expected, rel=1e-5)
+    reg = ConstrainedRegressor(**FAST, penalty=L1(2.0), alpha=0.5).fit(X, Y)
+    kernels = [w for w in reg.model_.trainable_weights if "kernel" in w.path]
+    expected = (
+        0.5 / len(X) * 2.0 * sum(float(np.abs(np.asarray(k)).sum()) for k in kernels)
+    )
+    assert float(sum(reg.model_.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "penalty", ["l1", "l2", "elasticnet", "orthogonality", "clip", "group_lasso"]
+)
+def test_every_penalty_name_trains(frames, penalty):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST, penalty=penalty, alpha=1e-2).fit(X, Y)
+    assert np.isfinite(reg.predict(X)).all()
+    assert len(reg.model_.losses) == 2  # one per kernel
+
+
+def test_callable_penalty(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, penalty=lambda w: keras.ops.sum(keras.ops.abs(w)), alpha=1.0
+    ).fit(X, Y)
+    assert len(reg.model_.losses) == 2
+
+
+def _conv_model(n_features_in, n_outputs):
+    return keras.Sequential(
+        [
+            keras.Input((n_features_in,)),
+            keras.layers.Reshape((n_features_in, 1)),
+            keras.layers.Conv1D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(n_outputs),
+        ]
+    )
+
+
+def test_user_model_gets_constraints_and_penalty(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        _conv_model,
+        kernel_constraint=MaxNorm(max_value=0.3, axis=0),
+        penalty="l2",
+        alpha=1.0,
+        epochs=5,
+        random_state=0,
+        learning_rate=0.05,
+    ).fit(X, Y)
+    conv = next(x for x in reg.model_.layers if isinstance(x, keras.layers.Conv1D))
+    dense = reg.model_.layers[-1]
+    norms_conv = np.linalg.norm(np.asarray(conv.kernel).reshape(-1, 4), axis=0)
+    norms_dense = np.linalg.norm(np.asarray(dense.kernel), axis=0)
+    assert norms_conv.max() <= 0.3 + 1e-6 and norms_dense.max() <= 0.3 + 1e-6
+    assert len(reg.model_.losses) == 2  # the conv and the dense kernel
+    free = ConstrainedRegressor(_conv_model, epochs=5, random_state=0).fit(X, Y)
+    assert len(free.model_.losses) == 0
+    conv_free = next(
+        x for x in free.model_.layers if isinstance(x, keras.layers.Conv1D)
+    )
+    assert (
+        np.linalg.norm(np.asarray(conv_free.kernel).reshape(-1, 4), axis=0).max() > 0.3
+    )
+
+
+def test_user_model_with_output_projection(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        _conv_model, output_constraint="l1_ball", epochs=3, random_state=0
+    ).fit(X, Y)
+    assert violation(reg.predict(X), "l1_ball") <= 1e-5
+
+
+# ------------------------------------------------------------------ workflows
+
+
+def test_grid_search_pipeline_dataframes_nested_keys(frames):
+    X, Y = frames
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            (
+                "reg",
+                ConstrainedRegressor(
+                    **FAST, kernel_constraint=MaxNorm(1.0), penalty=Orthogonality()
+                ),
+            ),
+        ]
+    )
+    grid = GridSearchCV(
+        pipe,
+        {
+            "reg__alpha": [1e-4, 1e-1],
+            "reg__kernel_constraint__max_value": [0.5, 2.0],
+            "reg__output_strategy": ["project", "post"],
+            "reg__output_constraint": ["simplex"],
+        },
+        cv=2,
+    ).fit(X, Y)
+    best = grid.best_estimator_[-1]
+    assert best.kernel_constraint.max_value in (0.5, 2.0)
+    # the nested parameter reached the network
+    first = next(x for x in best.model_.layers if isinstance(x, keras.layers.Dense))
+    kernel = first.kernel
+    assert kernel.constraint.max_value == best.kernel_constraint.max_value
+    assert violation(grid.predict(X), "simplex") <= 1e-5
+    assert np.isfinite(cross_val_score(pipe, X, Y, cv=2)).all()
+
+
+def test_grid_search_in_parallel(frames):
+    X, Y = frames
+    grid = GridSearchCV(
+        ConstrainedRegressor(**FAST), {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2
+    ).fit(X, Y)
+    assert grid.best_estimator_.predict(X).shape == Y.shape
+
+
+def test_early_stopping_and_sample_weight(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **{**FAST, "epochs": 50},
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=10.0,  # no epoch improves that much: stop after the patience
+        validation_fraction=0.2,
+    ).fit(X, Y, sample_weight=np.linspace(0.5, 1.5, len(X)))
+    assert len(reg.history_["val_loss"]) == reg.n_iter_ == 3
+
+
+def test_predictions_do_not_depend_on_batch_composition(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST).fit(X, Y)
+    full = reg.predict(X)
+    perm = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(
+        reg.predict(X.iloc[perm]), full[perm], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(reg.predict(X.iloc[:7]), full[:7], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- persistence
+
+
+def test_pickle_joblib_and_keras_save(frames, tmp_path):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST,
+        penalty="elasticnet",
+        kernel_constraint="l1_ball",
+        output_constraint="simplex",
+    ).fit(X, Y)
+    pred = reg.predict(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), pred)
+    joblib.dump(reg, tmp_path / "reg.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "reg.joblib").predict(X), pred)
+    reg.model_.save(tmp_path / "net.keras")
+    loaded = keras.saving.load_model(tmp_path / "net.keras")
+    direct = keras.ops.convert_to_numpy(loaded(X.to_numpy().astype("float32")))
+    np.testing.assert_array_equal(direct.astype(np.float64), pred)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"penalty": "l3"}, "'penalty' parameter of ConstrainedRegressor"),
+        ({"kernel_constraint": "foo"}, "Unknown constraint 'foo'"),
+        ({"output_constraint": "cube"}, "'output_constraint' parameter"),
+        ({"output_strategy": "clip"}, "'output_strategy' parameter"),
+        ({"alpha": -1.0}, "'alpha' parameter of ConstrainedRegressor"),
+        ({"output_radius": 0}, "'output_radius' parameter"),
+        ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes"),
+        ({"output_constraint": "box", "output_lower": 1, "output_upper": 0}, "lower"),
+        ({"model": lambda: "not a model"}, "must return a built keras.Model"),
+    ],
+)
+def test_bad_hyperparameters_fail_at_fit(frames, params, match):
+    X, Y = frames
+    reg = ConstrainedRegressor(**{**FAST, **params})  # __init__ never validates
+    with pytest.raises(ValueError, match=match):
+        reg.fit(X, Y)
+
+
+def test_bad_data(frames):
+    X, Y = frames
+    Xn = X.copy()
+    Xn.iloc[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        ConstrainedRegressor(**FAST).fit(Xn, Y)
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        ConstrainedRegressor(**FAST).fit(X, Y.replace(Y.iloc[0, 0], np.inf))
+    with pytest.raises(ValueError, match="float32 range"):
+        ConstrainedRegressor(**FAST).fit(X * 1e300, Y)
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        ConstrainedRegressor(**FAST).fit(sp.csr_matrix(X.to_numpy()), Y)
+    reg = ConstrainedRegressor(**FAST).fit(X, Y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        reg.predict(Xn)
