@@ -146,11 +146,17 @@ class KerasRegressorAdapter(KerasRegressor):
 
     # ---------------------------------------------------------------- fix 6
     def _initialize(self, X, y=None):
-        if isinstance(self.random_state, int | np.integer):
-            keras.utils.set_random_seed(int(self.random_state))
-        elif isinstance(self.random_state, np.random.RandomState):
-            keras.utils.set_random_seed(int(self.random_state.randint(2**31 - 1)))
-        return super()._initialize(X, y)
+        seed = self.random_state
+        if isinstance(seed, np.random.RandomState):
+            seed = int(seed.randint(2**31 - 1))
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed))
+        out = super()._initialize(X, y)
+        # Seeded above; scikeras's own seeding context around ``Model.fit`` would
+        # also switch on TensorFlow's op determinism, which slows training and
+        # is not needed for reproducible runs on CPU.
+        self._random_state = None
+        return out
 
     def _extra_callbacks(self):
         """Callbacks the subclass adds to every fit."""

@@ -32,8 +32,17 @@ STRATEGIES = ("project", "penalty", "post")
 _MODEL_ARGS = ("n_features_in", "n_outputs", "meta")
 
 
-def _callable_object(obj):
-    return callable(obj) and not isinstance(obj, str)
+def _constraint_for(constraint, ndim):
+    """A fresh copy of ``constraint`` for a weight of rank ``ndim``.
+
+    ``axis=0`` (the default of the norm constraints) means, for a Dense kernel,
+    "each unit's incoming weights": all axes but the last. For kernels of higher
+    rank (convolutions) it is read the same way, so each filter is constrained.
+    """
+    constraint = clone(_constraints.get(constraint), safe=False)
+    if ndim > 2 and getattr(constraint, "axis", None) == 0:
+        constraint.axis = list(range(ndim - 1))
+    return constraint
 
 
 class ConstrainedRegressor(KerasRegressorAdapter):
@@ -100,7 +109,10 @@ class ConstrainedRegressor(KerasRegressorAdapter):
         Weight constraints, a name of :mod:`skconstrain.keras.constraints`
         ("max_norm", "unit_norm", "non_neg", "min_max_norm", "l1_ball", "box",
         "simplex") or an object of it (grid keys such as
-        ``kernel_constraint__max_value`` work), applied after every step.
+        ``kernel_constraint__max_value`` work), applied after every step. A
+        constraint with ``axis=0`` (the default: each unit's incoming weights of
+        a Dense kernel) constrains each filter of a convolution kernel (all axes
+        but the last); another ``axis`` is used as given.
     output_constraint : str or None, default=None
         A set of the registry ("l2_sphere", "l2_ball", "l1_ball", "simplex",
         "linf_ball", "box", "nonneg") that every output row must lie in.
@@ -410,7 +422,7 @@ default="quadratic"
                 if value is None:
                     continue
                 if kind == "constraint":
-                    value = clone(_constraints.get(value), safe=False)
+                    value = _constraint_for(value, getattr(layer, weight).ndim)
                 getattr(layer, weight).__setattr__(kind, value)
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)

@@ -1,0 +1,56 @@
+"""Choose a weight penalty and its strength by grid search, like Ridge's alpha.
+
+The grid covers the penalty kind (L2, elastic net, orthogonality of the kernels,
+a soft box on the weights) and ``alpha``; the penalty is scaled by the number of
+samples exactly as in MLPRegressor, so the same alphas make sense.
+
+Run: ``python examples/grid_search_penalty.py``
+"""
+
+import pandas as pd
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skconstrain import ConstrainedRegressor
+from skconstrain.datasets import make_constrained_regression
+from skconstrain.keras import ClipPenalty
+
+X, Y = make_constrained_regression(
+    n_samples=600,
+    n_features=10,
+    n_targets=3,
+    set="l2_ball",
+    noise=0.3,
+    random_state=0,
+    as_frame=True,
+)
+pipe = make_pipeline(
+    StandardScaler(),
+    ConstrainedRegressor(
+        hidden_layer_sizes=(32,), epochs=40, learning_rate=0.01, random_state=0
+    ),
+)
+grid = GridSearchCV(
+    pipe,
+    {
+        "constrainedregressor__penalty": [
+            "l2",
+            "elasticnet",
+            "orthogonality",
+            ClipPenalty(1.0, lower=-0.5, upper=0.5),
+        ],
+        "constrainedregressor__alpha": [1e-3, 1e-1, 10.0],
+    },
+    cv=2,
+).fit(X, Y)
+
+results = pd.DataFrame(grid.cv_results_)[
+    [
+        "param_constrainedregressor__penalty",
+        "param_constrainedregressor__alpha",
+        "mean_test_score",
+    ]
+].sort_values("mean_test_score", ascending=False)
+print(results.to_string(index=False))
+print("best:", grid.best_params_)

@@ -1,0 +1,41 @@
+"""Portfolio weights with a leverage limit: signed outputs with ||w||_1 <= 1.
+
+Each row of features (signals) maps to weights on 5 assets; long and short
+positions are allowed but gross leverage ``sum |w_i|`` may not exceed 1. The
+network ends in an exact projection onto the L1 ball, so every predicted
+portfolio respects the limit, and small positions come out exactly zero.
+
+Run: ``python examples/portfolio_l1_ball.py``
+"""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from skconstrain import ConstrainedRegressor
+from skconstrain.datasets import make_constrained_regression
+
+X, W = make_constrained_regression(
+    n_samples=1500,
+    n_features=8,
+    n_targets=5,
+    set="l1_ball",
+    radius=1.0,
+    noise=0.1,
+    random_state=0,
+)
+X_train, X_test, W_train, W_test = train_test_split(X, W, random_state=0)
+
+model = ConstrainedRegressor(
+    hidden_layer_sizes=(64,),
+    output_constraint="l1_ball",
+    output_radius=1.0,
+    epochs=60,
+    random_state=0,
+).fit(X_train, W_train)
+
+pred = model.predict(X_test)
+leverage = np.abs(pred).sum(axis=1)
+print(f"test R^2: {model.score(X_test, W_test):.3f}")
+print(f"gross leverage: max {leverage.max():.6f} (limit 1.0)")
+print(f"share of exactly-zero positions: {(pred == 0).mean():.1%}")
+print("first portfolio:", np.round(pred[0], 3))
