@@ -35,6 +35,7 @@ from skconstrain._sets import (
 )
 
 __all__ = [
+    "distance",
     "project",
     "project_box",
     "project_l1_ball",
@@ -571,3 +572,33 @@ def project(V, set="l2_sphere", **params):
     """
     check_param_names(set, params)
     return _FUNCTIONS[set](V, **params)
+
+
+def distance(V, set="l2_sphere", **params):
+    """Euclidean distance from each row of ``V`` to the set: ``||x - P(x)||_2``.
+
+    Zero exactly for rows in the set (up to rounding); the natural measure of how
+    much a prediction violates an output constraint.
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows.
+    set : str, default="l2_sphere"
+        A registry name (see :func:`project`).
+    **params
+        Parameters of the set, as for :func:`project`.
+
+    Returns
+    -------
+    d : float or ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> distance(np.array([[3.0, 4.0], [0.6, 0.8]]), "l2_ball")
+    array([4., 0.])
+    """
+    X, was_1d = _as_rows(V)
+    d = np.linalg.norm(X - project(X, set, **params), axis=1)
+    return d[0] if was_1d else d

@@ -319,3 +319,15 @@ def test_projections_do_not_import_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_distance():
+    V = np.array([[3.0, 4.0], [0.3, 0.4]])
+    np.testing.assert_allclose(P.distance(V, "l2_ball"), [4.0, 0.0])
+    np.testing.assert_allclose(P.distance(V[0], "l2_sphere", radius=5.0), 0.0)
+    np.testing.assert_allclose(
+        P.distance(V, "simplex"),
+        np.linalg.norm(V - P.project_simplex(V), axis=1),
+    )
+    with pytest.raises(ValueError, match="'set' parameter must be one of"):
+        P.distance(V, "cube")
