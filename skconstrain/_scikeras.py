@@ -192,11 +192,12 @@ class KerasRegressorAdapter(KerasRegressor):
         ]
         return np.concatenate(chunks).astype(np.float64)
 
-    def _shape_like_y(self, pred):
-        return pred.ravel() if self.y_ndim_ == 1 else pred
+    def _postprocess(self, pred):
+        """Hook on the network's output (n, n_outputs) before reshaping."""
+        return pred
 
     def predict(self, X):
-        """Predict with the fitted network.
+        """Predict with the network (for ``output_strategy="post"``, then project).
 
         Parameters
         ----------
@@ -207,7 +208,8 @@ class KerasRegressorAdapter(KerasRegressor):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             float64; 1-D when ``y`` was 1-D in ``fit``.
         """
-        return self._shape_like_y(self._predict_network(X))
+        pred = self._postprocess(self._predict_network(X))
+        return pred.ravel() if self.y_ndim_ == 1 else pred
 
     def score(self, X, y, sample_weight=None):
         """R^2 of ``predict(X)``, as :meth:`sklearn.base.RegressorMixin.score`.

@@ -29,7 +29,6 @@ __all__ = ["ConstrainedRegressor"]
 
 PENALTIES = ("l1", "l2", "elasticnet", "orthogonality", "clip", "group_lasso")
 STRATEGIES = ("project", "penalty", "post")
-_MODEL_ARGS = ("n_features_in", "n_outputs", "meta")
 
 
 def _constraint_for(constraint, ndim):
@@ -458,22 +457,11 @@ default="quadratic"
         return model
 
     # -------------------------------------------------------------- predict
-    def predict(self, X):
-        """Predict; with ``output_strategy="post"``, project onto the set.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            float64; 1-D when ``y`` was 1-D in ``fit``.
-        """
-        pred = self._predict_network(X)
+    def _postprocess(self, pred):
+        """With ``output_strategy="post"``, project the predictions onto the set."""
         if self.output_constraint is not None and self.output_strategy == "post":
             pred = project(pred, self.output_constraint, **self._output_params())
-        return self._shape_like_y(pred)
+        return pred
 
     def _violation(self, pred):
         if self.output_constraint is None:

@@ -109,10 +109,20 @@ class MinMaxNorm(ParamsMixin, keras.constraints.MinMaxNorm):
 
 
 class _VectorProjection(ParamsMixin, keras.constraints.Constraint):
-    """Project each weight vector along ``axis`` with a last-axis projection."""
+    """Project each weight vector along ``axis`` onto a radius set."""
 
-    def _project_last_axis(self, w):
-        raise NotImplementedError
+    _project = None  # a last-axis projection of skconstrain.keras.ops
+
+    def __init__(self, radius=1.0, axis=0):
+        self.radius = radius
+        self.axis = axis
+        self._validate()
+
+    def _validate(self):
+        check_radius(self.radius)
+
+    def get_config(self):
+        return {"radius": self.radius, "axis": self.axis}
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
@@ -122,7 +132,7 @@ class _VectorProjection(ParamsMixin, keras.constraints.Constraint):
         perm = rest + axes
         moved = ops.transpose(w, perm)
         flat_shape = (*moved.shape[: len(rest)], -1)
-        out = self._project_last_axis(ops.reshape(moved, flat_shape))
+        out = type(self)._project(ops.reshape(moved, flat_shape), self.radius)
         out = ops.reshape(out, moved.shape)
         inverse = [perm.index(i) for i in range(w.ndim)]
         return ops.transpose(out, inverse)
@@ -149,19 +159,7 @@ class L1Ball(_VectorProjection):
            [-0. ,  0.2]])
     """
 
-    def __init__(self, radius=1.0, axis=0):
-        self.radius = radius
-        self.axis = axis
-        self._validate()
-
-    def _validate(self):
-        check_radius(self.radius)
-
-    def _project_last_axis(self, w):
-        return sk_ops.project_l1_ball(w, self.radius)
-
-    def get_config(self):
-        return {"radius": self.radius, "axis": self.axis}
+    _project = sk_ops.project_l1_ball
 
 
 @serializable
@@ -184,19 +182,7 @@ class Simplex(_VectorProjection):
            [0.75]])
     """
 
-    def __init__(self, radius=1.0, axis=0):
-        self.radius = radius
-        self.axis = axis
-        self._validate()
-
-    def _validate(self):
-        check_radius(self.radius)
-
-    def _project_last_axis(self, w):
-        return sk_ops.project_simplex(w, self.radius)
-
-    def get_config(self):
-        return {"radius": self.radius, "axis": self.axis}
+    _project = sk_ops.project_simplex
 
 
 @serializable
