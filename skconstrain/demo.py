@@ -220,7 +220,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     size = (
-        dict(n_samples=300, epochs=15) if args.quick else dict(n_samples=600, epochs=40)
+        dict(n_samples=300, epochs=15) if args.quick else dict(n_samples=500, epochs=30)
     )
     print(
         f"Comparing output strategies on {', '.join(SETS)} targets "
