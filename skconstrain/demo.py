@@ -22,6 +22,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -227,8 +228,6 @@ def main(argv=None):
         f"({size['n_samples']} rows, grid search over alpha, seed {args.seed})",
         flush=True,
     )
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         results = run_comparison(

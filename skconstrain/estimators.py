@@ -315,7 +315,9 @@ default="quadratic"
         super().fit(X, y, sample_weight=sample_weight, **fit_kwargs)
         self.loss_curve_ = [float(v) for v in self.history_["loss"]]
         self.n_iter_ = len(self.loss_curve_)
-        self.constraint_violation_ = self._violation(self.predict(X))
+        self.constraint_violation_ = (
+            None if self.output_constraint is None else self._violation(self.predict(X))
+        )
         return self
 
     def _check_hyperparameters(self):
@@ -464,8 +466,6 @@ default="quadratic"
         return pred
 
     def _violation(self, pred):
-        if self.output_constraint is None:
-            return None
         pred = pred.reshape(len(pred), -1)
         dist = distance(pred, self.output_constraint, **self._output_params())
         tol = 1e-5 * max(1.0, float(self.output_radius))

@@ -27,6 +27,7 @@ __all__ = [
     "project_linf_ball",
     "project_nonneg",
     "project_simplex",
+    "safe_norm",
 ]
 
 
@@ -37,9 +38,19 @@ def _scaled(x):
     return x / m, m
 
 
-def _safe_norm(x):
-    """Euclidean norm over the last axis, 0 (with zero gradient) for zero rows."""
-    sq = ops.sum(ops.square(x), axis=-1, keepdims=True)
+def safe_norm(x, axis=-1, keepdims=True):
+    """Euclidean norm along ``axis``; 0, with a zero gradient, for zero vectors.
+
+    ``sqrt`` has an infinite derivative at 0; this keeps gradients finite where
+    a vector is zero (used by the projections, penalties and regularizers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(safe_norm(np.array([[3.0, 4.0], [0.0, 0.0]]), keepdims=False))
+    array([5., 0.])
+    """
+    sq = ops.sum(ops.square(x), axis=axis, keepdims=keepdims)
     positive = sq > 0
     return ops.where(positive, ops.sqrt(ops.where(positive, sq, 1)), 0)
 
@@ -68,7 +79,7 @@ def project_l2_sphere(x, radius=1.0):
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
     xs, _ = _scaled(x)
-    n = _safe_norm(xs)
+    n = safe_norm(xs)
     return radius * xs / ops.where(n > 0, n, ops.ones_like(n))
 
 
@@ -97,7 +108,7 @@ def project_l2_ball(x, radius=1.0):
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
     xs, m = _scaled(x)
-    n = _safe_norm(xs)
+    n = safe_norm(xs)
     outside = m * n > radius  # m * n may overflow to inf: still outside
     return ops.where(outside, radius * xs / ops.where(outside, n, 1), x)
 

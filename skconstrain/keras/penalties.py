@@ -39,8 +39,9 @@ import numbers
 import keras
 from keras import ops
 
-from skconstrain._sets import check_set, set_params
+from skconstrain._sets import set_params
 from skconstrain.keras._base import ParamsMixin, Registry, serializable
+from skconstrain.keras.ops import safe_norm
 
 __all__ = ["KINDS", "OutputPenalty", "get"]
 
@@ -52,9 +53,7 @@ def _abs_norm(y, order):
         return ops.sum(ops.abs(y), axis=-1)
     if order == "inf":
         return ops.max(ops.abs(y), axis=-1)
-    sq = ops.sum(ops.square(y), axis=-1)
-    positive = sq > 0
-    return ops.where(positive, ops.sqrt(ops.where(positive, sq, 1)), 0)
+    return safe_norm(y, keepdims=False)
 
 
 def _phi(g, kind, margin):
@@ -131,8 +130,9 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
         self._validate()
 
     def _validate(self):
-        check_set(self.set)
-        set_params(self.set, radius=self.radius, lower=self.lower, upper=self.upper)
+        self._params = set_params(
+            self.set, radius=self.radius, lower=self.lower, upper=self.upper
+        )
         if self.kind not in KINDS:
             raise ValueError(
                 f"The 'kind' parameter must be one of {list(KINDS)}; got {self.kind!r}."
@@ -184,11 +184,11 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
         elif self.set == "nonneg":
             ineq.append(-y)
         else:  # box
-            params = set_params("box", lower=self.lower, upper=self.upper)
-            if params["lower"] is not None:
-                ineq.append(ops.cast(params["lower"], y.dtype) - y)
-            if params["upper"] is not None:
-                ineq.append(y - ops.cast(params["upper"], y.dtype))
+            lower, upper = self._params["lower"], self._params["upper"]
+            if lower is not None:
+                ineq.append(ops.cast(lower, y.dtype) - y)
+            if upper is not None:
+                ineq.append(y - ops.cast(upper, y.dtype))
         total = ops.zeros(ops.shape(y)[:-1], dtype=y.dtype)
         for g in ineq:
             total = total + ops.sum(_phi(g, self.kind, self.margin), axis=-1)

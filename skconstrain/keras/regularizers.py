@@ -25,6 +25,7 @@ import keras
 from keras import ops
 
 from skconstrain.keras._base import ParamsMixin, Registry, serializable
+from skconstrain.keras.ops import safe_norm
 
 __all__ = [
     "ClipPenalty",
@@ -252,10 +253,7 @@ class GroupLasso(_Penalty):
     """
 
     def _value(self, w):
-        w = _as_matrix(w)
-        sq = ops.sum(ops.square(w), axis=1)
-        positive = sq > 0
-        return ops.sum(ops.where(positive, ops.sqrt(ops.where(positive, sq, 1)), 0))
+        return ops.sum(safe_norm(_as_matrix(w), axis=1, keepdims=False))
 
 
 _REGISTRY = Registry(
