@@ -2,33 +2,68 @@
 
 Every constraint and penalty is an ordinary hyperparameter, so ``Pipeline``,
 ``GridSearchCV``, ``clone``, pickling and pandas work as with any scikit-learn
-regressor. Built on scikeras through :mod:`skconstrain._scikeras`.
+regressor. The estimator stands on scikit-learn's base classes; this module
+validates, builds the network and its output head, and hands training to the
+engine in :mod:`skconstrain._training`.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import random
+import tempfile
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import keras
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, _num_samples, check_array
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
-from skconstrain._scikeras import KerasRegressorAdapter
+from skconstrain import _training
 from skconstrain._sets import SET_NAMES, set_params
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
-from skconstrain.keras.layers import OutputProjection
-from skconstrain.keras.penalties import KINDS, OutputPenalty
+from skconstrain.keras.layers import OutputPenaltyLayer, OutputProjection
+from skconstrain.keras.penalties import KINDS
 from skconstrain.projections import distance, project
 
 __all__ = ["ConstrainedRegressor"]
 
 PENALTIES = ("l1", "l2", "elasticnet", "orthogonality", "clip", "group_lasso")
 STRATEGIES = ("project", "penalty", "post")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# Hyperparameters that shape the network or its training objective. A warm
+# start or a further partial_fit continues the network built with them, so a
+# change of one of them since then is an error (MLPRegressor does the same for
+# the layer sizes).
+_STRUCTURAL = (
+    "model",
+    "hidden_layer_sizes",
+    "activation",
+    "penalty",
+    "l1_ratio",
+    "kernel_constraint",
+    "bias_constraint",
+    "output_constraint",
+    "output_radius",
+    "output_lower",
+    "output_upper",
+    "output_strategy",
+    "output_penalty",
+    "output_penalty_strength",
+    "batch_size",
+    "shuffle",
+)
 
 
 def _constraint_for(constraint, ndim):
@@ -44,7 +79,34 @@ def _constraint_for(constraint, ndim):
     return constraint
 
 
-class ConstrainedRegressor(KerasRegressorAdapter):
+@contextmanager
+def _keras_seeded(seed):
+    """Seed Keras's weight initialisers without moving the user's global RNGs.
+
+    ``keras.utils.set_random_seed`` also reseeds Python's ``random`` and NumPy's
+    global generator (Keras initialisers draw their seeds from Python's);
+    scikit-learn estimators leave those alone, so their states are restored once
+    the network is built.
+    """
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    keras.utils.set_random_seed(int(seed))
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
+
+
+def _snapshot(value):
+    """A comparable copy of a hyperparameter value (objects by their params)."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return (type(value), repr(sorted(value.get_params().items())))
+    if isinstance(value, np.ndarray | list | tuple):
+        return repr(np.asarray(value).tolist())
+    return value
+
+
+class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     """Neural-network regressor with weight and output constraints as hyperparameters.
 
     By default an MLP (like :class:`sklearn.neural_network.MLPRegressor`) trained
@@ -63,16 +125,17 @@ class ConstrainedRegressor(KerasRegressorAdapter):
                  projection (:class:`~skconstrain.keras.      in the set; trained
                  OutputProjection`)                           through it
       "penalty"  a penalty on violations is added to the loss approximate; see
-                 (:class:`~skconstrain.keras.OutputPenalty`)  ``constraint_
-                                                              violation_``
+                 (:class:`~skconstrain.keras.                 ``constraint_
+                 OutputPenaltyLayer`)                         violation_``
       "post"     the network is trained unconstrained and     every prediction
                  its predictions are projected exactly        in the set
       ========== ============================================ ===================
 
     Training objective (``n``: number of training rows; the sum runs over the
-    kernels of every kernel-bearing layer)::
+    kernels of every kernel-bearing layer; ``w``: the sample weights, 1 by
+    default)::
 
-        mean((y - f(X))**2) + (alpha / n) * sum_layers R(W)
+        mean(w * mean_k (y - f(X))**2) + (alpha / n) * sum_layers R(W)
                             + output_penalty_strength * mean_rows OutputPenalty
 
     where ``R`` is the ``penalty`` at unit strength for a name (e.g.
@@ -81,16 +144,22 @@ class ConstrainedRegressor(KerasRegressorAdapter):
     objective for the same ``alpha``, so grids over ``alpha`` carry over. The last
     term exists only for ``output_strategy="penalty"``.
 
+    Training runs one compiled TensorFlow call per epoch on data held as tensors
+    (:mod:`skconstrain._training`), not ``keras.Model.fit``.
+
     Parameters
     ----------
     model : None or callable, default=None
         None builds an MLP with ``hidden_layer_sizes`` and ``activation``.
         A callable builds your Keras model (a built model, e.g. starting with
-        ``keras.Input``, with one output of ``n_outputs`` units and no output
-        constraint); it receives whichever of the keyword arguments
-        ``n_features_in``, ``n_outputs`` and ``meta`` (scikeras metadata) it
-        accepts. The penalty and constraints are then applied to every layer of
-        it that has a kernel, and the output strategy to its output.
+        ``keras.Input``, with one input and one output of ``n_outputs`` units and
+        no output constraint); it receives whichever of the keyword arguments
+        ``n_features_in``, ``n_outputs`` and ``meta`` (a dict with
+        ``"n_features_in_"``, ``"n_outputs_"`` and ``"X_shape_"``) it accepts.
+        The penalty and constraints are then applied to every layer of it that
+        has a kernel, and the output strategy to its output. Custom layers must
+        be registered with ``keras.saving.register_keras_serializable`` for the
+        estimator to pickle.
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of the hidden layers of the default MLP.
     activation : str, default="relu"
@@ -127,36 +196,49 @@ default="quadratic"
     output_penalty_strength : float, default=1.0
         Its strength.
     epochs : int, default=200
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data in one ``fit``.
     batch_size : int or None, default=None
         Rows per step; None means ``min(200, n_samples)`` as in MLPRegressor.
     learning_rate : float, default=1e-3
-        Adam's learning rate.
+        Adam's learning rate. (Adam's ``epsilon`` is 1e-7 times the variance of
+        the targets, so that the training does not depend on their units.)
     early_stopping : bool, default=False
         If False, stop when the training loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (as MLPRegressor does). If True, hold out
         ``validation_fraction`` of the rows, stop on their loss and restore the
-        best weights.
+        weights of the best epoch.
     validation_fraction : float, default=0.1
         Held-out fraction when ``early_stopping=True``.
     n_iter_no_change : int, default=10
         Patience of the early stopping, in epochs.
     tol : float, default=1e-4
-        Least improvement of the monitored loss that counts.
+        Least improvement that counts, **on the scale of R²**: the monitored
+        loss is divided by the (weighted) variance of the monitored targets,
+        so the same ``tol`` stops at the same epoch whatever the units of
+        ``y`` (shares of a composition or amounts in dollars).
     shuffle : bool, default=True
         Shuffle the rows every epoch.
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the current network (and its
+        optimizer's state) instead of building a new one; ``loss_curve_``,
+        ``history_`` and ``n_iter_`` go on accumulating. The hyperparameters
+        that shape the network must be unchanged.
     random_state : int, RandomState or None, default=None
         Seed of the weights, the shuffling and the validation split; with an
-        int, two fits give identical predictions.
+        int, two fits give identical predictions. Python's and NumPy's global
+        random states are left as they were.
     verbose : int, default=0
-        Keras's fit verbosity.
+        1 or more shows a progress bar, one step per epoch, with the loss (and
+        the validation loss).
 
     Attributes
     ----------
     model_ : keras.Model
         The trained network (save it with ``model_.save("m.keras")``).
     history_ : dict
-        Keras's training history (``"loss"``, and ``"val_loss"`` if any).
+        ``"loss"`` per epoch (the training objective, penalties included) and,
+        with early stopping, ``"val_loss"`` (the weighted squared error on the
+        held-out rows).
     loss_curve_ : list of float
         Training loss per epoch.
     n_iter_ : int
@@ -191,6 +273,9 @@ default="quadratic"
     >>> P = reg.predict(X)
     >>> bool(np.allclose(P.sum(axis=1), 1, atol=1e-5) and (P >= 0).all())
     True
+    >>> reg = reg.partial_fit(X[:50], Y[:50])  # one more pass over 50 rows
+    >>> reg.n_iter_
+    6
     """
 
     _parameter_constraints: dict = {
@@ -220,6 +305,7 @@ default="quadratic"
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "shuffle": ["boolean"],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -250,6 +336,7 @@ default="quadratic"
         n_iter_no_change=10,
         tol=1e-4,
         shuffle=True,
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -276,12 +363,23 @@ default="quadratic"
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.shuffle = shuffle
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, sample_weight=None):
-        """Build the network and train it on ``(X, y)``.
+        """Build the network (unless ``warm_start``) and train it on ``(X, y)``.
 
         Parameters
         ----------
@@ -290,35 +388,117 @@ default="quadratic"
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets. Rows need not lie in the output set.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows in the loss.
+            Nonnegative weights of the rows in the loss.
 
         Returns
         -------
         self : ConstrainedRegressor
         """
-        self._validate_params()
-        self._check_hyperparameters()
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        fit_kwargs = {}
-        if self.early_stopping:
-            X, y, sample_weight, fit_kwargs["validation_data"] = self._split(
-                X, y, sample_weight
-            )
-        n_samples = _num_samples(X)
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One pass (one epoch) over ``(X, y)``; builds the network on first call.
+
+        Continues the current network and its optimizer's state, as
+        :meth:`sklearn.neural_network.MLPRegressor.partial_fit` does; outputs are
+        constrained exactly as in :meth:`fit`. No early stopping. The penalty's
+        ``alpha / n`` uses the rows of each call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : ConstrainedRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _fit(self, X, y, sample_weight, incremental):
+        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        if not (incremental and continuing):
+            self._validate_params()
+            self._check_hyperparameters()
+        if continuing:
+            self._check_unchanged()
+        X, y = self._validate_fit_data(X, y, reset=not continuing)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-        fit_kwargs["batch_size"] = self.batch_size or min(200, max(n_samples, 1))
-        super().fit(X, y, sample_weight=sample_weight, **fit_kwargs)
-        self.loss_curve_ = [float(v) for v in self.history_["loss"]]
+            # private helper, the one every scikit-learn estimator uses; there
+            # is no public equivalent
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        rng = check_random_state(self.random_state)
+        validation = None
+        if self.early_stopping and not incremental:
+            X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
+        n_samples = X.shape[0]
+        data = _training.as_tensors(X, y, sample_weight)
+        if not continuing:
+            self._build(X.shape, rng, data.target_scale)
+        self._set_penalty_scale(n_samples)
+        self._engine.optimizer.learning_rate.assign(self.learning_rate)
+        # a continued fit moves the epochs' seeds on
+        seed = int(rng.randint(2**31 - 1)) + (self.n_iter_ if continuing else 0)
+        try:
+            history = _training.train(
+                self._engine,
+                data,
+                epochs=1 if incremental else self.epochs,
+                validation=validation,
+                tol=self.tol,
+                n_iter_no_change=None if incremental else self.n_iter_no_change,
+                seed=seed,
+                verbose=self.verbose,
+            )
+        except _training.NonFiniteLossError:
+            if not continuing:
+                self._forget_fit()
+            raise
+        if not continuing:
+            self.history_ = {key: [] for key in history}
+        for key, values in history.items():
+            self.history_.setdefault(key, []).extend(values)
+        self.loss_curve_ = list(self.history_["loss"])
         self.n_iter_ = len(self.loss_curve_)
+        self._predict_fn = _training.Predictor(self.model_)  # traced on first use
         self.constraint_violation_ = (
-            None if self.output_constraint is None else self._violation(self.predict(X))
+            None
+            if self.output_constraint is None
+            else self._violation(self._finish(self._predict_network(X)))
         )
         return self
+
+    def _validate_fit_data(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=[np.float32, np.float64],
+            multi_output=True,
+            y_numeric=True,
+        )
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError("y has no columns.")
+        if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+            raise ValueError(
+                "X has values beyond the float32 range (about 3.4e38), in which "
+                "the Keras model computes; scale the features first."
+            )
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if not reset and n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_outputs} column(s), but {type(self).__name__} was "
+                f"fitted with {self.n_outputs_}; a warm start or partial_fit "
+                "needs the same targets."
+            )
+        if reset:
+            self.n_outputs_ = n_outputs
+            self._y_ndim = y.ndim
+        return X, y
 
     def _check_hyperparameters(self):
         """Checks beyond ``_parameter_constraints``: names and objects."""
@@ -334,6 +514,21 @@ default="quadratic"
                 f"integers; got {self.hidden_layer_sizes!r}."
             )
 
+    def _check_unchanged(self):
+        """A continued fit needs the hyperparameters the network was built with."""
+        params = self.get_params(deep=False)
+        changed = [
+            name
+            for name in _STRUCTURAL
+            if _snapshot(params[name]) != self._built_with.get(name)
+        ]
+        if changed:
+            raise ValueError(
+                f"{type(self).__name__} continues the current network (warm_start="
+                f"True or partial_fit), but {changed} changed since it was built. "
+                "Fit with warm_start=False to build a new network."
+            )
+
     def _output_params(self):
         return set_params(
             self.output_constraint,
@@ -342,34 +537,24 @@ default="quadratic"
             upper=self.output_upper,
         )
 
-    def _split(self, X, y, sample_weight):
+    def _split(self, X, y, sample_weight, rng):
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
         split = train_test_split(
             *parts,
             test_size=self.validation_fraction,
-            random_state=self.random_state,
+            random_state=rng.randint(2**31 - 1),
             shuffle=True,
         )
         X_train, X_val, y_train, y_val = split[:4]
         sw_train, sw_val = (
             (split[4], split[5]) if sample_weight is not None else (None, None)
         )
-        X_val = check_array(X_val, dtype=np.float32)
-        y_val = check_array(y_val, ensure_2d=False, dtype=np.float32)
-        validation = (X_val, y_val.reshape(len(y_val), -1))
-        if sw_val is not None:
-            validation = (*validation, np.asarray(sw_val, dtype=np.float32))
-        return X_train, y_train, sw_train, validation
+        return X_train, y_train, sw_train, _training.as_tensors(X_val, y_val, sw_val)
 
-    def _extra_callbacks(self):
-        return [
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss" if self.early_stopping else "loss",
-                min_delta=self.tol,
-                patience=self.n_iter_no_change,
-                restore_best_weights=self.early_stopping,
-            )
-        ]
+    def _forget_fit(self):
+        """Remove what a failed first fit left, so that no half-fitted state stays."""
+        for name in ("model_", "_engine", "_predict_fn", "_built_with", "_batch_size"):
+            self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------- building
     def _penalty_object(self):
@@ -399,18 +584,27 @@ default="quadratic"
                 "The 'model' callable must return a built keras.Model (e.g. "
                 f"starting with keras.Input); got {net!r}."
             )
+        if len(net.inputs) != 1:
+            raise ValueError(
+                f"The model must have one input; it has {len(net.inputs)}."
+            )
+        width = net.outputs[0].shape[-1]
+        if len(net.outputs) != 1 or width != n_outputs:
+            raise ValueError(
+                f"The model has {len(net.outputs)} output(s) of width {width}, "
+                f"but y has {n_outputs} column(s); the model must end in one "
+                f"output with {n_outputs} unit(s)."
+            )
         return net
 
-    def _apply_weight_settings(self, net, n_samples):
+    def _apply_weight_settings(self, net):
         """Penalty and constraints on every kernel-bearing layer of ``net``."""
         base = self._penalty_object()
-        regularizer = (
-            None
-            if base is None
-            else _regularizers.Scaled(base, scale=self.alpha / n_samples)
-        )
+        regularizer = None if base is None else _regularizers.Scaled(base, scale=0.0)
         kernel_c = self.kernel_constraint
         bias_c = self.bias_constraint
+        # ``_flatten_layers`` (private) walks nested models and layers; Keras has
+        # no public recursive walk.
         for layer in net._flatten_layers(include_self=False):
             kernel = getattr(layer, "kernel", None)
             if not isinstance(kernel, keras.Variable):
@@ -427,40 +621,94 @@ default="quadratic"
                 getattr(layer, weight).__setattr__(kind, value)
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
+        return regularizer
 
-    def _build_model(self, meta):
+    def _build_model(self, X_shape):
+        meta = {
+            "n_features_in_": X_shape[1],
+            "n_outputs_": self.n_outputs_,
+            "X_shape_": X_shape,
+        }
         net = self._base_network(meta)
-        self._apply_weight_settings(net, n_samples=meta["X_shape_"][0])
+        self._apply_weight_settings(net)
         outputs = net.outputs[0]
         if self.output_constraint is not None and self.output_strategy != "post":
             params = self._output_params()
             if self.output_strategy == "project":
                 head = OutputProjection(self.output_constraint, **params)
             else:
-                head = keras.layers.Identity(
-                    activity_regularizer=OutputPenalty(
-                        self.output_constraint,
-                        **params,
-                        kind=self.output_penalty,
-                        strength=self.output_penalty_strength,
-                    )
+                head = OutputPenaltyLayer(
+                    self.output_constraint,
+                    **params,
+                    kind=self.output_penalty,
+                    strength=self.output_penalty_strength,
                 )
             outputs = head(outputs)
-        if len(net.inputs) != 1:
-            raise ValueError(
-                f"The model must have one input; it has {len(net.inputs)}."
-            )
-        model = keras.Model(net.inputs[0], outputs)
-        # XLA compilation costs about a second per fit and, for the small dense
-        # networks this estimator trains on CPUs, makes the steps no faster.
-        model.compile(
-            keras.optimizers.Adam(self.learning_rate), "mse", jit_compile=False
-        )
-        return model
+        return keras.Model(net.inputs[0], outputs)
+
+    def _build(self, X_shape, rng, target_scale):
+        """A new network, optimizer and engine for data of shape ``X_shape``.
+
+        Adam's ``epsilon`` (1e-7 for targets of unit variance) scales with the
+        targets' variance, like the squared error's gradients: otherwise it
+        would slow the training of small targets (shares, rates) down and
+        stopping would depend on the units of ``y``.
+        """
+        with _keras_seeded(rng.randint(2**31 - 1)):
+            model = self._build_model(X_shape)
+        epsilon = 1e-7 * (target_scale if target_scale > 0 else 1.0)
+        optimizer = keras.optimizers.Adam(self.learning_rate, epsilon=epsilon)
+        # Compiled only so that the optimizer (and its state) is saved with the
+        # network; training does not use Model.fit.
+        model.compile(optimizer=optimizer)
+        self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
+        self.model_ = model
+        self._engine = self._new_engine()
+        params = self.get_params(deep=False)
+        self._built_with = {name: _snapshot(params[name]) for name in _STRUCTURAL}
+
+    def _set_penalty_scale(self, n_samples):
+        """``alpha / n_samples`` into the penalty; retrace only if it changed."""
+        regularizer = self._find_penalty()
+        if regularizer is None:
+            return
+        scale = float(self.alpha) / max(n_samples, 1)
+        if regularizer.scale != scale:
+            regularizer.scale = scale
+            self._engine.reset()
+
+    def _find_penalty(self):
+        for layer in self.model_._flatten_layers(include_self=False):
+            kernel = getattr(layer, "kernel", None)
+            reg = getattr(kernel, "regularizer", None)
+            if isinstance(reg, _regularizers.Scaled):
+                return reg
+        return None
 
     # -------------------------------------------------------------- predict
-    def _postprocess(self, pred):
-        """With ``output_strategy="post"``, project the predictions onto the set."""
+    def _predict_network(self, X):
+        """Validated float X -> raw network output, float64 (n, n_outputs)."""
+        return self._predict_fn(X)
+
+    def predict(self, X):
+        """Predict with the network (for ``output_strategy="post"``, then project).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            float64; 1-D when ``y`` was 1-D in ``fit``.
+        """
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        pred = self._finish(self._predict_network(X))
+        return pred.ravel() if self._y_ndim == 1 else pred
+
+    def _finish(self, pred):
+        """With ``output_strategy="post"``, project the network's outputs."""
         if self.output_constraint is not None and self.output_strategy == "post":
             pred = project(pred, self.output_constraint, **self._output_params())
         return pred
@@ -474,3 +722,46 @@ default="quadratic"
             "fraction": float((dist > tol).mean()) if dist.size else 0.0,
             "tol": tol,
         }
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        """The state, with the network (and optimizer) as ``.keras`` bytes."""
+        state = dict(super().__getstate__())  # object.__getstate__ is no copy
+        for name in ("_engine", "_predict_fn"):
+            state.pop(name, None)
+        if "model_" in state:
+            state["model_"] = _model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("model_"), bytes):
+            state["model_"] = _model_from_bytes(state["model_"])
+        super().__setstate__(state)
+        if "model_" in state:
+            self._engine = self._new_engine()
+            self._predict_fn = _training.Predictor(self.model_)
+
+    def _new_engine(self):
+        optimizer = self.model_.optimizer
+        if optimizer is None:  # pragma: no cover - saved models are compiled
+            optimizer = keras.optimizers.Adam(self.learning_rate)
+        return _training.Engine(
+            self.model_, optimizer, batch_size=self._batch_size, shuffle=self.shuffle
+        )
+
+
+def _model_to_bytes(model):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _model_from_bytes(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.saving.load_model(path, safe_mode=True)

@@ -1,6 +1,8 @@
 """ConstrainedRegressor: strategies, weight settings, workflows, persistence, errors."""
 
+import logging
 import pickle
+from copy import deepcopy
 
 import joblib
 import keras
@@ -9,6 +11,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from _reference import violation
+from sklearn.base import clone, is_regressor
+from sklearn.ensemble import StackingRegressor, VotingRegressor
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -307,3 +313,217 @@ def test_bad_data(frames):
     reg = ConstrainedRegressor(**FAST).fit(X, Y)
     with pytest.raises(ValueError, match="Input X contains NaN"):
         reg.predict(Xn)
+
+
+# ------------------------------------------------ scikit-learn's promises
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    return X, X @ rng.normal(size=(3, 2))
+
+
+def test_is_a_regressor_for_sklearn_ensembles(small):
+    X, Y = small
+    assert is_regressor(ConstrainedRegressor())
+    reg = ConstrainedRegressor(**FAST)
+    VotingRegressor([("net", reg), ("ridge", Ridge())]).fit(X, Y[:, 0])
+    StackingRegressor([("net", reg), ("ridge", Ridge())], cv=2).fit(X, Y[:, 0])
+
+
+def test_output_width_mismatch_is_an_error(small):
+    X, Y = small
+
+    def one_unit(n_features_in):
+        return keras.Sequential([keras.Input((n_features_in,)), keras.layers.Dense(1)])
+
+    with pytest.raises(ValueError, match=r"output\(s\) of width 1, but y has 2 col"):
+        ConstrainedRegressor(one_unit, epochs=1).fit(X, Y)
+
+
+def test_feature_names_and_count(small):
+    X, Y = small
+    ours = ConstrainedRegressor(**FAST).fit(pd.DataFrame(X, columns=list("abc")), Y)
+    assert list(ours.feature_names_in_) == ["a", "b", "c"]
+    with (
+        pytest.warns(UserWarning, match="does not have valid feature names"),
+        pytest.raises(ValueError, match="X has 2 features, but ConstrainedRegressor"),
+    ):
+        ours.predict(X[:, :2])
+    with pytest.raises(ValueError, match="feature names should match"):
+        ours.predict(pd.DataFrame(X, columns=list("abd")))
+
+
+def test_prediction_shapes(small):
+    X, Y = small
+    assert ConstrainedRegressor(**FAST).fit(X, Y[:, 0]).predict(X).shape == (50,)
+    reg = ConstrainedRegressor(**FAST).fit(X, Y)
+    assert reg.predict(X).shape == (50, 2)
+    assert reg.predict(X[:1]).shape == (1, 2)
+    assert ConstrainedRegressor(**FAST).fit(X, Y[:, :1]).predict(X).shape == (50, 1)
+
+
+def test_same_random_state_same_predictions_and_global_rngs_untouched(small):
+    X, Y = small
+    first = ConstrainedRegressor(**FAST).fit(X, Y).predict(X)
+    keras.random.uniform((3,))  # move Keras's global seed generator on
+    np.random.seed(123)  # noqa: NPY002 (the global RNG is what is checked)
+    expected = np.random.random_sample()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002 (the global RNG is what is checked)
+    second = ConstrainedRegressor(**FAST).fit(X, Y).predict(X)
+    np.testing.assert_array_equal(first, second)
+    assert np.random.random_sample() == expected  # noqa: NPY002
+    other = ConstrainedRegressor(**{**FAST, "random_state": 1}).fit(X, Y)
+    assert not np.array_equal(other.predict(X), first)
+
+
+def test_many_fits_trigger_no_retracing_warning(small, caplog):
+    X, Y = small
+    with caplog.at_level(logging.WARNING):
+        grid = {"alpha": [1e-4, 1e-2]}
+        GridSearchCV(ConstrainedRegressor(**FAST), grid, cv=3).fit(X, Y)
+        reg = ConstrainedRegressor(**FAST).fit(X, Y)
+        for rows in (1, 2, 3, 5, 8, 13, 21):
+            reg.predict(X[:rows])
+    assert "retracing" not in caplog.text
+
+
+# ------------------------------------------------ scale-free early stopping
+
+
+def _scaled_net(factor):
+    """An MLP whose output is multiplied by ``factor``: training on ``factor * y``
+    is then the same computation in other units."""
+
+    def build(n_features_in, n_outputs):
+        return keras.Sequential(
+            [
+                keras.Input((n_features_in,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(n_outputs),
+                keras.layers.Rescaling(factor),
+            ]
+        )
+
+    return build
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_stopping_does_not_depend_on_the_targets_units(early_stopping):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = np.tanh(X[:, 0] + 0.5 * X[:, 1]) + 0.1 * rng.normal(size=300)
+    n_iter = {}
+    for factor in (1e-3, 1.0, 1e3):
+        reg = ConstrainedRegressor(
+            _scaled_net(factor),
+            epochs=300,
+            batch_size=32,
+            learning_rate=1e-2,
+            early_stopping=early_stopping,
+            random_state=0,
+        ).fit(X, factor * y)
+        n_iter[factor] = reg.n_iter_
+        assert reg.score(X, factor * y) > 0.9
+    assert n_iter[1e-3] == n_iter[1.0] == n_iter[1e3] < 300
+
+
+# ------------------------------------------------ warm start and partial_fit
+
+
+def test_warm_start_continues_the_network(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST, warm_start=True, output_constraint="simplex")
+    reg.fit(X, Y)
+    model, first_curve = reg.model_, list(reg.loss_curve_)
+    reg.fit(X, Y)
+    assert reg.model_ is model
+    assert reg.n_iter_ == len(reg.loss_curve_) == 2 * len(first_curve)
+    assert reg.loss_curve_[: len(first_curve)] == first_curve
+    assert reg.loss_curve_[-1] < first_curve[-1]
+    cold = ConstrainedRegressor(**FAST).fit(X, Y)
+    assert cold.fit(X, Y).n_iter_ == len(first_curve)
+    reg.set_params(hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match=r"\['hidden_layer_sizes'\] changed"):
+        reg.fit(X, Y)
+    reg.set_params(hidden_layer_sizes=FAST["hidden_layer_sizes"], alpha=0.5)
+    reg.fit(X, Y)  # alpha, learning_rate and epochs may change
+
+
+@pytest.mark.parametrize("strategy", ["project", "penalty", "post"])
+def test_partial_fit_builds_then_continues(frames, strategy):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, output_constraint="l1_ball", output_strategy=strategy
+    )
+    for start in range(0, 160, 40):
+        reg.partial_fit(X[start : start + 40], Y[start : start + 40])
+    assert reg.n_iter_ == len(reg.loss_curve_) == 4
+    pred = reg.predict(X)
+    if strategy != "penalty":
+        assert violation(pred, "l1_ball") <= 1e-5
+    full = ConstrainedRegressor(**FAST, output_constraint="l1_ball").fit(X, Y)
+    assert full.n_outputs_ == reg.n_outputs_ == 3
+    with pytest.raises(ValueError, match="Feature names seen at fit time, yet now"):
+        reg.partial_fit(X.iloc[:, :4], Y)
+    with pytest.raises(ValueError, match="y has 2 column"):
+        reg.partial_fit(X, Y.iloc[:, :2])
+
+
+def test_partial_fit_learns(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST)
+    losses = [reg.partial_fit(X, Y).loss_curve_[-1] for _ in range(15)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_verbose_shows_one_progress_step_per_epoch(frames, capsys):
+    X, Y = frames
+    ConstrainedRegressor(**FAST).fit(X, Y)
+    assert capsys.readouterr().out == ""
+    ConstrainedRegressor(**FAST, verbose=1, early_stopping=True).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "8/8" in out and "loss:" in out and "val_loss:" in out
+
+
+# ------------------------------------------------------- divergence
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_divergence_is_an_error_and_leaves_no_fitted_state(frames, where):
+    X, Y = frames
+    X_bad, Y_bad = (X * 1e30, Y) if where == "X" else (X, Y * 1e30)
+    # (a simplex head would keep the outputs of a huge X finite: no divergence)
+    reg = ConstrainedRegressor(
+        **FAST, output_constraint=None if where == "X" else "simplex"
+    )
+    with pytest.raises(FloatingPointError, match=r"diverged.*StandardScaler"):
+        reg.fit(X_bad, Y_bad)
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+
+
+# -------------------------------------------------- persistence, strategies
+
+
+@pytest.mark.parametrize("strategy", ["project", "penalty", "post"])
+def test_every_strategy_pickles_deepcopies_and_continues(frames, strategy):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, penalty="l2", output_constraint="simplex", output_strategy=strategy
+    ).fit(X, Y)
+    pred = reg.predict(X)
+    for copy in (pickle.loads(pickle.dumps(reg)), deepcopy(reg)):
+        np.testing.assert_array_equal(copy.predict(X), pred)
+        assert copy.constraint_violation_ == reg.constraint_violation_
+    # the optimizer's state travels too: a further pass gives the same network
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_allclose(
+        restored.partial_fit(X, Y).predict(X),
+        reg.partial_fit(X, Y).predict(X),
+        rtol=1e-6,
+        atol=1e-7,
+    )
+    assert clone(reg).get_params() == reg.get_params()

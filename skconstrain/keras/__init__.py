@@ -5,7 +5,8 @@ them. Everything is registered for ``.keras`` saving under the package
 "skconstrain".
 
 - :mod:`~skconstrain.keras.ops`: the projections in ``keras.ops``.
-- :class:`OutputProjection`: a layer that projects exactly onto a set.
+- :class:`OutputProjection`: a layer that projects exactly onto a set;
+  :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
@@ -25,7 +26,7 @@ from skconstrain.keras.constraints import (
     Simplex,
     UnitNorm,
 )
-from skconstrain.keras.layers import OutputProjection
+from skconstrain.keras.layers import OutputPenaltyLayer, OutputProjection
 from skconstrain.keras.penalties import OutputPenalty
 from skconstrain.keras.regularizers import (
     L1,
@@ -49,6 +50,7 @@ __all__ = [
     "NonNeg",
     "Orthogonality",
     "OutputPenalty",
+    "OutputPenaltyLayer",
     "OutputProjection",
     "Simplex",
     "UnitNorm",

@@ -1,4 +1,8 @@
-"""``OutputProjection``: a layer that projects its input exactly onto a set."""
+"""Layers that end a constrained network.
+
+- ``OutputProjection``: projects its input exactly onto a set.
+- ``OutputPenaltyLayer``: passes its input through and adds an output penalty.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import numpy as np
 from skconstrain._sets import set_params
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import serializable
+from skconstrain.keras.penalties import OutputPenalty
 
-__all__ = ["OutputProjection"]
+__all__ = ["OutputPenaltyLayer", "OutputProjection"]
 
 
 def _plain(value):
@@ -71,4 +76,72 @@ class OutputProjection(keras.layers.Layer):
         config.update(
             set=self.set, radius=self.radius, lower=self.lower, upper=self.upper
         )
+        return config
+
+
+@serializable
+class OutputPenaltyLayer(keras.layers.Layer):
+    """Pass the input through and add an :class:`OutputPenalty` of it to the loss.
+
+    The layer form of ``activity_regularizer=OutputPenalty(...)``, like Keras's
+    ``ActivityRegularization``: the loss gains ``strength`` times the mean
+    penalty per row of the input (Keras divides an activity penalty by the
+    batch size). The ``"penalty"`` output strategy of
+    :class:`skconstrain.ConstrainedRegressor` ends its network with it; it saves
+    and loads with the model. No weights; inference is the identity.
+
+    Parameters
+    ----------
+    set : str
+        A registry name (see :class:`OutputPenalty`).
+    radius : float, default=1.0
+    lower, upper : None, float or list of float, default=None
+    kind : {"quadratic", "log_barrier", "reciprocal"}, default="quadratic"
+    strength : float, default=1.0
+    margin : float, default=0.01
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> layer = OutputPenaltyLayer("l2_ball", strength=1.0)
+    >>> out = layer(np.array([[3.0, 4.0], [0.6, 0.8]]))  # penalties 16 and 0
+    >>> float(layer.losses[0])  # mean over the 2 rows
+    8.0
+    """
+
+    def __init__(
+        self,
+        set,
+        radius=1.0,
+        lower=None,
+        upper=None,
+        kind="quadratic",
+        strength=1.0,
+        margin=0.01,
+        **kwargs,
+    ):
+        kwargs.pop("activity_regularizer", None)
+        super().__init__(**kwargs)
+        self.activity_regularizer = OutputPenalty(
+            set,
+            radius=radius,
+            lower=_plain(lower),
+            upper=_plain(upper),
+            kind=kind,
+            strength=strength,
+            margin=margin,
+        )
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        config.update(self.activity_regularizer.get_config())
         return config

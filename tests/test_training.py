@@ -1,0 +1,171 @@
+"""The training engine: the epoch's arithmetic, the stopping rule, prediction."""
+
+import keras
+import numpy as np
+import pytest
+
+from skconstrain import _training
+
+
+class _CurveEngine:
+    """A stand-in engine whose epochs return a given loss curve."""
+
+    def __init__(self, curve, val_curve=None):
+        self.curve = list(curve)
+        self.val_curve = None if val_curve is None else list(val_curve)
+        self.epoch = 0
+        self.model = _Weights()
+
+    def run_epoch(self, data, seed):
+        self.epoch += 1
+        self.model.value = self.epoch
+        return self.curve[self.epoch - 1]
+
+    def evaluate(self, data):
+        return self.val_curve[self.epoch - 1]
+
+
+class _Weights:
+    value = 0
+
+    def get_weights(self):
+        return [self.value]
+
+    def set_weights(self, weights):
+        self.value = weights[0]
+
+
+def _data(scale):
+    X = np.zeros((4, 1))
+    y = np.array([0.0, 1.0, 2.0, 3.0]) * np.sqrt(scale)
+    return _training.as_tensors(X, y)
+
+
+CURVE = [1.0, 0.5, 0.3, 0.29995, 0.2999, 0.29985, 0.2998, 0.2, 0.19, 0.18]
+
+
+@pytest.mark.parametrize("factor", [1e-6, 1.0, 1e6])
+def test_stopping_is_relative_to_the_targets_variance(factor):
+    data = _data(factor)  # variance 1.25 * factor
+    curve = [v * 1.25 * factor for v in CURVE]
+    engine = _CurveEngine(curve)
+    history = _training.train(
+        engine, data, epochs=10, tol=1e-3, n_iter_no_change=3, seed=0
+    )
+    # epoch 3 is the last to improve by more than 1e-3 (relative); 3 more wait
+    assert len(history["loss"]) == 6
+    np.testing.assert_allclose(history["loss"], curve[:6])
+
+
+def test_validation_stopping_restores_the_best_epoch():
+    val = [1.0, 0.6, 0.5, 0.7, 0.8, 0.4]
+    engine = _CurveEngine(CURVE, val)
+    history = _training.train(
+        engine,
+        _data(1.0),
+        epochs=6,
+        validation=_data(1.0),
+        tol=0.0,
+        n_iter_no_change=2,
+        seed=0,
+    )
+    assert history["val_loss"] == val[:5]  # 0.7 and 0.8 do not improve on 0.5
+    assert engine.model.value == 3  # the weights of the best epoch
+
+
+def test_no_early_stopping_runs_every_epoch():
+    engine = _CurveEngine([1.0] * 5)
+    history = _training.train(engine, _data(1.0), epochs=5, n_iter_no_change=None)
+    assert len(history["loss"]) == 5
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_loss_is_an_error_naming_the_cure(bad):
+    engine = _CurveEngine([1.0, bad, 0.5])
+    with pytest.raises(_training.NonFiniteLossError, match=r"epoch 2.*StandardScaler"):
+        _training.train(engine, _data(1.0), epochs=3)
+
+
+def test_target_scale_is_weighted_as_the_loss():
+    y = np.array([[0.0], [2.0], [10.0]])
+    w = np.array([1.0, 1.0, 0.0])
+    data = _training.as_tensors(np.zeros((3, 1)), y, w)
+    # weighted mean 1; squared deviations 1, 1 (and 81 with weight 0); / 3 rows
+    assert data.target_scale == pytest.approx(2 / 3)
+    assert data.n_rows == 3
+
+
+def _linear(d=3, k=2):
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((d,)), keras.layers.Dense(k)])
+
+
+def test_epoch_is_minibatch_sgd_on_the_weighted_objective():
+    """One epoch without shuffling equals the same steps written out in NumPy."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3)).astype("float32")
+    Y = rng.normal(size=(10, 2)).astype("float32")
+    w = rng.uniform(0.5, 2.0, size=10).astype("float32")
+    model = _linear()
+    W, b = (v.astype(np.float64) for v in model.get_weights())
+    lr, bs = 0.1, 4
+    engine = _training.Engine(
+        model, keras.optimizers.SGD(lr), batch_size=bs, shuffle=False
+    )
+    loss = engine.run_epoch(_training.as_tensors(X, Y, w), seed=0)
+    total = 0.0
+    for start in range(0, 10, bs):
+        xb, yb, wb = X[start : start + bs], Y[start : start + bs], w[start : start + bs]
+        r = xb @ W + b - yb
+        batch_loss = (wb * (r**2).mean(axis=1)).sum() / len(xb)
+        total += batch_loss * len(xb)
+        g = 2 * (wb[:, None] * r) / (2 * len(xb))  # d loss / d pred
+        W, b = W - lr * xb.T @ g, b - lr * g.sum(axis=0)
+    np.testing.assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+    assert loss == pytest.approx(total / 10, rel=1e-5)
+
+
+def test_epoch_adds_model_losses_once():
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(2, kernel_regularizer=keras.regularizers.L2(0.5)),
+        ]
+    )
+    X, Y = np.ones((6, 3), "float32"), np.zeros((6, 2), "float32")
+    data = _training.as_tensors(X, Y)
+    engine = _training.Engine(
+        model, keras.optimizers.SGD(0.0), batch_size=6, shuffle=True
+    )
+    loss = engine.run_epoch(data, seed=1)
+    W, b = model.get_weights()
+    expected = ((X @ W + b) ** 2).mean() + 0.5 * (W**2).sum()
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert engine.evaluate(data) == pytest.approx(((X @ W + b) ** 2).mean(), rel=1e-5)
+
+
+def test_shuffling_is_seeded():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)).astype("float32")
+    data = _training.as_tensors(X, X[:, :2])
+    results = []
+    for seed in (3, 3, 4):
+        model = _linear()
+        engine = _training.Engine(
+            model, keras.optimizers.SGD(0.1), batch_size=8, shuffle=True
+        )
+        engine.run_epoch(data, seed)
+        results.append(model.get_weights()[0])
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])
+
+
+def test_predictor_chunks_agree_with_one_call():
+    model = _linear()
+    X = np.random.default_rng(0).normal(size=(25, 3))
+    whole = _training.Predictor(model)(X)
+    chunked = _training.Predictor(model, chunk=7)(X)
+    assert whole.dtype == np.float64 and whole.shape == (25, 2)
+    np.testing.assert_array_equal(whole, chunked)
+    np.testing.assert_array_equal(_training.Predictor(model)(X[:1]), whole[:1])
