@@ -730,6 +730,17 @@ default="quadratic"
         for name in ("_engine", "_predict_fn"):
             state.pop(name, None)
         if "model_" in state:
+            if callable(self.penalty) and not isinstance(
+                self.penalty, keras.regularizers.Regularizer
+            ):
+                raise TypeError(
+                    f"A fitted {type(self).__name__} whose 'penalty' is a plain "
+                    f"callable ({self.penalty!r}) cannot be pickled: its network "
+                    "is saved as a .keras file, which cannot hold the function. "
+                    "Use a regularizer of skconstrain.keras.regularizers (or a "
+                    "keras.regularizers.Regularizer registered with "
+                    "keras.saving.register_keras_serializable)."
+                )
             state["model_"] = _model_to_bytes(state["model_"])
         return state
 
@@ -764,4 +775,13 @@ def _model_from_bytes(data):
         path = os.path.join(folder, "model.keras")
         with open(path, "wb") as f:
             f.write(data)
-        return keras.saving.load_model(path, safe_mode=True)
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "Could not load the network of a pickled ConstrainedRegressor "
+                "from its .keras bytes (Keras's safe mode). Custom layers, "
+                "regularizers or constraints of your own must be registered with "
+                "keras.saving.register_keras_serializable and imported before "
+                f"loading. Keras said: {exc}"
+            ) from exc

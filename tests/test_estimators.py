@@ -2,6 +2,8 @@
 
 import logging
 import pickle
+import subprocess
+import sys
 from copy import deepcopy
 
 import joblib
@@ -527,3 +529,26 @@ def test_every_strategy_pickles_deepcopies_and_continues(frames, strategy):
         atol=1e-7,
     )
     assert clone(reg).get_params() == reg.get_params()
+
+
+def test_scikeras_is_not_imported():
+    code = (
+        "import sys, numpy as np; from skconstrain import ConstrainedRegressor; "
+        "ConstrainedRegressor(hidden_layer_sizes=(2,), epochs=1)"
+        ".fit(np.ones((4, 2)), np.ones(4)); "
+        "assert 'scikeras' not in sys.modules, 'scikeras imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def _abs_sum(w):
+    return keras.ops.sum(keras.ops.abs(w))
+
+
+def test_plain_callable_penalty_trains_but_refuses_to_pickle(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(**FAST, penalty=_abs_sum).fit(X, Y)
+    assert len(reg.model_.losses) == 2
+    with pytest.raises(TypeError, match="'penalty' is a plain callable"):
+        pickle.dumps(reg)
+    pickle.loads(pickle.dumps(ConstrainedRegressor(penalty=_abs_sum)))  # unfitted
