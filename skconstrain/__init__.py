@@ -9,7 +9,7 @@ from skconstrain._sets import SET_NAMES
 from skconstrain.projections import project
 from skconstrain.transformers import NormProjector, ProjectedRegressor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConstrainedRegressor",
