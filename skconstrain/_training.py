@@ -51,11 +51,10 @@ class Data:
     X: tf.Tensor
     y: tf.Tensor
     sample_weight: tf.Tensor
-    n_rows: int
     target_scale: float
 
 
-def as_tensors(X, y, sample_weight=None, dtype="float32"):
+def as_tensors(X, y, sample_weight=None):
     """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
 
     Parameters
@@ -64,7 +63,6 @@ def as_tensors(X, y, sample_weight=None, dtype="float32"):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
-    dtype : str, default="float32"
 
     Returns
     -------
@@ -83,10 +81,9 @@ def as_tensors(X, y, sample_weight=None, dtype="float32"):
     else:
         scale = 0.0
     return Data(
-        X=tf.convert_to_tensor(np.asarray(X), dtype=dtype),
-        y=tf.convert_to_tensor(y, dtype=dtype),
-        sample_weight=tf.convert_to_tensor(w, dtype=dtype),
-        n_rows=len(y),
+        X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
+        y=tf.convert_to_tensor(y, dtype=tf.float32),
+        sample_weight=tf.convert_to_tensor(w, dtype=tf.float32),
         target_scale=scale,
     )
 

@@ -621,7 +621,6 @@ default="quadratic"
                 getattr(layer, weight).__setattr__(kind, value)
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
-        return regularizer
 
     def _build_model(self, X_shape):
         meta = {
@@ -668,22 +667,22 @@ default="quadratic"
         self._built_with = {name: _snapshot(params[name]) for name in _STRUCTURAL}
 
     def _set_penalty_scale(self, n_samples):
-        """``alpha / n_samples`` into the penalty; retrace only if it changed."""
-        regularizer = self._find_penalty()
-        if regularizer is None:
-            return
-        scale = float(self.alpha) / max(n_samples, 1)
-        if regularizer.scale != scale:
-            regularizer.scale = scale
-            self._engine.reset()
+        """``alpha / n_samples`` into every kernel's penalty; retrace on a change.
 
-    def _find_penalty(self):
+        A network loaded from ``.keras`` bytes holds one ``Scaled`` per kernel
+        (a fresh build shares one), so each is set.
+        """
+        scale = float(self.alpha) / max(n_samples, 1)
+        changed = False
         for layer in self.model_._flatten_layers(include_self=False):
-            kernel = getattr(layer, "kernel", None)
-            reg = getattr(kernel, "regularizer", None)
-            if isinstance(reg, _regularizers.Scaled):
-                return reg
-        return None
+            regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
+            if isinstance(regularizer, _regularizers.Scaled) and (
+                regularizer.scale != scale
+            ):
+                regularizer.scale = scale
+                changed = True
+        if changed:
+            self._engine.reset()
 
     # -------------------------------------------------------------- predict
     def _predict_network(self, X):

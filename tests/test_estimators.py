@@ -552,3 +552,18 @@ def test_plain_callable_penalty_trains_but_refuses_to_pickle(frames):
     with pytest.raises(TypeError, match="'penalty' is a plain callable"):
         pickle.dumps(reg)
     pickle.loads(pickle.dumps(ConstrainedRegressor(penalty=_abs_sum)))  # unfitted
+
+
+def test_penalty_scale_follows_the_rows_after_unpickling():
+    """Every kernel's penalty gets alpha / n of the rows of a further pass."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    reg = ConstrainedRegressor(
+        hidden_layer_sizes=(4, 4), epochs=2, penalty="l2", alpha=0.5, random_state=0
+    ).fit(X, X[:, 0])
+    again = pickle.loads(pickle.dumps(reg)).partial_fit(X[:10], X[:10, 0])
+    kernels = [w for w in again.model_.trainable_weights if "kernel" in w.path]
+    expected = [0.5 / 10 * float(np.sum(np.asarray(k) ** 2)) for k in kernels]
+    np.testing.assert_allclose(
+        [float(v) for v in again.model_.losses], expected, rtol=1e-5
+    )

@@ -92,7 +92,6 @@ def test_target_scale_is_weighted_as_the_loss():
     data = _training.as_tensors(np.zeros((3, 1)), y, w)
     # weighted mean 1; squared deviations 1, 1 (and 81 with weight 0); / 3 rows
     assert data.target_scale == pytest.approx(2 / 3)
-    assert data.n_rows == 3
 
 
 def _linear(d=3, k=2):
