@@ -81,20 +81,22 @@ def _constraint_for(constraint, ndim):
 
 @contextmanager
 def _keras_seeded(seed):
-    """Seed Keras's weight initialisers without moving the user's global RNGs.
+    """Seed the weights of the Keras layers built inside, and nothing else.
 
-    ``keras.utils.set_random_seed`` also reseeds Python's ``random`` and NumPy's
-    global generator (Keras initialisers draw their seeds from Python's);
-    scikit-learn estimators leave those alone, so their states are restored once
-    the network is built.
+    Keras draws the seed of each initializer and ``SeedGenerator`` made without
+    one from Python's ``random`` (``keras.random.make_default_seed``), so
+    seeding that is enough, and its state is restored after.
+    ``keras.utils.set_random_seed`` is not used: it also reseeds NumPy's global
+    generator, which scikit-learn estimators leave alone, and
+    ``tf.random.set_seed`` clears TensorFlow's caches of instantiated
+    functions, which made every fit pay for its graph's optimisation again.
     """
-    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
-    keras.utils.set_random_seed(int(seed))
+    state = random.getstate()
+    random.seed(int(seed))
     try:
         yield
     finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(state)
 
 
 def _snapshot(value):
@@ -200,8 +202,9 @@ default="quadratic"
     batch_size : int or None, default=None
         Rows per step; None means ``min(200, n_samples)`` as in MLPRegressor.
     learning_rate : float, default=1e-3
-        Adam's learning rate. (Adam's ``epsilon`` is 1e-7 times the variance of
-        the targets, so that the training does not depend on their units.)
+        Adam's learning rate. (The gradient is that of the objective divided by
+        the variance of the targets, so that the training does not depend on
+        their units; with Adam this only rescales its ``epsilon``.)
     early_stopping : bool, default=False
         If False, stop when the training loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (as MLPRegressor does). If True, hold out
@@ -438,36 +441,41 @@ default="quadratic"
         data = _training.as_tensors(X, y, sample_weight)
         if not continuing:
             self._build(X.shape, rng, data.target_scale)
-        self._set_penalty_scale(n_samples)
-        self._engine.optimizer.learning_rate.assign(self.learning_rate)
+        penalty_scale = float(self.alpha) / max(n_samples, 1)
+        self._set_penalty_scale(penalty_scale)
+        self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
         seed = int(rng.randint(2**31 - 1)) + (self.n_iter_ if continuing else 0)
-        try:
-            history = _training.train(
-                self._engine,
-                data,
-                epochs=1 if incremental else self.epochs,
-                validation=validation,
-                tol=self.tol,
-                n_iter_no_change=None if incremental else self.n_iter_no_change,
-                seed=seed,
-                verbose=self.verbose,
-            )
-        except _training.NonFiniteLossError:
-            if not continuing:
-                self._forget_fit()
-            raise
+        with _training.borrow(self._key, self._new_engine) as engine:
+            engine.load(self.model_)
+            try:
+                history = _training.train(
+                    engine,
+                    data,
+                    epochs=1 if incremental else self.epochs,
+                    validation=validation,
+                    tol=self.tol,
+                    n_iter_no_change=None if incremental else self.n_iter_no_change,
+                    seed=seed,
+                    verbose=self.verbose,
+                    loss_weight=self._loss_weight,
+                    penalty_scale=penalty_scale,
+                )
+            except _training.NonFiniteLossError:
+                if not continuing:
+                    self._forget_fit()
+                raise
+            engine.store(self.model_)
+            train_pred = None if self.output_constraint is None else engine.predictor(X)
         if not continuing:
             self.history_ = {key: [] for key in history}
         for key, values in history.items():
             self.history_.setdefault(key, []).extend(values)
         self.loss_curve_ = list(self.history_["loss"])
         self.n_iter_ = len(self.loss_curve_)
-        self._predict_fn = _training.Predictor(self.model_)  # traced on first use
+        self._predict_fn = _training.Predictor(self.model_, self._key)
         self.constraint_violation_ = (
-            None
-            if self.output_constraint is None
-            else self._violation(self._finish(self._predict_network(X)))
+            None if train_pred is None else self._violation(self._finish(train_pred))
         )
         return self
 
@@ -553,7 +561,15 @@ default="quadratic"
 
     def _forget_fit(self):
         """Remove what a failed first fit left, so that no half-fitted state stays."""
-        for name in ("model_", "_engine", "_predict_fn", "_built_with", "_batch_size"):
+        for name in (
+            "model_",
+            "_predict_fn",
+            "_built_with",
+            "_batch_size",
+            "_key",
+            "_fit_shape",
+            "_loss_weight",
+        ):
             self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------- building
@@ -646,43 +662,53 @@ default="quadratic"
         return keras.Model(net.inputs[0], outputs)
 
     def _build(self, X_shape, rng, target_scale):
-        """A new network, optimizer and engine for data of shape ``X_shape``.
+        """A new network and optimizer for data of shape ``X_shape``.
 
-        Adam's ``epsilon`` (1e-7 for targets of unit variance) scales with the
-        targets' variance, like the squared error's gradients: otherwise it
-        would slow the training of small targets (shares, rates) down and
-        stopping would depend on the units of ``y``.
+        The objective's gradient is divided by the targets' variance
+        (``_loss_weight``); with Adam that is the same as scaling its
+        ``epsilon`` by it, so the training, like the stopping, does not depend
+        on the units of ``y``.
         """
         with _keras_seeded(rng.randint(2**31 - 1)):
             model = self._build_model(X_shape)
-        epsilon = 1e-7 * (target_scale if target_scale > 0 else 1.0)
-        optimizer = keras.optimizers.Adam(self.learning_rate, epsilon=epsilon)
+        optimizer = keras.optimizers.Adam(self.learning_rate)
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
         model.compile(optimizer=optimizer)
-        self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
+        optimizer.build(model.trainable_variables)
         self.model_ = model
-        self._engine = self._new_engine()
+        self._fit_shape = X_shape
+        self._loss_weight = 1.0 / target_scale if target_scale > 0 else 1.0
+        self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
         params = self.get_params(deep=False)
         self._built_with = {name: _snapshot(params[name]) for name in _STRUCTURAL}
+        self._key = (tuple(self._built_with.items()), _training.signature(model))
+        try:
+            hash(self._key)
+        except TypeError:  # e.g. an unhashable callable: no engine reuse
+            self._key = None
 
-    def _set_penalty_scale(self, n_samples):
-        """``alpha / n_samples`` into every kernel's penalty; retrace on a change.
+    def _new_engine(self):
+        """An engine with a network like ``model_`` (its weights do not matter)."""
+        with _keras_seeded(0):
+            model = self._build_model(self._fit_shape)
+        return _training.Engine(
+            model,
+            keras.optimizers.Adam(self.learning_rate),
+            batch_size=self._batch_size,
+            shuffle=self.shuffle,
+            scales=list(_penalties(model)),
+        )
+
+    def _set_penalty_scale(self, scale):
+        """``alpha / n_samples`` into every kernel penalty of ``model_``.
 
         A network loaded from ``.keras`` bytes holds one ``Scaled`` per kernel
-        (a fresh build shares one), so each is set.
+        (a fresh build shares one), so each is set. Training feeds the same
+        value to the engine's network.
         """
-        scale = float(self.alpha) / max(n_samples, 1)
-        changed = False
-        for layer in self.model_._flatten_layers(include_self=False):
-            regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
-            if isinstance(regularizer, _regularizers.Scaled) and (
-                regularizer.scale != scale
-            ):
-                regularizer.scale = scale
-                changed = True
-        if changed:
-            self._engine.reset()
+        for regularizer in _penalties(self.model_):
+            regularizer.scale = scale
 
     # -------------------------------------------------------------- predict
     def _predict_network(self, X):
@@ -726,7 +752,7 @@ default="quadratic"
     def __getstate__(self):
         """The state, with the network (and optimizer) as ``.keras`` bytes."""
         state = dict(super().__getstate__())  # object.__getstate__ is no copy
-        for name in ("_engine", "_predict_fn"):
+        for name in ("_predict_fn",):
             state.pop(name, None)
         if "model_" in state:
             if callable(self.penalty) and not isinstance(
@@ -749,16 +775,17 @@ default="quadratic"
             state["model_"] = _model_from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:
-            self._engine = self._new_engine()
-            self._predict_fn = _training.Predictor(self.model_)
+            self._predict_fn = _training.Predictor(self.model_, self._key)
 
-    def _new_engine(self):
-        optimizer = self.model_.optimizer
-        if optimizer is None:  # pragma: no cover - saved models are compiled
-            optimizer = keras.optimizers.Adam(self.learning_rate)
-        return _training.Engine(
-            self.model_, optimizer, batch_size=self._batch_size, shuffle=self.shuffle
-        )
+
+def _penalties(model):
+    """The distinct ``Scaled`` kernel penalties of ``model``."""
+    found = {}
+    for layer in model._flatten_layers(include_self=False):
+        regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
+        if isinstance(regularizer, _regularizers.Scaled):
+            found[id(regularizer)] = regularizer
+    return found.values()
 
 
 def _model_to_bytes(model):

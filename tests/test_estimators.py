@@ -567,3 +567,41 @@ def test_penalty_scale_follows_the_rows_after_unpickling():
     np.testing.assert_allclose(
         [float(v) for v in again.model_.losses], expected, rtol=1e-5
     )
+
+
+def test_fits_of_one_architecture_reuse_one_engine_with_the_same_results(
+    frames, monkeypatch
+):
+    from skconstrain import _training
+
+    X, Y = frames
+    made = []
+    original = _training.Engine.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_training.Engine, "__init__", counting)
+    _training.clear_cache()
+    params = dict(**FAST, penalty="l2", output_constraint="simplex")
+    cold = ConstrainedRegressor(**params, alpha=0.5).fit(X, Y).predict(X)
+    # other alphas (fed to the trace, not part of it) reuse the engine
+    ConstrainedRegressor(**params, alpha=1e-3).fit(X, Y)
+    warm = ConstrainedRegressor(**params, alpha=0.5).fit(X, Y).predict(X)
+    assert len(made) == 1
+    np.testing.assert_array_equal(warm, cold)
+    ConstrainedRegressor(**{**params, "hidden_layer_sizes": (5,)}).fit(X, Y)
+    assert len(made) == 2  # another architecture, another engine
+
+
+def test_grid_search_in_threads_matches_sequential(frames):
+    X, Y = frames
+    grid = {"alpha": [1e-4, 1e-1], "learning_rate": [0.01, 0.05]}
+    est = ConstrainedRegressor(**{**FAST, "penalty": "l2"})
+    one = GridSearchCV(est, grid, cv=2).fit(X, Y)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        two = GridSearchCV(est, grid, cv=2, n_jobs=2).fit(X, Y)
+    np.testing.assert_allclose(
+        two.cv_results_["mean_test_score"], one.cv_results_["mean_test_score"]
+    )

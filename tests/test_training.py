@@ -16,7 +16,7 @@ class _CurveEngine:
         self.epoch = 0
         self.model = _Weights()
 
-    def run_epoch(self, data, seed):
+    def run_epoch(self, data, seed, **weights):
         self.epoch += 1
         self.model.value = self.epoch
         return self.curve[self.epoch - 1]
@@ -168,3 +168,72 @@ def test_predictor_chunks_agree_with_one_call():
     assert whole.dtype == np.float64 and whole.shape == (25, 2)
     np.testing.assert_array_equal(whole, chunked)
     np.testing.assert_array_equal(_training.Predictor(model)(X[:1]), whole[:1])
+
+
+def test_loss_weight_rescales_the_gradient_not_the_loss():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3)).astype("float32")
+    data = _training.as_tensors(X, X[:, :2])
+    results = []
+    for weight in (1.0, 4.0):
+        model = _linear()
+        engine = _training.Engine(
+            model, keras.optimizers.SGD(0.05), batch_size=12, shuffle=False
+        )
+        loss = engine.run_epoch(data, 0, loss_weight=weight)
+        results.append((loss, model.get_weights()[0] - _linear().get_weights()[0]))
+    assert results[0][0] == pytest.approx(results[1][0])  # the loss as reported
+    # float32: the weight changes are differences of numbers near 0.5
+    np.testing.assert_allclose(results[1][1], 4.0 * results[0][1], atol=1e-6)
+
+
+def test_engine_load_store_round_trip():
+    """A fit borrows an engine: variables (and the optimizer's) go in and out."""
+    own, other = _linear(), _linear()
+    for model in (own, other):
+        model.compile(optimizer=keras.optimizers.Adam(0.1))
+        model.optimizer.build(model.trainable_variables)
+    engine = _training.Engine(
+        other, keras.optimizers.Adam(0.1), batch_size=4, shuffle=True
+    )
+    own.set_weights([w + 1.0 for w in own.get_weights()])
+    engine.load(own)
+    np.testing.assert_array_equal(other.get_weights()[0], own.get_weights()[0])
+    X = np.ones((8, 3), "float32")
+    engine.run_epoch(_training.as_tensors(X, np.zeros((8, 2))), 0)
+    engine.store(own)
+    np.testing.assert_array_equal(own.get_weights()[0], other.get_weights()[0])
+    assert int(own.optimizer.iterations) == 2  # two steps of 4 rows
+
+
+def test_borrow_reuses_idle_engines_and_never_shares_a_busy_one():
+    made = []
+
+    def make():
+        made.append(object())
+        return made[-1]
+
+    _training.clear_cache()
+    with (
+        _training.borrow("k", make) as first,
+        _training.borrow("k", make) as second,  # first is busy
+    ):
+        assert second is not first
+    with _training.borrow("k", make) as third:
+        assert third in (first, second)
+    with _training.borrow(None, make) as fourth:
+        assert fourth is made[-1]
+    assert len(made) == 3
+    _training.clear_cache()
+
+
+def test_predictor_shared_and_own_traces_agree():
+    model = _linear()
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    shared = _training.Predictor(model, key=("test", 1), shared_calls=1)
+    first = shared(X)  # the stateless, shared trace
+    second = shared(X)  # the model's own trace
+    np.testing.assert_array_equal(first, second)
+    model.set_weights([w * 2 for w in model.get_weights()])
+    again = _training.Predictor(model, key=("test", 1))  # shared: reads new weights
+    np.testing.assert_array_equal(again(X), 2 * first)
