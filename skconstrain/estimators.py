@@ -13,6 +13,7 @@ import inspect
 import os
 import random
 import tempfile
+import threading
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -79,6 +80,10 @@ def _constraint_for(constraint, ndim):
     return constraint
 
 
+#: Held while a network is built under a seed (see :func:`_keras_seeded`).
+_SEED_LOCK = threading.RLock()
+
+
 @contextmanager
 def _keras_seeded(seed):
     """Seed the weights of the Keras layers built inside, and nothing else.
@@ -90,13 +95,18 @@ def _keras_seeded(seed):
     generator, which scikit-learn estimators leave alone, and
     ``tf.random.set_seed`` clears TensorFlow's caches of instantiated
     functions, which made every fit pay for its graph's optimisation again.
+
+    Python's generator is global, so networks are built one at a time: two
+    fits in threads (``GridSearchCV`` under joblib's threading backend) would
+    otherwise draw from each other's seeds.
     """
-    state = random.getstate()
-    random.seed(int(seed))
-    try:
-        yield
-    finally:
-        random.setstate(state)
+    with _SEED_LOCK:
+        state = random.getstate()
+        random.seed(int(seed))
+        try:
+            yield
+        finally:
+            random.setstate(state)
 
 
 def _snapshot(value):

@@ -4,6 +4,8 @@ import logging
 import pickle
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 
 import joblib
@@ -593,6 +595,31 @@ def test_fits_of_one_architecture_reuse_one_engine_with_the_same_results(
     np.testing.assert_array_equal(warm, cold)
     ConstrainedRegressor(**{**params, "hidden_layer_sizes": (5,)}).fit(X, Y)
     assert len(made) == 2  # another architecture, another engine
+
+
+def _slow_network(n_features_in, n_outputs):
+    """Two layers built with a pause between them, so that threads interleave."""
+    inputs = keras.Input((n_features_in,))
+    hidden = keras.layers.Dense(8)(inputs)
+    time.sleep(0.05)
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(hidden))
+
+
+def test_networks_built_in_threads_get_their_own_seeds(frames):
+    X, Y = frames
+    seeds = [0, 1, 2, 3]
+
+    def weights(seed):
+        est = ConstrainedRegressor(model=_slow_network, epochs=1, random_state=seed)
+        est.fit(X, Y)
+        return [v.numpy() for v in est.model_.weights]
+
+    alone = [weights(seed) for seed in seeds]
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        together = list(pool.map(weights, seeds))
+    for one, other in zip(alone, together, strict=True):
+        for a, b in zip(one, other, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_grid_search_in_threads_matches_sequential(frames):
