@@ -150,7 +150,7 @@ def _check_bound(value, name, n_features):
     return arr
 
 
-def check_bounds(lower, upper, n_features=None):
+def check_bounds(lower, upper, n_features=None, *, prefix=""):
     """Validate the bounds of a box and return them as float64 arrays (or None).
 
     ``None`` means unbounded on that side. Scalars apply to every column; 1-D arrays
@@ -162,6 +162,9 @@ def check_bounds(lower, upper, n_features=None):
         Bounds of the box.
     n_features : int, default=None
         Number of columns of the data, to check the length of array bounds.
+    prefix : str, default=""
+        Prefix of the parameters' names in error messages (an estimator's
+        ``output_lower`` is ``prefix="output_"``).
 
     Returns
     -------
@@ -172,18 +175,19 @@ def check_bounds(lower, upper, n_features=None):
     >>> check_bounds(0, [1, 2], n_features=2)
     (array(0.), array([1., 2.]))
     """
-    lo = _check_bound(lower, "lower", n_features)
-    hi = _check_bound(upper, "upper", n_features)
+    low, up = f"{prefix}lower", f"{prefix}upper"
+    lo = _check_bound(lower, low, n_features)
+    hi = _check_bound(upper, up, n_features)
     if lo is not None and hi is not None:
         if lo.ndim == 1 and hi.ndim == 1 and lo.shape != hi.shape:
             raise ValueError(
-                "The 'lower' and 'upper' parameters must have the same length; got "
+                f"The '{low}' and '{up}' parameters must have the same length; got "
                 f"{lo.shape[0]} and {hi.shape[0]}."
             )
         if np.any(lo > hi):
             raise ValueError(
-                "The 'lower' parameter must be <= 'upper' everywhere; got "
-                f"lower={lower!r}, upper={upper!r}."
+                f"The '{low}' parameter must be <= '{up}' everywhere; got "
+                f"{low}={lower!r}, {up}={upper!r}."
             )
     return lo, hi
 
@@ -207,7 +211,7 @@ def check_param_names(name, names):
         )
 
 
-def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None):
+def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""):
     """Validate the parameters of set ``name`` and return those it takes.
 
     Parameters the set does not take are ignored, which lets one estimator
@@ -224,6 +228,9 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None):
         Bounds of the box.
     n_features : int, default=None
         Number of columns of the data, to check the length of array bounds.
+    prefix : str, default=""
+        Prefix of the parameters' names in error messages (``"output_"`` for
+        :class:`~skconstrain.ConstrainedRegressor`).
 
     Returns
     -------
@@ -240,7 +247,9 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None):
     spec = SETS[check_set(name)]
     out = {}
     if "radius" in spec.params:
-        out["radius"] = check_radius(radius)
+        out["radius"] = check_radius(radius, param=f"{prefix}radius")
     if "lower" in spec.params:
-        out["lower"], out["upper"] = check_bounds(lower, upper, n_features)
+        out["lower"], out["upper"] = check_bounds(
+            lower, upper, n_features, prefix=prefix
+        )
     return out

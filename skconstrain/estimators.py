@@ -437,6 +437,12 @@ default="quadratic"
         if continuing:
             self._check_unchanged()
         X, y = self._validate_fit_data(X, y, reset=not continuing)
+        if not continuing:
+            self._output_set = (
+                None
+                if self.output_constraint is None
+                else self._output_params(self.n_outputs_)
+            )
         if sample_weight is not None:
             # private helper, the one every scikit-learn estimator uses; there
             # is no public equivalent
@@ -547,12 +553,16 @@ default="quadratic"
                 "Fit with warm_start=False to build a new network."
             )
 
-    def _output_params(self):
+    def _output_params(self, n_outputs=None):
+        """The output set's validated parameters (bounds' length checked
+        against ``n_outputs`` when given)."""
         return set_params(
             self.output_constraint,
             radius=self.output_radius,
             lower=self.output_lower,
             upper=self.output_upper,
+            n_features=n_outputs,
+            prefix="output_",
         )
 
     def _split(self, X, y, sample_weight, rng):
@@ -658,7 +668,7 @@ default="quadratic"
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
         if self.output_constraint is not None and self.output_strategy != "post":
-            params = self._output_params()
+            params = self._output_set
             if self.output_strategy == "project":
                 head = OutputProjection(self.output_constraint, **params)
             else:
@@ -745,12 +755,12 @@ default="quadratic"
     def _finish(self, pred):
         """With ``output_strategy="post"``, project the network's outputs."""
         if self.output_constraint is not None and self.output_strategy == "post":
-            pred = project(pred, self.output_constraint, **self._output_params())
+            pred = project(pred, self.output_constraint, **self._output_set)
         return pred
 
     def _violation(self, pred):
         pred = pred.reshape(len(pred), -1)
-        dist = distance(pred, self.output_constraint, **self._output_params())
+        dist = distance(pred, self.output_constraint, **self._output_set)
         tol = 1e-5 * max(1.0, float(self.output_radius))
         return {
             "max": float(dist.max()) if dist.size else 0.0,

@@ -14,7 +14,8 @@ Input conventions (shared by every function):
   DataFrame (its values are used; an ndarray is returned).
 - float32 stays float32; any other real input (integers, booleans, float16,
   float64) is computed in float64.
-- NaN or inf in ``V`` raises ``ValueError``; so do 0-D and 3-D input.
+- NaN or inf in ``V`` raises ``ValueError``; so do 0-D and 3-D input. scipy
+  sparse input raises ``TypeError`` (convert it with ``.toarray()``).
 - No overflow or underflow for any finite input: norms are computed on rows scaled
   by their largest magnitude wherever plain squaring would leave the float range.
 
@@ -59,6 +60,11 @@ def _as_rows(V):
     """
     if hasattr(V, "to_numpy") and hasattr(V, "columns"):  # pandas DataFrame
         V = V.to_numpy()
+    if hasattr(V, "tocsr") and hasattr(V, "nnz"):  # scipy.sparse, without importing it
+        raise TypeError(
+            "The input 'V' is a scipy sparse matrix, which skconstrain.projections "
+            "does not support; convert it with V.toarray()."
+        )
     X = np.asarray(V)
     if X.dtype.kind == "c":
         raise ValueError(

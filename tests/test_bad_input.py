@@ -1,0 +1,487 @@
+"""Bad input, case by case: the exception type and our (or scikit-learn's) message.
+
+Every case must fail before TensorFlow sees the data, with a message that names
+the parameter or the input at fault; none may leave a fitted-looking estimator.
+"""
+
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skconstrain import ConstrainedRegressor, NormProjector, ProjectedRegressor
+from skconstrain.projections import distance, project
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(40, 3))
+Y = np.abs(RNG.normal(size=(40, 3)))
+FAST = dict(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+
+
+def est(**params):
+    return ConstrainedRegressor(**{**FAST, **params})
+
+
+def with_nan(a):
+    a = a.copy()
+    a[0, 0] = np.nan
+    return a
+
+
+def with_inf(a):
+    a = a.copy()
+    a[0, 0] = np.inf
+    return a
+
+
+def wide_model(n_features_in, n_outputs):
+    inputs = keras.Input((n_features_in,))
+    return keras.Model(inputs, keras.layers.Dense(n_outputs + 1)(inputs))
+
+
+def two_outputs(n_features_in, n_outputs):
+    inputs = keras.Input((n_features_in,))
+    dense = keras.layers.Dense(n_outputs)
+    return keras.Model(inputs, [dense(inputs), dense(inputs)])
+
+
+def not_a_model(n_features_in, n_outputs):
+    return keras.layers.Dense(n_outputs)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = pd.DataFrame(X, columns=list("abc"))
+    return est().fit(frame, Y)
+
+
+def frame(a, columns="abc"):
+    return pd.DataFrame(a, columns=list(columns))
+
+
+# (id, call, exception type, regex the message must match)
+FIT_CASES = [
+    # data
+    ("X NaN", lambda: est().fit(with_nan(X), Y), ValueError, "Input X contains NaN"),
+    ("X inf", lambda: est().fit(with_inf(X), Y), ValueError, "Input X contains inf"),
+    ("y NaN", lambda: est().fit(X, with_nan(Y)), ValueError, "Input y contains NaN"),
+    ("y inf", lambda: est().fit(X, with_inf(Y)), ValueError, "Input y contains inf"),
+    (
+        "X beyond float32",
+        lambda: est().fit(X * 1e300, Y),
+        ValueError,
+        "beyond the float32 range",
+    ),
+    (
+        "rows differ",
+        lambda: est().fit(X, Y[:-1]),
+        ValueError,
+        "inconsistent numbers of samples: \\[40, 39\\]",
+    ),
+    ("3-D X", lambda: est().fit(X[:, :, None], Y), ValueError, "dim 3"),
+    (
+        "object X",
+        lambda: est().fit(np.full((40, 3), "a", dtype=object), Y),
+        ValueError,
+        "could not convert string to float",
+    ),
+    (
+        "string y",
+        lambda: est().fit(X, np.array(["a"] * 40)),
+        ValueError,
+        "could not convert string to float",
+    ),
+    (
+        "sparse X",
+        lambda: est().fit(sp.csr_matrix(X), Y),
+        TypeError,
+        "Sparse data was passed for X, but dense data is required",
+    ),
+    (
+        "sparse array X",
+        lambda: est().fit(sp.csr_array(X), Y),
+        TypeError,
+        "Sparse data was passed for X, but dense data is required",
+    ),
+    ("no rows", lambda: est().fit(X[:0], Y[:0]), ValueError, "0 sample\\(s\\)"),
+    ("no features", lambda: est().fit(X[:, :0], Y), ValueError, "0 feature\\(s\\)"),
+    ("width-0 y", lambda: est().fit(X, Y[:, :0]), ValueError, "0 feature\\(s\\)"),
+    ("complex X", lambda: est().fit(X + 1j, Y), ValueError, "Complex data not"),
+    ("complex y", lambda: est().fit(X, Y + 1j), ValueError, "Complex data not"),
+    # sample_weight
+    (
+        "negative weights",
+        lambda: est().fit(X, Y, sample_weight=-np.ones(40)),
+        ValueError,
+        "Negative values in data passed to `sample_weight`",
+    ),
+    (
+        "weights' length",
+        lambda: est().fit(X, Y, sample_weight=np.ones(3)),
+        ValueError,
+        "sample_weight.shape == \\(3,\\), expected \\(40,\\)",
+    ),
+    (
+        "NaN weight",
+        lambda: est().fit(X, Y, sample_weight=with_nan(np.ones((40, 1)))[:, 0]),
+        ValueError,
+        "sample_weight contains NaN",
+    ),
+    (
+        "2-D weights",
+        lambda: est().fit(X, Y, sample_weight=np.ones((40, 2))),
+        ValueError,
+        "Sample weights must be 1D",
+    ),
+    (
+        "all-zero weights",
+        lambda: est().fit(X, Y, sample_weight=np.zeros(40)),
+        ValueError,
+        "at least one non-zero",
+    ),
+    # the user's model
+    (
+        "model returns a layer",
+        lambda: est(model=not_a_model).fit(X, Y),
+        ValueError,
+        "'model' callable must return a built keras.Model",
+    ),
+    (
+        "model of the wrong width",
+        lambda: est(model=wide_model).fit(X, Y),
+        ValueError,
+        "output\\(s\\) of width 4, but y has 3 column\\(s\\)",
+    ),
+    (
+        "model with two outputs",
+        lambda: est(model=two_outputs).fit(X, Y),
+        ValueError,
+        "2 output\\(s\\)",
+    ),
+    # hyperparameters checked by scikit-learn's _parameter_constraints
+    *[
+        (
+            f"{name}={value!r}",
+            (lambda name=name, value=value: est(**{name: value}).fit(X, Y)),
+            InvalidParameterError,
+            f"The '{name}' parameter of ConstrainedRegressor must be",
+        )
+        for name, value in [
+            ("model", 3),
+            ("hidden_layer_sizes", -1),
+            ("hidden_layer_sizes", "a"),
+            ("activation", 3),
+            ("penalty", "l3"),
+            ("alpha", -1.0),
+            ("alpha", np.nan),
+            ("alpha", np.inf),
+            ("l1_ratio", 2.0),
+            ("kernel_constraint", 3),
+            ("bias_constraint", 3),
+            ("output_constraint", "circle"),
+            ("output_radius", -1.0),
+            ("output_radius", 0.0),
+            ("output_radius", np.nan),
+            ("output_radius", np.inf),
+            ("output_lower", "a"),
+            ("output_upper", "a"),
+            ("output_strategy", "clip"),
+            ("output_penalty", "huber"),
+            ("output_penalty_strength", -1.0),
+            ("epochs", 0),
+            ("epochs", 1.5),
+            ("batch_size", 0),
+            ("learning_rate", 0.0),
+            ("learning_rate", np.inf),
+            ("learning_rate", np.nan),
+            ("early_stopping", "yes"),
+            ("validation_fraction", 0.0),
+            ("validation_fraction", 1.0),
+            ("n_iter_no_change", 0),
+            ("tol", -1.0),
+            ("tol", np.nan),
+            ("shuffle", "yes"),
+            ("warm_start", "yes"),
+            ("random_state", "a"),
+            ("verbose", "a"),
+        ]
+    ],
+    # hyperparameters checked by us
+    (
+        "hidden_layer_sizes=(0,)",
+        lambda: est(hidden_layer_sizes=(0,)).fit(X, Y),
+        ValueError,
+        "'hidden_layer_sizes' parameter must be a tuple of positive integers",
+    ),
+    (
+        "hidden_layer_sizes=(3.5,)",
+        lambda: est(hidden_layer_sizes=(3.5,)).fit(X, Y),
+        ValueError,
+        "'hidden_layer_sizes' parameter must be a tuple of positive integers",
+    ),
+    (
+        "hidden_layer_sizes=()",
+        lambda: est(hidden_layer_sizes=()).fit(X, Y),
+        ValueError,
+        "'hidden_layer_sizes' parameter must be a tuple of positive integers",
+    ),
+    (
+        "activation name",
+        lambda: est(activation="nope").fit(X, Y),
+        ValueError,
+        "activation function identifier: nope",
+    ),
+    (
+        "kernel_constraint name",
+        lambda: est(kernel_constraint="nope").fit(X, Y),
+        ValueError,
+        "Unknown constraint 'nope'",
+    ),
+    (
+        "bias_constraint name",
+        lambda: est(bias_constraint="nope").fit(X, Y),
+        ValueError,
+        "Unknown constraint 'nope'",
+    ),
+    (
+        "output_lower's length",
+        lambda: est(output_constraint="box", output_lower=[0, 0]).fit(X, Y),
+        ValueError,
+        "'output_lower' parameter has length 2, but the data has 3 columns",
+    ),
+    (
+        "output_upper's length",
+        lambda: est(output_constraint="box", output_upper=[1, 1, 1, 1]).fit(X, Y),
+        ValueError,
+        "'output_upper' parameter has length 4",
+    ),
+    (
+        "output_lower > output_upper",
+        lambda: est(output_constraint="box", output_lower=1, output_upper=0).fit(X, Y),
+        ValueError,
+        "'output_lower' parameter must be <= 'output_upper'",
+    ),
+    (
+        "output_lower NaN",
+        lambda: est(output_constraint="box", output_lower=np.nan).fit(X, Y),
+        ValueError,
+        "'output_lower' parameter must not contain NaN",
+    ),
+    (
+        "output_lower 2-D",
+        lambda: est(output_constraint="box", output_lower=[[0, 0, 0]]).fit(X, Y),
+        ValueError,
+        "'output_lower' parameter must be None, a real number or a 1-D array",
+    ),
+    # divergence
+    (
+        "X times 1e30",
+        lambda: est().fit(X * 1e30, Y),
+        FloatingPointError,
+        "training diverged. Scale X and y .*StandardScaler.*TransformedTarget"
+        "Regressor.*learning_rate",
+    ),
+    *[
+        (
+            f"y times 1e30, {strategy}",
+            (
+                lambda strategy=strategy: est(
+                    output_constraint="simplex", output_strategy=strategy
+                ).fit(X, Y * 1e30)
+            ),
+            FloatingPointError,
+            "training diverged",
+        )
+        for strategy in ("project", "penalty", "post")
+    ],
+]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize(
+    "call, error, message",
+    [case[1:] for case in FIT_CASES],
+    ids=[case[0] for case in FIT_CASES],
+)
+def test_fit_rejects_bad_input_with_a_clear_message(call, error, message):
+    with pytest.raises(error, match=message) as info:
+        call()
+    # ours or scikit-learn's, never an exception class of TensorFlow or Keras
+    assert not type(info.value).__module__.startswith(("tensorflow", "keras"))
+    assert "Exception encountered when calling" not in str(info.value)
+
+
+@pytest.mark.parametrize("strategy", ["project", "post", None])
+def test_a_failed_first_fit_leaves_nothing_fitted(strategy):
+    model = est(output_constraint=strategy and "simplex", output_strategy=strategy)
+    if strategy is None:
+        model.set_params(output_strategy="project")
+    with pytest.raises(FloatingPointError):
+        model.fit(X, Y * 1e30)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+PREDICT_CASES = [
+    (
+        "feature count",
+        lambda m: m.predict(X[:, :2]),
+        ValueError,
+        "X has 2 features, but ConstrainedRegressor is expecting 3",
+    ),
+    (
+        "feature names",
+        lambda m: m.predict(frame(X, "xyz")),
+        ValueError,
+        "feature names should match those that were passed during fit",
+    ),
+    ("no rows", lambda m: m.predict(frame(X[:0])), ValueError, "0 sample\\(s\\)"),
+    ("NaN", lambda m: m.predict(frame(with_nan(X))), ValueError, "contains NaN"),
+    (
+        "sparse",
+        lambda m: m.predict(sp.csr_matrix(X)),
+        TypeError,
+        "dense data is required",
+    ),
+    (
+        "partial_fit with other targets",
+        lambda m: m.partial_fit(frame(X), Y[:, :2]),
+        ValueError,
+        "y has 2 column\\(s\\), but ConstrainedRegressor was fitted with 3",
+    ),
+    (
+        "partial_fit with other features",
+        lambda m: m.partial_fit(X[:, :2], Y),
+        ValueError,
+        "X has 2 features",
+    ),
+]
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+@pytest.mark.parametrize(
+    "call, error, message",
+    [case[1:] for case in PREDICT_CASES],
+    ids=[case[0] for case in PREDICT_CASES],
+)
+def test_fitted_estimator_rejects_bad_input(fitted, call, error, message):
+    with pytest.raises(error, match=message):
+        call(fitted)
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        est().predict(X)
+
+
+PROJECTION_CASES = [
+    (
+        "sparse matrix",
+        lambda: project(sp.csr_matrix(Y), "l2_ball"),
+        TypeError,
+        "scipy sparse matrix.*V.toarray\\(\\)",
+    ),
+    (
+        "strings",
+        lambda: project(np.array([["a"]]), "l2_ball"),
+        ValueError,
+        "must contain real numbers",
+    ),
+    (
+        "complex",
+        lambda: project(Y + 1j, "simplex"),
+        ValueError,
+        "must contain real numbers",
+    ),
+    ("NaN", lambda: project(with_nan(Y), "simplex"), ValueError, "NaN or infinity"),
+    ("0-D", lambda: project(np.float64(3), "simplex"), ValueError, "0 dimensions"),
+    ("3-D", lambda: project(Y[:, :, None], "simplex"), ValueError, "3 dimensions"),
+    ("no columns", lambda: project(Y[:, :0], "simplex"), ValueError, "one column"),
+    ("set name", lambda: project(Y, "circle"), ValueError, "'set' parameter must be"),
+    (
+        "radius",
+        lambda: project(Y, "l2_ball", radius=-1),
+        ValueError,
+        "'radius' parameter must be a finite real number > 0",
+    ),
+    (
+        "bounds' length",
+        lambda: project(Y, "box", lower=[0, 0], upper=1),
+        ValueError,
+        "'lower' parameter has length 2",
+    ),
+    (
+        "a parameter the set does not take",
+        lambda: project(Y, "simplex", lower=0),
+        ValueError,
+        "takes the parameters",
+    ),
+    (
+        "distance of sparse",
+        lambda: distance(sp.csr_matrix(Y), "l2_ball"),
+        TypeError,
+        "scipy sparse matrix",
+    ),
+    (
+        "NormProjector NaN",
+        lambda: NormProjector().fit_transform(with_nan(Y)),
+        ValueError,
+        "Input X contains NaN",
+    ),
+    (
+        "NormProjector set",
+        lambda: NormProjector(set="circle").fit_transform(Y),
+        InvalidParameterError,
+        "'set' parameter of NormProjector must be",
+    ),
+    (
+        "NormProjector radius",
+        lambda: NormProjector(radius=-1).fit_transform(Y),
+        InvalidParameterError,
+        "'radius' parameter of NormProjector must be",
+    ),
+    (
+        "NormProjector bounds' length",
+        lambda: NormProjector(set="box", lower=[0, 0]).fit_transform(Y),
+        ValueError,
+        "'lower' parameter has length 2",
+    ),
+    (
+        "ProjectedRegressor regressor",
+        lambda: ProjectedRegressor(3).fit(X, Y),
+        InvalidParameterError,
+        "'regressor' parameter of ProjectedRegressor must be",
+    ),
+    (
+        "ProjectedRegressor projector",
+        lambda: ProjectedRegressor(Ridge(), projector=3).fit(X, Y),
+        (InvalidParameterError, TypeError),
+        "projector",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [case[1:] for case in PROJECTION_CASES],
+    ids=[case[0] for case in PROJECTION_CASES],
+)
+def test_projections_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_every_hyperparameter_has_a_bad_input_case():
+    named = {
+        re.match(r"(\w+)=", case[0]).group(1)
+        for case in FIT_CASES
+        if re.match(r"\w+=", case[0])
+    }
+    missing = set(ConstrainedRegressor().get_params()) - named
+    assert not missing, f"no bad-value case for {sorted(missing)}"
