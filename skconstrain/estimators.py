@@ -109,6 +109,16 @@ def _keras_seeded(seed):
             random.setstate(state)
 
 
+def _free_name(net, name):
+    """``name``, or ``name_1``, ``name_2``...: the first no layer of ``net`` has."""
+    taken = {layer.name for layer in net.layers}
+    free, n = name, 0
+    while free in taken:
+        n += 1
+        free = f"{name}_{n}"
+    return free
+
+
 def _snapshot(value):
     """A comparable copy of a hyperparameter value (objects by their params)."""
     if hasattr(value, "get_params") and not isinstance(value, type):
@@ -607,9 +617,16 @@ default="quadratic"
         if self.model is None:
             layers = [keras.Input((n_features,))]
             hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-            layers += [keras.layers.Dense(int(h), self.activation) for h in hidden]
-            layers.append(keras.layers.Dense(n_outputs))
-            return keras.Sequential(layers)
+            # Fixed names: TensorFlow caches an eager kernel per distinct
+            # variable name (about 35 KiB each, never freed), so Keras's
+            # auto-numbered names (dense_17, dense_18, ...) grew the memory of a
+            # process by every fit; see benchmarks/bench_memory.py.
+            layers += [
+                keras.layers.Dense(int(h), self.activation, name=f"hidden_{i}")
+                for i, h in enumerate(hidden, start=1)
+            ]
+            layers.append(keras.layers.Dense(n_outputs, name="output"))
+            return keras.Sequential(layers, name="mlp")
         given = {"n_features_in": n_features, "n_outputs": n_outputs, "meta": meta}
         params = inspect.signature(self.model).parameters
         takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -670,16 +687,21 @@ default="quadratic"
         if self.output_constraint is not None and self.output_strategy != "post":
             params = self._output_set
             if self.output_strategy == "project":
-                head = OutputProjection(self.output_constraint, **params)
+                head = OutputProjection(
+                    self.output_constraint,
+                    **params,
+                    name=_free_name(net, "output_projection"),
+                )
             else:
                 head = OutputPenaltyLayer(
                     self.output_constraint,
                     **params,
                     kind=self.output_penalty,
                     strength=self.output_penalty_strength,
+                    name=_free_name(net, "output_penalty"),
                 )
             outputs = head(outputs)
-        return keras.Model(net.inputs[0], outputs)
+        return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
     def _build(self, X_shape, rng, target_scale):
         """A new network and optimizer for data of shape ``X_shape``.
@@ -691,7 +713,7 @@ default="quadratic"
         """
         with _keras_seeded(rng.randint(2**31 - 1)):
             model = self._build_model(X_shape)
-        optimizer = keras.optimizers.Adam(self.learning_rate)
+        optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
         model.compile(optimizer=optimizer)
@@ -714,7 +736,7 @@ default="quadratic"
             model = self._build_model(self._fit_shape)
         return _training.Engine(
             model,
-            keras.optimizers.Adam(self.learning_rate),
+            keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=self._batch_size,
             shuffle=self.shuffle,
             scales=list(_penalties(model)),

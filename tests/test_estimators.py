@@ -632,3 +632,28 @@ def test_grid_search_in_threads_matches_sequential(frames):
     np.testing.assert_allclose(
         two.cv_results_["mean_test_score"], one.cv_results_["mean_test_score"]
     )
+
+
+def test_every_fit_creates_variables_of_the_same_names(frames):
+    # TensorFlow keeps an eager kernel per distinct variable name for the life of
+    # the process, so auto-numbered names (dense_17, ...) grew memory per fit.
+    X, Y = frames
+
+    def names(**params):
+        model = ConstrainedRegressor(**FAST, **params).fit(X, Y).model_
+        return [v.value.name for v in model.variables + model.optimizer.variables]
+
+    for params in [{}, {"output_constraint": "simplex"}, {"penalty": "l2"}]:
+        assert names(**params) == names(**params)
+
+
+def test_head_name_does_not_clash_with_a_users_layer(frames):
+    X, Y = frames
+
+    def network(n_features_in, n_outputs):
+        inputs = keras.Input((n_features_in,))
+        layer = keras.layers.Dense(n_outputs, name="output_projection")
+        return keras.Model(inputs, layer(inputs))
+
+    est = ConstrainedRegressor(model=network, output_constraint="simplex", epochs=1)
+    assert np.allclose(est.fit(X, Y).predict(X).sum(axis=1), 1, atol=1e-5)
