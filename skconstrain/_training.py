@@ -32,6 +32,7 @@ Only TensorFlow and Keras are imported here; nothing of the estimator.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -49,13 +50,105 @@ __all__ = [
     "as_tensors",
     "borrow",
     "clear_cache",
+    "configure_runtime",
     "signature",
+    "thread_budget",
     "train",
 ]
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
     """The training loss became NaN or infinite."""
+
+
+# ------------------------------------------------------------------- runtime
+#: Environment variables through which a process is given a thread budget:
+#: joblib's loky workers set them all to ``cpu_count // n_jobs``, dask's nanny
+#: sets the first three to 1.
+THREAD_BUDGET_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_RUNTIME_LOCK = threading.Lock()
+_runtime_configured = False
+
+
+def thread_budget(environ=None):
+    """The number of threads this process is given, or None if none is set.
+
+    The first of :data:`THREAD_BUDGET_VARS` that holds a positive integer.
+
+    Examples
+    --------
+    >>> thread_budget({"OMP_NUM_THREADS": "1"})
+    1
+    >>> thread_budget({}) is None
+    True
+    """
+    environ = os.environ if environ is None else environ
+    for name in THREAD_BUDGET_VARS:
+        try:
+            value = int(environ.get(name, ""))
+        except ValueError:
+            continue
+        if value > 0:
+            return value
+    return None
+
+
+def configure_runtime():
+    """Fit TensorFlow to this process, once, before TensorFlow first runs.
+
+    Called by the estimator before it first touches TensorFlow. It changes
+    only what nobody set before and what TensorFlow still allows to change
+    (its threads and GPU memory cannot change once it has run):
+
+    - **threads**: in a process given a thread budget (:func:`thread_budget`:
+      a joblib worker of ``GridSearchCV(n_jobs=k)``, a dask worker), TensorFlow
+      runs each op on that many threads (``intra_op``) and one op at a time
+      (``inter_op``), instead of on every core of the machine in every worker.
+      Left alone where ``TF_NUM_INTRAOP_THREADS`` / ``TF_NUM_INTEROP_THREADS``
+      or ``tf.config.threading`` already set them;
+    - **GPU memory**: memory growth is turned on for every visible GPU, so that
+      several worker processes can share one GPU (TensorFlow otherwise takes
+      nearly all of its memory in the first process). Left alone where
+      ``TF_FORCE_GPU_ALLOW_GROWTH`` is set or a GPU's memory was configured.
+    """
+    global _runtime_configured
+    with _RUNTIME_LOCK:
+        if _runtime_configured:
+            return
+        _runtime_configured = True
+        if _tf_running():
+            return
+        _configure_threads(thread_budget())
+        if "TF_FORCE_GPU_ALLOW_GROWTH" not in os.environ:
+            _grow_gpu_memory()
+
+
+def _tf_running():
+    # private, and the only way to ask: tf.config raises once the context is up
+    from tensorflow.python.eager import context
+
+    return context.context()._initialized
+
+
+def _configure_threads(budget):
+    if budget is None:
+        return
+    threading_config = tf.config.threading
+    if "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        if threading_config.get_intra_op_parallelism_threads() == 0:
+            threading_config.set_intra_op_parallelism_threads(budget)
+    if "TF_NUM_INTEROP_THREADS" not in os.environ:
+        if threading_config.get_inter_op_parallelism_threads() == 0:
+            threading_config.set_inter_op_parallelism_threads(1)
+
+
+def _grow_gpu_memory():
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            if tf.config.get_logical_device_configuration(gpu) is None:
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):  # configured or started meanwhile
+            pass
 
 
 @dataclass

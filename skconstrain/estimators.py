@@ -440,6 +440,7 @@ default="quadratic"
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
+        _training.configure_runtime()
         continuing = (incremental or self.warm_start) and hasattr(self, "model_")
         if not (incremental and continuing):
             self._validate_params()
@@ -814,6 +815,7 @@ default="quadratic"
     def __setstate__(self, state):
         state = dict(state)
         if isinstance(state.get("model_"), bytes):
+            _training.configure_runtime()
             state["model_"] = _model_from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:

@@ -237,3 +237,75 @@ def test_predictor_shared_and_own_traces_agree():
     model.set_weights([w * 2 for w in model.get_weights()])
     again = _training.Predictor(model, key=("test", 1))  # shared: reads new weights
     np.testing.assert_array_equal(again(X), 2 * first)
+
+
+# ------------------------------------------------------------------- runtime
+_REPORT_THREADS = """
+import numpy as np, tensorflow as tf
+from skconstrain import ConstrainedRegressor
+ConstrainedRegressor(hidden_layer_sizes=(2,), epochs=1).fit(
+    np.random.rand(20, 3), np.random.rand(20)
+)
+print(tf.config.threading.get_intra_op_parallelism_threads(),
+      tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"OMP_NUM_THREADS": "1"}, "1 1"),  # a joblib or dask worker's budget
+        ({"MKL_NUM_THREADS": "3"}, "3 1"),
+        ({}, "0 0"),  # no budget: TensorFlow's defaults
+        # the user's own TensorFlow settings win
+        ({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "2"}, "0 1"),
+    ],
+)
+def test_tensorflow_threads_follow_the_process_budget(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _training.THREAD_BUDGET_VARS and not k.startswith("TF_NUM_")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _REPORT_THREADS],
+        env={**base, **env, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split()[-2:] == expected.split()
+
+
+def test_thread_budget_reads_the_first_positive_integer():
+    assert _training.thread_budget({"OMP_NUM_THREADS": "2"}) == 2
+    assert (
+        _training.thread_budget({"OMP_NUM_THREADS": "x", "MKL_NUM_THREADS": "4"}) == 4
+    )
+    assert _training.thread_budget({"OMP_NUM_THREADS": "0"}) is None
+    assert _training.thread_budget({}) is None
+
+
+def test_gpu_memory_growth_is_turned_on_for_unconfigured_gpus(monkeypatch):
+    import tensorflow as tf
+
+    grown = []
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices", lambda kind: ["gpu:0", "gpu:1"]
+    )
+    monkeypatch.setattr(
+        tf.config,
+        "get_logical_device_configuration",
+        lambda gpu: None if gpu == "gpu:0" else ["a memory limit"],
+    )
+    monkeypatch.setattr(
+        tf.config.experimental,
+        "set_memory_growth",
+        lambda gpu, on: grown.append((gpu, on)),
+    )
+    _training._grow_gpu_memory()
+    assert grown == [("gpu:0", True)]  # gpu:1 was configured by the user
