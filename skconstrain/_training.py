@@ -134,12 +134,12 @@ def _configure_threads(budget):
     if budget is None:
         return
     threading_config = tf.config.threading
-    if "TF_NUM_INTRAOP_THREADS" not in os.environ:
-        if threading_config.get_intra_op_parallelism_threads() == 0:
-            threading_config.set_intra_op_parallelism_threads(budget)
-    if "TF_NUM_INTEROP_THREADS" not in os.environ:
-        if threading_config.get_inter_op_parallelism_threads() == 0:
-            threading_config.set_inter_op_parallelism_threads(1)
+    unset = "TF_NUM_INTRAOP_THREADS" not in os.environ
+    if unset and threading_config.get_intra_op_parallelism_threads() == 0:
+        threading_config.set_intra_op_parallelism_threads(budget)
+    unset = "TF_NUM_INTEROP_THREADS" not in os.environ
+    if unset and threading_config.get_inter_op_parallelism_threads() == 0:
+        threading_config.set_inter_op_parallelism_threads(1)
 
 
 def _grow_gpu_memory():
