@@ -98,7 +98,10 @@ def _keras_seeded(seed):
 
     Python's generator is global, so networks are built one at a time: two
     fits in threads (``GridSearchCV`` under joblib's threading backend) would
-    otherwise draw from each other's seeds.
+    otherwise draw from each other's seeds. Other code drawing from ``random``
+    in another thread meanwhile still shifts the seeds, which is why the
+    default MLP gives each initializer its own seed and this only serves the
+    user's ``model`` callable.
     """
     with _SEED_LOCK:
         state = random.getstate()
@@ -176,8 +179,12 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
         A callable builds your Keras model (a built model, e.g. starting with
         ``keras.Input``, with one input and one output of ``n_outputs`` units and
         no output constraint); it receives whichever of the keyword arguments
-        ``n_features_in``, ``n_outputs`` and ``meta`` (a dict with
-        ``"n_features_in_"``, ``"n_outputs_"`` and ``"X_shape_"``) it accepts.
+        ``n_features_in``, ``n_outputs``, ``meta`` (a dict with
+        ``"n_features_in_"``, ``"n_outputs_"`` and ``"X_shape_"``) and
+        ``seed`` (an int drawn from ``random_state``) it accepts. Initializers
+        without a seed are seeded from ``random_state`` through Python's
+        ``random``; pass ``seed`` to them for runs that are reproducible even
+        when other threads draw from ``random`` meanwhile (e.g. on dask).
         The penalty and constraints are then applied to every layer of it that
         has a kernel, and the output strategy to its output. Custom layers must
         be registered with ``keras.saving.register_keras_serializable`` for the
@@ -613,9 +620,15 @@ default="quadratic"
             return _regularizers.get(self.penalty).set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
-    def _base_network(self, meta):
+    def _base_network(self, meta, seed):
         n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
         if self.model is None:
+            # Each kernel's initializer has its own seed, so that the weights
+            # do not depend on Python's global ``random``, which other threads
+            # of the process (a dask worker's, for one) may draw from meanwhile.
+            def glorot(i):
+                return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
+
             layers = [keras.Input((n_features,))]
             hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
             # Fixed names: TensorFlow caches an eager kernel per distinct
@@ -623,12 +636,26 @@ default="quadratic"
             # auto-numbered names (dense_17, dense_18, ...) grew the memory of a
             # process by every fit; see benchmarks/bench_memory.py.
             layers += [
-                keras.layers.Dense(int(h), self.activation, name=f"hidden_{i}")
+                keras.layers.Dense(
+                    int(h),
+                    self.activation,
+                    kernel_initializer=glorot(i),
+                    name=f"hidden_{i}",
+                )
                 for i, h in enumerate(hidden, start=1)
             ]
-            layers.append(keras.layers.Dense(n_outputs, name="output"))
+            layers.append(
+                keras.layers.Dense(
+                    n_outputs, kernel_initializer=glorot(0), name="output"
+                )
+            )
             return keras.Sequential(layers, name="mlp")
-        given = {"n_features_in": n_features, "n_outputs": n_outputs, "meta": meta}
+        given = {
+            "n_features_in": n_features,
+            "n_outputs": n_outputs,
+            "meta": meta,
+            "seed": seed,
+        }
         params = inspect.signature(self.model).parameters
         takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
         kwargs = {k: v for k, v in given.items() if takes_all or k in params}
@@ -676,13 +703,15 @@ default="quadratic"
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
 
-    def _build_model(self, X_shape):
+    def _build_model(self, X_shape, seed):
+        """The whole network; ``seed`` seeds its initial weights."""
         meta = {
             "n_features_in_": X_shape[1],
             "n_outputs_": self.n_outputs_,
             "X_shape_": X_shape,
         }
-        net = self._base_network(meta)
+        with _keras_seeded(seed):  # for the user's model, which we cannot seed
+            net = self._base_network(meta, seed)
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
         if self.output_constraint is not None and self.output_strategy != "post":
@@ -712,8 +741,7 @@ default="quadratic"
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
-        with _keras_seeded(rng.randint(2**31 - 1)):
-            model = self._build_model(X_shape)
+        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1))
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
@@ -733,8 +761,7 @@ default="quadratic"
 
     def _new_engine(self):
         """An engine with a network like ``model_`` (its weights do not matter)."""
-        with _keras_seeded(0):
-            model = self._build_model(self._fit_shape)
+        model = self._build_model(self._fit_shape, seed=0)
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),

@@ -657,3 +657,39 @@ def test_head_name_does_not_clash_with_a_users_layer(frames):
 
     est = ConstrainedRegressor(model=network, output_constraint="simplex", epochs=1)
     assert np.allclose(est.fit(X, Y).predict(X).sum(axis=1), 1, atol=1e-5)
+
+
+def test_default_network_weights_do_not_depend_on_pythons_random(frames, monkeypatch):
+    # Other threads may draw from Python's global random while a network is
+    # built (a dask worker's do); the default MLP must not read it.
+    import random
+
+    X, Y = frames
+    monkeypatch.setattr(random, "seed", lambda *args, **kwargs: None)
+    monkeypatch.setattr(random, "setstate", lambda state: None)
+
+    def weights(state):
+        random.Random.seed(random._inst, state)
+        est = ConstrainedRegressor(hidden_layer_sizes=(4,), epochs=1, random_state=0)
+        return [v.numpy() for v in est.fit(X, Y).model_.weights]
+
+    for a, b in zip(weights(1), weights(2), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_callable_may_take_a_seed(frames):
+    X, Y = frames
+    seeds = []
+
+    def network(n_features_in, n_outputs, seed):
+        seeds.append(seed)
+        init = keras.initializers.GlorotUniform(seed=seed)
+        inputs = keras.Input((n_features_in,))
+        return keras.Model(
+            inputs, keras.layers.Dense(n_outputs, kernel_initializer=init)(inputs)
+        )
+
+    one = ConstrainedRegressor(model=network, epochs=1, random_state=3).fit(X, Y)
+    two = ConstrainedRegressor(model=network, epochs=1, random_state=3).fit(X, Y)
+    assert all(isinstance(seed, int) for seed in seeds)
+    np.testing.assert_array_equal(one.predict(X), two.predict(X))
