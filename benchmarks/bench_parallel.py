@@ -18,10 +18,11 @@ Configurations: ``n_jobs=1``; ``n_jobs=2``; ``n_jobs=2`` with the budget
 ignored (``TF_NUM_INTRAOP_THREADS=0``, ``TF_NUM_INTEROP_THREADS=0``: TensorFlow's
 defaults, which is what every worker did before).
 
-The search: ``ConstrainedRegressor(hidden_layer_sizes=(64,), simplex
-projection, 20 epochs)`` over 4 ``alpha`` x 2 ``learning_rate``, cv=3 (24 fits)
-on 4 000 rows. The ratio column is the time of ``n_jobs=1`` over the row's;
-``best_params_`` must be the same in every row.
+The search: ``ConstrainedRegressor(hidden_layer_sizes=(64,))`` with the
+simplex projection, 20 epochs (``--epochs``), over 4 ``alpha`` x 2
+``learning_rate``, cv=3 (24 fits) on 4 000 rows. The ratio column is the
+time of ``n_jobs=1`` over the row's; ``best_params_`` must be the same in
+every row.
 
 Run: ``python benchmarks/bench_parallel.py`` (about 3 minutes on 2 cores).
 """
@@ -40,7 +41,7 @@ ROWS, D, K = 4000, 10, 4
 GRID = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "learning_rate": [1e-3, 3e-3]}
 
 
-def search(n_jobs):
+def search(n_jobs, epochs):
     import numpy as np
     from sklearn.model_selection import GridSearchCV
 
@@ -54,7 +55,7 @@ def search(n_jobs):
         hidden_layer_sizes=(64,),
         output_constraint="simplex",
         penalty="l2",
-        epochs=20,
+        epochs=epochs,
         batch_size=64,
         random_state=0,
     )
@@ -63,10 +64,10 @@ def search(n_jobs):
     return time.perf_counter() - start, found.best_params_
 
 
-def worker(n_jobs):
+def worker(n_jobs, epochs):
     times, params = [], None
     for _ in range(3):
-        seconds, params = search(n_jobs)
+        seconds, params = search(n_jobs, epochs)
         times.append(seconds)
     print(json.dumps({"times": times, "best": params}))
 
@@ -83,12 +84,16 @@ CONFIGS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.epochs)
         return
-    print(f"GridSearchCV, 24 fits of {ROWS} rows; cores: {os.cpu_count()}")
+    print(
+        f"GridSearchCV, 24 fits of {ROWS} rows x {args.epochs} epochs; "
+        f"cores: {os.cpu_count()}"
+    )
     print(
         f"{'configuration':26s} {'cold s':>7s} {'ratio':>6s} "
         f"{'warm s':>7s} {'ratio':>6s}"
@@ -96,7 +101,14 @@ def main():
     base = None
     for name, (n_jobs, env) in CONFIGS.items():
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", str(n_jobs)],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(n_jobs),
+                "--epochs",
+                str(args.epochs),
+            ],
             capture_output=True,
             text=True,
             check=True,

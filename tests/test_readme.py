@@ -14,5 +14,7 @@ def test_readme_has_code():
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_block_runs(code):
-    exec(compile(code, str(README), "exec"), {"__name__": "readme"})
+def test_readme_block_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # blocks may write files
+    # as a script would run it (the dask block is under a __main__ guard)
+    exec(compile(code, str(README), "exec"), {"__name__": "__main__"})
