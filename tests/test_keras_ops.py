@@ -46,13 +46,48 @@ def test_any_rank_last_axis(name):
     )
 
 
-def test_simplex_fixes_keras_sparsemax():
+def test_simplex_of_a_sparsemax_test_case():
+    # sparsemax([0, 0.5, 1]) is [0, 0.25, 0.75] (Martins & Astudillo 2016); we
+    # pin our value, not any library's (Keras 3.15 gives [0, 0, 0.25]).
     x = np.array([0.0, 0.5, 1.0])
-    ours = np.asarray(kops.project_simplex(x))
-    np.testing.assert_allclose(ours, [0.0, 0.25, 0.75])
-    theirs = np.asarray(keras.ops.sparsemax(x))
-    # Keras 3.15's sparsemax is not a point of the simplex for this input.
-    assert not np.isclose(theirs.sum(), 1.0)
+    np.testing.assert_allclose(np.asarray(kops.project_simplex(x)), [0.0, 0.25, 0.75])
+
+
+MASKED = np.array(
+    [
+        [0.0, 0.0, -np.inf],
+        [1.0, -np.inf, 3.0],
+        [5.0, -np.inf, -3.0],
+        [0.2, -np.inf, 0.1],
+    ]
+)
+
+
+@pytest.mark.parametrize("name", ["simplex", "l1_ball"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_masked_scores_come_out_as_exact_zeros(name, dtype):
+    x = MASKED.astype(dtype)
+    masked = np.isneginf(x)
+    unmasked = np.where(masked, 0.0 if name == "l1_ball" else -1e30, x)
+    expected = P.project(unmasked.astype("float64"), name)
+    xt = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = kops.project(xt, name)
+        loss = tf.reduce_sum(y * np.arange(1.0, 4.0, dtype=dtype))
+    out = y.numpy()
+    assert np.all(out[masked] == 0)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    gradient = tape.gradient(loss, xt).numpy()
+    assert np.isfinite(gradient).all()
+    assert np.all(gradient[masked] == 0)
+    # and under a traced function, as in a training step
+    traced = tf.function(lambda v: kops.project(v, name), jit_compile=False)
+    np.testing.assert_allclose(traced(tf.constant(x)).numpy(), out)
+
+
+def test_simplex_row_of_only_masked_scores_is_nan():
+    row = np.full((1, 3), -np.inf)
+    assert np.isnan(np.asarray(kops.project_simplex(row))).all()
 
 
 @pytest.mark.parametrize("name", SET_NAMES)

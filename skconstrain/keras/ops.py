@@ -113,6 +113,14 @@ def project_l2_ball(x, radius=1.0):
     return ops.where(outside, radius * xs / ops.where(outside, n, 1), x)
 
 
+def _support_sum(xs, support):
+    """Sum of the entries of each row in the support (``-inf`` outside is fine:
+    a product ``-inf * 0`` would be NaN)."""
+    return ops.sum(
+        ops.where(support > 0, xs, ops.zeros_like(xs)), axis=-1, keepdims=True
+    )
+
+
 def _simplex_support(xs, radius):
     """Support indicator of the simplex projection of each row (no gradient).
 
@@ -128,7 +136,7 @@ def _simplex_support(xs, radius):
 
     def threshold(support):
         count = ops.sum(support, axis=-1, keepdims=True)
-        total = ops.sum(xs * support, axis=-1, keepdims=True)
+        total = _support_sum(xs, support)
         return (total - radius) / ops.maximum(count, 1), count
 
     def body(support, count, changed):
@@ -137,7 +145,8 @@ def _simplex_support(xs, radius):
         new_count = ops.sum(new, axis=-1, keepdims=True)
         return new, new_count, ops.any(new_count < count)
 
-    support = ops.ones_like(xs)
+    # masked (-inf) entries are never in the support
+    support = ops.cast(xs > -float("inf"), xs.dtype)
     count = ops.sum(support, axis=-1, keepdims=True)
     support, _, _ = ops.while_loop(
         lambda support, count, changed: changed,
@@ -158,6 +167,10 @@ def project_simplex(x, radius=1.0):
     that search, and ``theta`` is then computed differentiably from the support,
     so the Jacobian is ``diag(s) - s s^T / |s|`` with ``s`` the support
     indicator. Cost O(d) per round, a few rounds in practice (at most ``d``).
+
+    Masked scores: ``-inf`` entries come out as exact zeros, with zero
+    gradients (``[0, 0, -inf]`` gives ``[0.5, 0.5, 0]``, as sparsemax does); a
+    row of only ``-inf`` has no projection and gives NaN.
 
     Unlike ``keras.ops.sparsemax`` (which in Keras 3.15 maps ``[0, 0.5, 1]`` to
     ``[0, 0, 0.25]``, off the simplex), this returns ``[0, 0.25, 0.75]``.
@@ -189,7 +202,7 @@ def project_simplex(x, radius=1.0):
     # The projection is invariant to shifting a row; the shift keeps precision.
     xs = x - ops.stop_gradient(ops.max(x, axis=-1, keepdims=True))
     support = _simplex_support(xs, radius)
-    theta = (ops.sum(xs * support, axis=-1, keepdims=True) - radius) / ops.maximum(
+    theta = (_support_sum(xs, support) - radius) / ops.maximum(
         ops.sum(support, axis=-1, keepdims=True), 1
     )
     return ops.relu(xs - theta)
@@ -199,7 +212,8 @@ def project_l1_ball(x, radius=1.0):
     """Project onto ``{p : ||p||_1 <= radius}`` along the last axis.
 
     Rows inside are unchanged; the others become ``sign(x) * P_simplex(|x|)``
-    (Duchi et al. 2008), which sets small entries exactly to zero.
+    (Duchi et al. 2008), which sets small entries exactly to zero. Masked
+    scores (``-inf`` entries) come out as exact zeros, with zero gradients.
 
     Parameters
     ----------
@@ -219,6 +233,8 @@ def project_l1_ball(x, radius=1.0):
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
+    # masked scores (-inf) come out as exact zeros, as zeros do
+    x = ops.where(x == -float("inf"), ops.zeros_like(x), x)
     inside = ops.sum(ops.abs(x), axis=-1, keepdims=True) <= radius
     return ops.where(inside, x, ops.sign(x) * project_simplex(ops.abs(x), radius))
 
