@@ -39,7 +39,8 @@ from skconstrain.projections import distance, project
 
 __all__ = ["ConstrainedRegressor"]
 
-PENALTIES = ("l1", "l2", "elasticnet", "orthogonality", "clip", "group_lasso")
+#: The registry's names, and scikit-learn's "elasticnet".
+PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
 STRATEGIES = ("project", "penalty", "post")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -194,10 +195,12 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     activation : str, default="relu"
         Keras activation of the hidden layers of the default MLP.
     penalty : {"l1", "l2", "elasticnet", "orthogonality", "clip", \
-"group_lasso"}, regularizer, callable or None, default=None
-        Weight penalty of every kernel (see the objective above). An object of
-        :mod:`skconstrain.keras.regularizers` is grid-searchable through nested
-        keys (``penalty__mode``).
+"group_lasso", ...}, regularizer, callable or None, default=None
+        Weight penalty of every kernel (see the objective above): a name of
+        :data:`skconstrain.keras.regularizers.NAMES` or "elasticnet" (the
+        elastic-net names, Keras's "l1_l2" among them, mix by ``l1_ratio``), or
+        an object of :mod:`skconstrain.keras.regularizers`, grid-searchable
+        through nested keys (``penalty__mode``).
     alpha : float, default=1e-4
         Strength of the penalty, >= 0.
     l1_ratio : float, default=0.5
@@ -615,9 +618,10 @@ default="quadratic"
         if self.penalty is None:
             return None
         if isinstance(self.penalty, str):
-            if self.penalty == "elasticnet":
+            named = _regularizers.get(self.penalty)
+            if isinstance(named, _regularizers.ElasticNet):  # also Keras's l1_l2
                 return _regularizers.ElasticNet(1.0, l1_ratio=self.l1_ratio)
-            return _regularizers.get(self.penalty).set_params(factor=1.0)
+            return named.set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
     def _base_network(self, meta, seed):

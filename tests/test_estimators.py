@@ -693,3 +693,13 @@ def test_model_callable_may_take_a_seed(frames):
     two = ConstrainedRegressor(model=network, epochs=1, random_state=3).fit(X, Y)
     assert all(isinstance(seed, int) for seed in seeds)
     np.testing.assert_array_equal(one.predict(X), two.predict(X))
+
+
+def test_keras_l1l2_name_is_the_elastic_net_penalty(frames):
+    X, Y = frames
+
+    def fitted(penalty):
+        est = ConstrainedRegressor(**FAST, penalty=penalty, alpha=0.5, l1_ratio=0.3)
+        return est.fit(X, Y).predict(X)
+
+    np.testing.assert_array_equal(fitted("l1_l2"), fitted("elasticnet"))

@@ -132,3 +132,33 @@ def test_get_callables_and_errors():
     layer.build((None, 3))
     layer(np.ones((1, 3)))
     assert len(layer.losses) == 1
+
+
+@pytest.mark.parametrize("name", ["l1l2", "l1_l2", "L1L2", "L1_L2"])
+def test_keras_l1l2_names_are_elastic_net(name):
+    reg = R.get(name)
+    assert type(reg) is R.ElasticNet
+    # Keras documents kernel_regularizer="l1_l2" as l1 = l2 = 0.01
+    W = np.random.default_rng(0).normal(size=(4, 3))
+    expected = keras.regularizers.L1L2(l1=0.01, l2=0.01)(W)
+    assert float(reg(W)) == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config", [{"l1": 0.1, "l2": 0.3}, {"l2": 0.1}, {"l1": 0.2}, {"l1": 0, "l2": 0}]
+)
+def test_keras_l1l2_config_gives_the_same_penalty(config):
+    W = np.random.default_rng(1).normal(size=(5, 2))
+    ours = R.get({"class_name": "L1L2", "config": config})
+    theirs = keras.regularizers.L1L2(**config)
+    assert float(ours(W)) == pytest.approx(float(theirs(W)), rel=1e-6, abs=1e-12)
+    # and from Keras's own serialisation of it
+    again = R.get(keras.saving.serialize_keras_object(theirs))
+    assert again.get_config() == ours.get_config()
+
+
+def test_keras_l1l2_bad_factors():
+    with pytest.raises(ValueError, match="'l1' parameter must be a real number >= 0"):
+        R.get({"class_name": "L1L2", "config": {"l1": -1.0}})
+    with pytest.raises(ValueError, match=r"Could not build ElasticNet\.from_l1_l2"):
+        R.get({"class_name": "L1L2", "config": {"factor": 1.0}})

@@ -76,25 +76,40 @@ class Registry:
         Instances of this class (e.g. Keras's own constraints) are accepted too.
     accept_callable : bool, default=False
         Whether a plain callable (not a class) is returned as it is.
+    factories : dict, default=None
+        Extra snake_case name -> function that builds an object of the family
+        from that name's own arguments (e.g. Keras's ``l1_l2``).
     """
 
-    def __init__(self, family, classes, aliases=None, base=None, accept_callable=False):
+    def __init__(
+        self,
+        family,
+        classes,
+        aliases=None,
+        base=None,
+        accept_callable=False,
+        factories=None,
+    ):
         self.family = family
         self.base = base
         self.classes = dict(classes)
         self.aliases = dict(aliases or {})
+        self.factories = dict(factories or {})
         self.accept_callable = accept_callable
         self._lookup = {}
         for name, cls in {**self.classes, **self.aliases}.items():
             self._lookup[_key(name)] = cls
             self._lookup[_key(cls.__name__)] = cls
+        self._builders = {_key(name): make for name, make in self.factories.items()}
 
     @property
     def names(self):
         """Valid snake_case names, sorted."""
-        return sorted({**self.classes, **self.aliases})
+        return sorted({**self.classes, **self.aliases, **self.factories})
 
     def _class(self, name):
+        if isinstance(name, str) and _key(name) in self._builders:
+            return self._builders[_key(name)]
         cls = self._lookup.get(_key(name)) if isinstance(name, str) else None
         if cls is None:
             raise ValueError(
@@ -147,7 +162,8 @@ class Registry:
         try:
             return cls(**config)
         except TypeError as exc:
-            raise ValueError(f"Could not build {cls.__name__}: {exc}") from None
+            name = getattr(cls, "__qualname__", repr(cls))
+            raise ValueError(f"Could not build {name}: {exc}") from None
 
 
 def serializable(cls):

@@ -133,6 +133,41 @@ class ElasticNet(_Penalty):
         self.l1_ratio = l1_ratio
         super().__init__(factor)
 
+    @classmethod
+    def from_l1_l2(cls, l1=None, l2=None):
+        """Keras's ``L1L2(l1, l2)``, ``l1 * sum |W| + l2 * sum W**2``, as an
+        ``ElasticNet``: ``factor = l1 + l2``, ``l1_ratio = l1 / (l1 + l2)``
+        (0.5 when both are 0).
+
+        Defaults as in Keras: with neither given, ``l1 = l2 = 0.01`` (what
+        ``kernel_regularizer="l1_l2"`` means); with one given, the other is 0
+        (``L1L2(l2=0.1)`` has no L1 term). :func:`get` builds this for the names
+        ``"l1_l2"``, ``"l1l2"`` and ``"L1L2"`` and for dicts such as
+        ``{"class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}}``.
+
+        Examples
+        --------
+        >>> ElasticNet.from_l1_l2(l1=0.1, l2=0.3)
+        ElasticNet(factor=0.4, l1_ratio=0.25)
+        >>> ElasticNet.from_l1_l2(l2=0.1)
+        ElasticNet(factor=0.1, l1_ratio=0.0)
+        """
+        if l1 is None and l2 is None:
+            l1 = l2 = 0.01
+        l1 = 0.0 if l1 is None else l1
+        l2 = 0.0 if l2 is None else l2
+        for name, value in (("l1", l1), ("l2", l2)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not value >= 0
+            ):
+                raise ValueError(
+                    f"The '{name}' parameter must be a real number >= 0; got {value!r}."
+                )
+        total = float(l1) + float(l2)
+        return cls(factor=total, l1_ratio=float(l1) / total if total > 0 else 0.5)
+
     def _validate(self):
         super()._validate()
         r = self.l1_ratio
@@ -269,7 +304,13 @@ _REGISTRY = Registry(
     aliases={"clip": ClipPenalty},
     base=keras.regularizers.Regularizer,
     accept_callable=True,
+    # Keras's name ("l1l2" and "L1L2" resolve to it too), with its arguments
+    factories={"l1_l2": ElasticNet.from_l1_l2},
 )
+
+
+NAMES: tuple[str, ...] = tuple(_REGISTRY.names)
+"""The snake_case names :func:`get` knows (CamelCase works too)."""
 
 
 def get(identifier):
@@ -279,7 +320,8 @@ def get(identifier):
     ----------
     identifier : None, str, dict, class, instance or callable
         None; a name ("l1", "l2", "elastic_net"/"elasticnet", "orthogonality",
-        "clip"/"clip_penalty", "group_lasso", or CamelCase); a dict such as
+        "clip"/"clip_penalty", "group_lasso", or CamelCase; Keras's
+        "l1_l2"/"l1l2"/"L1L2" give :meth:`ElasticNet.from_l1_l2`); a dict such as
         ``{"class_name": "L2", "factor": 0.1}``; one of our classes; an instance
         of ours or of any Keras regularizer; or a callable ``f(W) -> scalar``.
 
@@ -291,6 +333,8 @@ def get(identifier):
     --------
     >>> get("elasticnet")
     ElasticNet(factor=0.01, l1_ratio=0.5)
+    >>> get({"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.1}})
+    ElasticNet(factor=0.1, l1_ratio=0.0)
     """
     return _REGISTRY.get(identifier)
 
