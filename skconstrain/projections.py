@@ -14,8 +14,14 @@ Input conventions (shared by every function):
   DataFrame (its values are used; an ndarray is returned).
 - float32 stays float32; any other real input (integers, booleans, float16,
   float64) is computed in float64.
-- NaN or inf in ``V`` raises ``ValueError``; so do 0-D and 3-D input. scipy
-  sparse input raises ``TypeError`` (convert it with ``.toarray()``).
+- NaN or inf in ``V`` raises ``ValueError``; so do 0-D and 3-D input.
+- scipy sparse input (CSR, CSC, COO...; matrices and arrays) is taken, like
+  :class:`sklearn.preprocessing.Normalizer` takes it, by the projections that
+  keep zeros at zero: ``l2_sphere`` (with ``zero_norm`` "keep" or "error"),
+  ``l2_ball``, ``l1_ball``, ``linf_ball``, ``nonneg``, and ``box`` when
+  ``lower <= 0 <= upper``. They return CSR (a ``csr_array`` for sparse arrays,
+  a ``csr_matrix`` for matrices) without densifying: only the stored entries
+  are projected. The others raise ``TypeError`` saying why.
 - No overflow or underflow for any finite input: norms are computed on rows scaled
   by their largest magnitude wherever plain squaring would leave the float range.
 
@@ -25,7 +31,11 @@ projections, differentiable, in ``keras.ops``.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
+import scipy.sparse as sp
 
 from skconstrain._sets import (
     SETS,
@@ -60,10 +70,10 @@ def _as_rows(V):
     """
     if hasattr(V, "to_numpy") and hasattr(V, "columns"):  # pandas DataFrame
         V = V.to_numpy()
-    if hasattr(V, "tocsr") and hasattr(V, "nnz"):  # scipy.sparse, without importing it
+    if sp.issparse(V):  # reached only by functions that do not take it
         raise TypeError(
-            "The input 'V' is a scipy sparse matrix, which skconstrain.projections "
-            "does not support; convert it with V.toarray()."
+            "The input 'V' is a scipy sparse matrix, which this function does not "
+            "support; convert it with V.toarray()."
         )
     X = np.asarray(V)
     if X.dtype.kind == "c":
@@ -149,10 +159,126 @@ def _radial_projection(X, radius, *, ball):
 
 
 # ---------------------------------------------------------------------------
+# sparse input
+# ---------------------------------------------------------------------------
+
+#: Sets projected entry by entry (clipping), where a stored entry's value is
+#: all that matters.
+_ELEMENTWISE = ("linf_ball", "nonneg", "box")
+
+
+def _sparse_refusal(name, params, n_features):
+    """Why the projection of sparse rows onto ``name`` is not sparse, or None."""
+    if name == "simplex":
+        return "its zeros become positive wherever a row sums to less than the radius"
+    if name == "l2_sphere" and params.get("zero_norm", "keep") == "uniform":
+        return "zero_norm='uniform' turns zero rows into dense rows"
+    if name == "box":
+        lo, hi = check_bounds(
+            params.get("lower"), params.get("upper"), n_features=n_features
+        )
+        if (lo is not None and np.any(lo > 0)) or (hi is not None and np.any(hi < 0)):
+            return "its zeros move to the bounds where 0 is outside [lower, upper]"
+    return None
+
+
+def check_sparse_input(name, params, n_features=None):
+    """Raise ``TypeError`` (saying why) if sparse rows cannot be projected
+    onto the set ``name`` with ``params`` without becoming dense."""
+    why = _sparse_refusal(name, params, n_features)
+    if why is not None:
+        raise TypeError(
+            f"The '{name}' projection of sparse input is not sparse: {why}. "
+            "Convert the input with .toarray()."
+        )
+
+
+def _takes_sparse(name):
+    """Let the projection ``project_<name>`` take scipy sparse rows.
+
+    Only the stored entries are projected: the projections that take sparse
+    input map zeros to zeros and treat a row's zeros as absent. Row-wise
+    projections run on the stored entries of rows of similar length, packed
+    into dense blocks (rows of up to ``2**k`` entries padded with zeros to
+    ``2**k``, so a block is at most twice the size of what it holds).
+    """
+
+    def decorate(dense):
+        @functools.wraps(dense)
+        def project_rows(V, *args, **params):
+            if not sp.issparse(V):
+                return dense(V, *args, **params)
+            return _project_sparse(V, name, dense, *args, **params)
+
+        return project_rows
+
+    return decorate
+
+
+def _project_sparse(V, name, dense, *args, **params):
+    bound = inspect.signature(dense).bind(V, *args, **params)
+    params = {k: v for k, v in bound.arguments.items() if k != "V"}
+    check_sparse_input(name, params, V.shape[1])
+    X = V.tocsr(copy=True)
+    X.sum_duplicates()
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            "The input 'V' must contain real numbers; got a sparse matrix of dtype "
+            f"{X.dtype}."
+        )
+    if X.dtype != np.float32:
+        X = X.astype(np.float64)
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"The input 'V' must have at least one column; got shape {X.shape}."
+        )
+    if not np.isfinite(X.data).all():
+        raise ValueError("The input 'V' contains NaN or infinity.")
+    if name in _ELEMENTWISE:
+        if name == "box":
+            lo, hi = check_bounds(params["lower"], params["upper"], X.shape[1])
+            params = {  # the bounds of each stored entry's column
+                "lower": None
+                if lo is None
+                else np.broadcast_to(lo, X.shape[1])[X.indices],
+                "upper": None
+                if hi is None
+                else np.broadcast_to(hi, X.shape[1])[X.indices],
+            }
+        X.data = dense(X.data[np.newaxis, :], **params)[0]
+    else:
+        X.data = _project_packed(X, dense, params)
+    X.eliminate_zeros()
+    return sp.csr_matrix(X) if isinstance(V, sp.spmatrix) else sp.csr_array(X)
+
+
+def _project_packed(X, dense, params):
+    """The row-wise projection of the stored entries of each CSR row of ``X``."""
+    counts = np.diff(X.indptr)
+    # block width of each row: the next power of two of its length (1 for an
+    # empty row, which the projection still sees, e.g. to refuse zero rows)
+    width = 1 << np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+    entry_row = np.repeat(np.arange(X.shape[0]), counts)
+    position = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
+    out = np.empty_like(X.data)
+    for w in np.unique(width):
+        rows = np.flatnonzero(width == w)
+        rank = np.empty(X.shape[0], dtype=np.int64)
+        rank[rows] = np.arange(len(rows))
+        entries = np.flatnonzero(width[entry_row] == w)
+        block = np.zeros((len(rows), w), dtype=X.dtype)
+        where = (rank[entry_row[entries]], position[entries])
+        block[where] = X.data[entries]
+        out[entries] = dense(block, **params)[where]
+    return out
+
+
+# ---------------------------------------------------------------------------
 # the projections
 # ---------------------------------------------------------------------------
 
 
+@_takes_sparse("l2_sphere")
 def project_l2_sphere(V, radius=1.0, *, zero_norm="keep"):
     """Project each row onto the sphere ``{p : ||p||_2 = radius}``.
 
@@ -206,6 +332,7 @@ def project_l2_sphere(V, radius=1.0, *, zero_norm="keep"):
     return _out(out, was_1d)
 
 
+@_takes_sparse("l2_ball")
 def project_l2_ball(V, radius=1.0):
     """Project each row onto the ball ``{p : ||p||_2 <= radius}``.
 
@@ -338,6 +465,7 @@ def _simplex_rows(X, radius):
     return out
 
 
+@_takes_sparse("simplex")
 def project_simplex(V, radius=1.0):
     """Project each row onto the simplex ``{p : p >= 0, sum(p) = radius}``.
 
@@ -382,6 +510,7 @@ def project_simplex(V, radius=1.0):
     return _out(_simplex_rows(X, radius), was_1d)
 
 
+@_takes_sparse("l1_ball")
 def project_l1_ball(V, radius=1.0):
     """Project each row onto the L1 ball ``{p : ||p||_1 <= radius}``.
 
@@ -433,6 +562,7 @@ def project_l1_ball(V, radius=1.0):
     return _out(out, was_1d)
 
 
+@_takes_sparse("linf_ball")
 def project_linf_ball(V, radius=1.0):
     """Project each row onto the ball ``{p : ||p||_inf <= radius}``.
 
@@ -467,6 +597,7 @@ def project_linf_ball(V, radius=1.0):
     return _out(np.clip(X, -radius, radius), was_1d)
 
 
+@_takes_sparse("box")
 def project_box(V, lower=None, upper=None):
     """Project each row onto the box ``{p : lower <= p <= upper}``.
 
@@ -506,6 +637,7 @@ def project_box(V, lower=None, upper=None):
     return _out(np.clip(X, lo, hi), was_1d)
 
 
+@_takes_sparse("nonneg")
 def project_nonneg(V):
     """Project each row onto the nonnegative orthant ``{p : p >= 0}``.
 
@@ -554,8 +686,10 @@ def project(V, set="l2_sphere", **params):
 
     Parameters
     ----------
-    V : array-like of shape (n_features,) or (n_samples, n_features)
-        Vector or rows to project.
+    V : array-like or sparse matrix of shape (n_features,) or \
+(n_samples, n_features)
+        Vector or rows to project. Sparse input gives CSR, for the sets that
+        keep zeros at zero (see the module's docstring).
     set : str, default="l2_sphere"
         One of "box", "l1_ball", "l2_ball", "l2_sphere", "linf_ball", "nonneg",
         "simplex".
@@ -566,7 +700,7 @@ def project(V, set="l2_sphere", **params):
 
     Returns
     -------
-    P : ndarray of the same shape as ``V``
+    P : ndarray or CSR sparse matrix of the same shape as ``V``
 
     Examples
     --------
@@ -575,6 +709,9 @@ def project(V, set="l2_sphere", **params):
     array([0.  , 0.25, 0.75])
     >>> project(np.array([3.0, 4.0]), "l2_ball", radius=10)
     array([3., 4.])
+    >>> import scipy.sparse as sp
+    >>> project(sp.csr_array([[3.0, 0.0, 4.0]]), "l2_sphere").toarray()
+    array([[0.6, 0. , 0.8]])
     """
     check_param_names(set, params)
     return _FUNCTIONS[set](V, **params)
@@ -588,8 +725,9 @@ def distance(V, set="l2_sphere", **params):
 
     Parameters
     ----------
-    V : array-like of shape (n_features,) or (n_samples, n_features)
-        Vector or rows.
+    V : array-like or sparse matrix of shape (n_features,) or \
+(n_samples, n_features)
+        Vector or rows (sparse for the sets that take it, see the module).
     set : str, default="l2_sphere"
         A registry name (see :func:`project`).
     **params
@@ -605,6 +743,14 @@ def distance(V, set="l2_sphere", **params):
     >>> distance(np.array([[3.0, 4.0], [0.6, 0.8]]), "l2_ball")
     array([4., 0.])
     """
+    if sp.issparse(V):
+        gap = sp.csr_array(project(V, set, **params)) - sp.csr_array(V)
+        # each row divided by its largest magnitude: squares cannot overflow
+        m = gap.__abs__().max(axis=1).toarray().ravel()
+        scaled = sp.diags_array(1 / np.where(m > 0, m, 1)) @ gap
+        return m * np.sqrt(np.asarray(scaled.multiply(scaled).sum(axis=1)).ravel())
     X, was_1d = _as_rows(V)
-    d = np.linalg.norm(X - project(X, set, **params), axis=1)
+    gap = X - project(X, set, **params)
+    m = np.abs(gap).max(axis=1, keepdims=True)
+    d = m[:, 0] * np.linalg.norm(gap / np.where(m > 0, m, 1), axis=1)
     return d[0] if was_1d else d

@@ -12,6 +12,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -27,7 +28,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skconstrain._sets import SET_NAMES, ZERO_NORM_OPTIONS, set_params
-from skconstrain.projections import project
+from skconstrain.projections import check_sparse_input, project
 
 __all__ = ["NormProjector", "ProjectedRegressor"]
 
@@ -119,8 +120,9 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to project later.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to project later (sparse: CSR or CSC, for the sets that keep
+            zeros at zero).
         y : None
             Ignored.
 
@@ -128,8 +130,12 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self : NormProjector
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        self._projection_params(X.shape[1])
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"]
+        )
+        params = self._projection_params(X.shape[1])
+        if sp.issparse(X):
+            check_sparse_input(self.set, params, X.shape[1])
         return self
 
     def transform(self, X):
@@ -137,24 +143,44 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to project.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to project. Sparse CSR or CSC input is taken, as by
+            :class:`~sklearn.preprocessing.Normalizer`, for the sets that keep
+            zeros at zero ("l2_sphere" unless ``zero_norm="uniform"``,
+            "l2_ball", "l1_ball", "linf_ball", "nonneg", and "box" when
+            ``lower <= 0 <= upper``); for the others it is refused.
 
         Returns
         -------
-        X_projected : ndarray of shape (n_samples, n_features)
-            float32 input stays float32; other input becomes float64.
+        X_projected : ndarray or CSR sparse matrix of shape (n_samples, n_features)
+            float32 input stays float32; other input becomes float64. Sparse
+            input gives CSR, without densifying.
         """
         if not hasattr(self, "n_features_in_"):
             # Stateless: transform without fit validates the parameters itself.
             self._validate_params()
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            accept_sparse=["csr", "csc"],
+        )
         return project(X, self.set, **self._projection_params(X.shape[1]))
+
+    def _keeps_zeros(self):
+        """Whether the projection keeps zeros at zero, so takes sparse input."""
+        try:
+            check_sparse_input(self.set, self._projection_params(None))
+        except (TypeError, ValueError):  # bad parameters are reported elsewhere
+            return False
+        return True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = self._keeps_zeros()
         return tags
 
 

@@ -382,10 +382,35 @@ def test_predict_before_fit():
 
 PROJECTION_CASES = [
     (
-        "sparse matrix",
-        lambda: project(sp.csr_matrix(Y), "l2_ball"),
+        "sparse onto the simplex",
+        lambda: project(sp.csr_matrix(Y), "simplex"),
         TypeError,
-        "scipy sparse matrix.*V.toarray\\(\\)",
+        "'simplex' projection of sparse input is not sparse: its zeros become "
+        "positive.*\\.toarray\\(\\)",
+    ),
+    (
+        "sparse onto a box without 0",
+        lambda: project(sp.csr_array(Y), "box", lower=0.5),
+        TypeError,
+        "'box' projection of sparse input is not sparse: its zeros move to the bounds",
+    ),
+    (
+        "sparse onto the sphere, zero rows uniform",
+        lambda: project(sp.csr_array(Y), "l2_sphere", zero_norm="uniform"),
+        TypeError,
+        "zero_norm='uniform' turns zero rows into dense rows",
+    ),
+    (
+        "sparse NaN",
+        lambda: project(sp.csr_array(with_nan(Y)), "l2_ball"),
+        ValueError,
+        "NaN or infinity",
+    ),
+    (
+        "sparse complex",
+        lambda: project(sp.csr_array(Y + 1j), "l2_ball"),
+        ValueError,
+        "must contain real numbers",
     ),
     (
         "strings",
@@ -423,10 +448,10 @@ PROJECTION_CASES = [
         "takes the parameters",
     ),
     (
-        "distance of sparse",
-        lambda: distance(sp.csr_matrix(Y), "l2_ball"),
+        "distance of sparse to the simplex",
+        lambda: distance(sp.csr_matrix(Y), "simplex"),
         TypeError,
-        "scipy sparse matrix",
+        "not sparse",
     ),
     (
         "NormProjector NaN",

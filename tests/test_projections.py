@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from _reference import REFERENCES, violation
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -331,3 +332,78 @@ def test_distance():
     )
     with pytest.raises(ValueError, match="'set' parameter must be one of"):
         P.distance(V, "cube")
+
+
+# ------------------------------------------------------------------- sparse
+SPARSE_SETS = [
+    ("l2_sphere", {}),
+    ("l2_sphere", {"zero_norm": "keep", "radius": 2.0}),
+    ("l2_ball", {"radius": 0.5}),
+    ("l1_ball", {"radius": 0.7}),
+    ("linf_ball", {"radius": 0.3}),
+    ("nonneg", {}),
+    ("box", {"lower": -0.2, "upper": 0.4}),
+    ("box", {"lower": np.linspace(-1, 0, 30), "upper": None}),
+]
+
+
+def _sparse_rows(seed, dtype):
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(120, 30)) * (rng.random((120, 30)) < 0.15)
+    D[3] = 0  # an empty row
+    D[7] = rng.normal(size=30) * 100  # a dense row among sparse ones
+    big = 1e300 if dtype == "float64" else 1e30
+    D[9, :2] = [1 / big, -1 / big]  # tiny: squares underflow
+    D[11, 0] = big  # huge: squares overflow
+    return D.astype(dtype)
+
+
+@pytest.mark.parametrize("name, params", SPARSE_SETS)
+@pytest.mark.parametrize(
+    "container",
+    [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array, sp.csc_array],
+)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sparse_input_gives_the_dense_result_as_csr(name, params, container, dtype):
+    D = _sparse_rows(0, dtype)
+    S = container(D)
+    before = S.copy()
+    out = P.project(S, name, **params)
+    assert sp.issparse(out) and out.format == "csr"
+    assert isinstance(out, sp.spmatrix) == isinstance(S, sp.spmatrix)
+    assert out.dtype == D.dtype
+    # the same up to the rounding of sums taken in another order
+    rtol = 1e-5 if dtype == "float32" else 1e-13
+    np.testing.assert_allclose(
+        out.toarray(), P.project(D, name, **params), rtol=rtol, atol=0
+    )
+    assert (before != S).nnz == 0  # the input is not modified
+    assert out.nnz <= S.nnz  # no zero became nonzero; exact zeros are dropped
+    np.testing.assert_allclose(
+        P.distance(S, name, **params),
+        P.distance(D, name, **params),
+        rtol=10 * rtol,
+        atol=1e-6 if dtype == "float32" else 0,
+    )
+
+
+def test_sparse_duplicates_are_summed_first():
+    coo = sp.coo_array(([3.0, 1.0, 3.0], ([0, 0, 0], [0, 0, 2])), shape=(1, 3))
+    np.testing.assert_allclose(P.project(coo, "l2_sphere").toarray(), [[0.8, 0, 0.6]])
+
+
+def test_sparse_zero_rows_on_the_sphere():
+    S = sp.csr_array(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    with pytest.raises(ValueError, match="zero norm"):
+        P.project(S, "l2_sphere", zero_norm="error")
+    with pytest.raises(TypeError, match="zero_norm='uniform'"):
+        P.project(S, "l2_sphere", zero_norm="uniform")
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [("simplex", {}), ("box", {"lower": 0.1}), ("box", {"upper": [1.0, -1.0]})],
+)
+def test_sparse_input_is_refused_where_zeros_would_move(name, params):
+    with pytest.raises(TypeError, match=r"not sparse: .*toarray"):
+        P.project(sp.csr_array(np.eye(2)), name, **params)

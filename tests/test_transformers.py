@@ -6,6 +6,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from _reference import violation
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LinearRegression, Ridge
@@ -226,3 +227,54 @@ def test_tags_follow_inner_regressor():
     hgb = ProjectedRegressor(HistGradientBoostingRegressor())
     assert not get_tags(hgb).target_tags.multi_output
     assert get_tags(hgb).input_tags.allow_nan
+
+
+# ------------------------------------------------------------------- sparse
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"set": "l2_sphere"},
+        {"set": "l2_ball", "radius": 0.5},
+        {"set": "l1_ball"},
+        {"set": "linf_ball", "radius": 0.2},
+        {"set": "nonneg"},
+        {"set": "box", "lower": -0.1, "upper": 0.1},
+    ],
+)
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+def test_norm_projector_takes_sparse_input_like_normalizer(params, container):
+    rng = np.random.default_rng(0)
+    D = rng.normal(size=(50, 8)) * (rng.random((50, 8)) < 0.3)
+    projector = NormProjector(**params)
+    out = projector.fit_transform(container(D))
+    assert out.format == "csr" and isinstance(out, sp.spmatrix) == sp.isspmatrix(
+        container(D)
+    )
+    np.testing.assert_allclose(out.toarray(), projector.transform(D), rtol=1e-12)
+    assert projector.__sklearn_tags__().input_tags.sparse
+
+
+def test_norm_projector_sparse_in_a_pipeline_matches_normalizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    docs = ["red green blue", "green green sky", "blue sky tree tree", "red"]
+    counts = TfidfVectorizer(norm=None).fit_transform(docs)
+    ours = make_pipeline(NormProjector()).fit_transform(counts)
+    theirs = Normalizer().fit_transform(counts)
+    assert sp.issparse(ours)
+    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"set": "simplex"}, {"set": "box", "lower": 0.5}, {"zero_norm": "uniform"}],
+)
+def test_norm_projector_refuses_sparse_where_zeros_would_move(params):
+    projector = NormProjector(**params)
+    assert not projector.__sklearn_tags__().input_tags.sparse
+    with pytest.raises(TypeError, match=r"not sparse: .*\.toarray\(\)"):
+        projector.fit(sp.csr_array(np.eye(3)))
+    with pytest.raises(TypeError, match=r"not sparse: .*\.toarray\(\)"):
+        NormProjector(**params).transform(sp.csr_array(np.eye(3)))
