@@ -28,15 +28,22 @@ def l1_ball_ref(x, radius=1.0):
     return np.sign(x) * simplex_ref(np.abs(x), radius)
 
 
+def _norm(x):
+    """||x||_2 computed on x / max|x_i|: np.linalg.norm squares the entries,
+    which underflows for |x| near 1e-162 (and overflows near 1e154)."""
+    s = np.abs(x).max()
+    return 0.0 if s == 0 else s * np.sqrt(np.sum((x / s) ** 2))
+
+
 def l2_ball_ref(x, radius=1.0):
     x = np.asarray(x, dtype=np.float64)
-    n = np.linalg.norm(x)
+    n = _norm(x)
     return x.copy() if n <= radius else x * (radius / n)
 
 
 def l2_sphere_ref(x, radius=1.0):
     x = np.asarray(x, dtype=np.float64)
-    return x * (radius / np.linalg.norm(x))
+    return x * (radius / _norm(x))
 
 
 REFERENCES = {

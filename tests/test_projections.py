@@ -150,17 +150,30 @@ def test_points_of_simplex_unchanged(V, radius):
     np.testing.assert_allclose(P.project_simplex(on, radius), on, atol=1e-12 * radius)
 
 
-@pytest.mark.parametrize("d", [1, 2, 16, 17, 40, 200])
+@pytest.mark.parametrize("d", [1, 2, 16, 17, 40, 200, 513, 4096])
 def test_simplex_long_rows_and_large_supports(d):
-    """Rows whose support exceeds the 16-entry prefix take the full path."""
+    """Rows whose support exceeds the 16-entry prefix take the other paths
+    (filtering rounds, a partial sort, a full sort), mixed in one batch."""
     rng = np.random.default_rng(d)
     V = np.vstack(
         [
             rng.standard_normal((5, d)),  # small supports
-            1e-3 * rng.standard_normal((5, d)),  # full support
+            1e-3 * rng.standard_normal((5, d)),  # full or large supports
+            1e-2 * rng.standard_normal((3, d)) / np.sqrt(d),
             np.linspace(0, 1e-2, d)[None, :],  # support of every size
+            # supports that shrink slowly: more filtering rounds than allowed
+            (0.9 ** np.arange(d))[None, :] * 5 / max(d, 1),
         ]
     )
+    # m - x overflows to inf for entries far below the maximum: they are out
+    huge = rng.permutation(np.r_[np.full(d - 1, -1e308), 1e308])
+    # ties at the maximum make a large support next to an overflowing entry
+    tied = np.r_[np.full(max(d - 1, 1), 1e308), -1e308][:d]
+    for radius in (0.01, 1.0):
+        out = P.project_simplex(np.vstack([V, huge, tied]), radius)
+        np.testing.assert_array_equal(out[-2], np.where(huge > 0, radius, 0.0))
+        expected = np.where(tied > 0, radius / np.count_nonzero(tied > 0), 0.0)
+        np.testing.assert_allclose(out[-1], expected, rtol=1e-12)
     for radius in (0.01, 1.0, 10.0):
         out = P.project_simplex(V, radius)
         ref = np.array([REFERENCES["simplex"](v, radius) for v in V])
