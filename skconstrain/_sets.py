@@ -214,9 +214,11 @@ def check_param_names(name, names):
 def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""):
     """Validate the parameters of set ``name`` and return those it takes.
 
-    Parameters the set does not take are ignored, which lets one estimator
-    grid-search over sets with different parameters (``radius`` does not apply to
-    ``box``, ``lower``/``upper`` only apply to ``box``).
+    Parameters the set does not take are left out of the result (but still
+    validated), which lets one estimator grid-search over sets with different
+    parameters (``radius`` does not apply to ``box``, ``lower``/``upper`` only
+    apply to ``box``). This is the one place where the parameters of a set are
+    validated, for every estimator, layer and penalty.
 
     Parameters
     ----------
@@ -245,11 +247,16 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, pre
     {}
     """
     spec = SETS[check_set(name)]
+    # every parameter is checked, taken or not: a bad value is an error in a
+    # grid over sets too
+    radius = check_radius(radius, param=f"{prefix}radius")
+    takes_bounds = "lower" in spec.params
+    bounds = check_bounds(
+        lower, upper, n_features if takes_bounds else None, prefix=prefix
+    )
     out = {}
     if "radius" in spec.params:
-        out["radius"] = check_radius(radius, param=f"{prefix}radius")
-    if "lower" in spec.params:
-        out["lower"], out["upper"] = check_bounds(
-            lower, upper, n_features, prefix=prefix
-        )
+        out["radius"] = radius
+    if takes_bounds:
+        out["lower"], out["upper"] = bounds
     return out

@@ -22,6 +22,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+
+# private, and what every scikit-learn estimator validates its parameters with
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -30,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from skconstrain import _training
-from skconstrain._sets import SET_NAMES, set_params
+from skconstrain._sets import check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import OutputPenaltyLayer, OutputProjection
@@ -66,19 +68,6 @@ _STRUCTURAL = (
     "batch_size",
     "shuffle",
 )
-
-
-def _constraint_for(constraint, ndim):
-    """A fresh copy of ``constraint`` for a weight of rank ``ndim``.
-
-    ``axis=0`` (the default of the norm constraints) means, for a Dense kernel,
-    "each unit's incoming weights": all axes but the last. For kernels of higher
-    rank (convolutions) it is read the same way, so each filter is constrained.
-    """
-    constraint = clone(_constraints.get(constraint), safe=False)
-    if ndim > 2 and getattr(constraint, "axis", None) == 0:
-        constraint.axis = list(range(ndim - 1))
-    return constraint
 
 
 #: Held while a network is built under a seed (see :func:`_keras_seeded`).
@@ -209,10 +198,10 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
         Weight constraints, a name of :mod:`skconstrain.keras.constraints`
         ("max_norm", "unit_norm", "non_neg", "min_max_norm", "l1_ball", "box",
         "simplex") or an object of it (grid keys such as
-        ``kernel_constraint__max_value`` work), applied after every step. A
-        constraint with ``axis=0`` (the default: each unit's incoming weights of
-        a Dense kernel) constrains each filter of a convolution kernel (all axes
-        but the last); another ``axis`` is used as given.
+        ``kernel_constraint__max_value`` work), applied after every step. The
+        constraint decides its axes: by default (``axis=None``) each unit's
+        incoming weights, of a Dense kernel as of a convolution's filters (all
+        axes but the last); an explicit ``axis`` is used as given.
     output_constraint : str or None, default=None
         A set of the registry ("l2_sphere", "l2_ball", "l1_ball", "simplex",
         "linf_ball", "box", "nonneg") that every output row must lie in.
@@ -323,10 +312,11 @@ default="quadratic"
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "kernel_constraint": [str, callable, None],
         "bias_constraint": [str, callable, None],
-        "output_constraint": [StrOptions(set(SET_NAMES)), None],
-        "output_radius": [Interval(Real, 0, None, closed="neither")],
-        "output_lower": [None, Real, "array-like"],
-        "output_upper": [None, Real, "array-like"],
+        # the output set: validated by skconstrain._sets, as everywhere else
+        "output_constraint": "no_validation",
+        "output_radius": "no_validation",
+        "output_lower": "no_validation",
+        "output_upper": "no_validation",
         "output_strategy": [StrOptions(set(STRATEGIES))],
         "output_penalty": [StrOptions(set(KINDS))],
         "output_penalty_strength": [Interval(Real, 0, None, closed="left")],
@@ -551,7 +541,11 @@ default="quadratic"
         for name in ("kernel_constraint", "bias_constraint"):
             _constraints.get(getattr(self, name))
         if self.output_constraint is not None:
+            check_set(self.output_constraint, param="output_constraint")
             self._output_params()
+        else:  # unused, but a bad value is still an error
+            check_radius(self.output_radius, param="output_radius")
+            check_bounds(self.output_lower, self.output_upper, prefix="output_")
         hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
         if hidden.dtype.kind not in "iu" or (hidden < 1).any():
             raise ValueError(
@@ -701,8 +695,8 @@ default="quadratic"
             for weight, kind, value in settings:
                 if value is None:
                     continue
-                if kind == "constraint":
-                    value = _constraint_for(value, getattr(layer, weight).ndim)
+                if kind == "constraint":  # its own copy; it decides its axes
+                    value = clone(_constraints.get(value), safe=False)
                 getattr(layer, weight).__setattr__(kind, value)
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
@@ -856,6 +850,7 @@ default="quadratic"
 def _penalties(model):
     """The distinct ``Scaled`` kernel penalties of ``model``."""
     found = {}
+    # private: Keras has no public walk of nested layers (see _apply_weight_settings)
     for layer in model._flatten_layers(include_self=False):
         regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
         if isinstance(regularizer, _regularizers.Scaled):

@@ -9,8 +9,6 @@ lives inside ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and pickles.
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import (
@@ -19,15 +17,17 @@ from sklearn.base import (
     OneToOneFeatureMixin,
     RegressorMixin,
     TransformerMixin,
-    _fit_context,
+    _fit_context,  # private; scikit-learn's own estimators validate with it
     clone,
 )
 from sklearn.linear_model import LinearRegression
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+# private, and what every scikit-learn estimator validates its parameters with
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skconstrain._sets import SET_NAMES, ZERO_NORM_OPTIONS, set_params
+from skconstrain._sets import check_zero_norm, set_params
 from skconstrain.projections import check_sparse_input, project
 
 __all__ = ["NormProjector", "ProjectedRegressor"]
@@ -86,11 +86,12 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "set": [StrOptions(set(SET_NAMES))],
-        "radius": [Interval(Real, 0, None, closed="neither")],
-        "lower": [None, Real, "array-like"],
-        "upper": [None, Real, "array-like"],
-        "zero_norm": [StrOptions(set(ZERO_NORM_OPTIONS))],
+        # validated by skconstrain._sets.set_params, as everywhere else
+        "set": "no_validation",
+        "radius": "no_validation",
+        "lower": "no_validation",
+        "upper": "no_validation",
+        "zero_norm": "no_validation",
     }
 
     def __init__(
@@ -110,8 +111,9 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             upper=self.upper,
             n_features=n_features,
         )
+        zero_norm = check_zero_norm(self.zero_norm)
         if self.set == "l2_sphere":
-            params["zero_norm"] = self.zero_norm
+            params["zero_norm"] = zero_norm
         return params
 
     @_fit_context(prefer_skip_nested_validation=True)

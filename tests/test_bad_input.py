@@ -184,13 +184,6 @@ FIT_CASES = [
             ("l1_ratio", 2.0),
             ("kernel_constraint", 3),
             ("bias_constraint", 3),
-            ("output_constraint", "circle"),
-            ("output_radius", -1.0),
-            ("output_radius", 0.0),
-            ("output_radius", np.nan),
-            ("output_radius", np.inf),
-            ("output_lower", "a"),
-            ("output_upper", "a"),
             ("output_strategy", "clip"),
             ("output_penalty", "huber"),
             ("output_penalty_strength", -1.0),
@@ -212,7 +205,29 @@ FIT_CASES = [
             ("verbose", "a"),
         ]
     ],
-    # hyperparameters checked by us
+    # hyperparameters checked by us; the output set's by skconstrain._sets, with
+    # the texts every estimator, layer and projection gives
+    *[
+        (
+            f"{name}={value!r}",
+            (lambda name=name, value=value: est(**{name: value}).fit(X, Y)),
+            ValueError,
+            message,
+        )
+        for name, value, message in [
+            (
+                "output_constraint",
+                "circle",
+                "'output_constraint' parameter must be one",
+            ),
+            ("output_radius", -1.0, "'output_radius' parameter must be a finite real"),
+            ("output_radius", 0.0, "'output_radius' parameter must be a finite real"),
+            ("output_radius", np.nan, "'output_radius' parameter must be a finite"),
+            ("output_radius", np.inf, "'output_radius' parameter must be a finite"),
+            ("output_lower", "a", "'output_lower' parameter must be None, a real"),
+            ("output_upper", "a", "'output_upper' parameter must be None, a real"),
+        ]
+    ],
     (
         "hidden_layer_sizes=(0,)",
         lambda: est(hidden_layer_sizes=(0,)).fit(X, Y),
@@ -462,14 +477,14 @@ PROJECTION_CASES = [
     (
         "NormProjector set",
         lambda: NormProjector(set="circle").fit_transform(Y),
-        InvalidParameterError,
-        "'set' parameter of NormProjector must be",
+        ValueError,
+        "'set' parameter must be one of",
     ),
     (
         "NormProjector radius",
         lambda: NormProjector(radius=-1).fit_transform(Y),
-        InvalidParameterError,
-        "'radius' parameter of NormProjector must be",
+        ValueError,
+        "'radius' parameter must be a finite real number > 0; got -1",
     ),
     (
         "NormProjector bounds' length",

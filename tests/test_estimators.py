@@ -703,3 +703,15 @@ def test_keras_l1l2_name_is_the_elastic_net_penalty(frames):
         return est.fit(X, Y).predict(X)
 
     np.testing.assert_array_equal(fitted("l1_l2"), fitted("elasticnet"))
+
+
+def test_the_estimator_keeps_a_constraints_explicit_axis():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 12)), rng.normal(size=(40, 2))
+    explicit = ConstrainedRegressor(
+        _conv_model, kernel_constraint=MaxNorm(0.3, axis=0), epochs=1
+    ).fit(X, Y)
+    conv = next(x for x in explicit.model_.layers if isinstance(x, keras.layers.Conv1D))
+    assert conv.kernel.constraint.axis == 0  # not rewritten to each filter
+    kernel = np.asarray(conv.kernel)
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.3 + 1e-6

@@ -128,3 +128,40 @@ def test_get_passes_instances_and_none():
         C.get("l3")
     with pytest.raises(ValueError, match="'lower' parameter must be <= 'upper'"):
         C.Box(1, 0)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (C.MaxNorm(1.5), keras.constraints.MaxNorm(1.5)),
+        (C.UnitNorm(), keras.constraints.UnitNorm()),
+        (C.MinMaxNorm(0.5, 1.0, rate=0.7), keras.constraints.MinMaxNorm(0.5, 1.0, 0.7)),
+    ],
+)
+def test_default_axis_is_keras_default_on_dense_kernels_and_biases(ours, theirs):
+    rng = np.random.default_rng(0)
+    for w in (rng.normal(size=(6, 3)), rng.normal(size=(5,))):
+        np.testing.assert_allclose(np.asarray(ours(w)), np.asarray(theirs(w)))
+
+
+@pytest.mark.parametrize(
+    "constraint, check",
+    [
+        (C.MaxNorm(0.5), lambda f: np.linalg.norm(f, axis=0).max() <= 0.5 + 1e-6),
+        (C.UnitNorm(), lambda f: np.allclose(np.linalg.norm(f, axis=0), 1)),
+        (C.L1Ball(0.5), lambda f: np.abs(f).sum(axis=0).max() <= 0.5 + 1e-6),
+        (C.Simplex(), lambda f: np.allclose(f.sum(axis=0), 1) and f.min() >= 0),
+    ],
+)
+def test_default_axis_constrains_each_filter_of_a_conv_kernel(constraint, check):
+    kernel = np.random.default_rng(1).normal(size=(3, 3, 2, 4))  # Conv2D kernel
+    out = np.asarray(constraint(kernel))
+    assert check(out.reshape(-1, 4))  # each filter: all axes but the last
+    assert constraint.get_config()["axis"] is None
+
+
+def test_explicit_axis_is_used_as_given():
+    kernel = np.random.default_rng(2).normal(size=(3, 3, 2, 4))
+    out = np.asarray(C.MaxNorm(0.5, axis=0)(kernel))
+    expected = np.asarray(keras.constraints.MaxNorm(0.5, axis=0)(kernel))
+    np.testing.assert_allclose(out, expected)  # along axis 0 only, as Keras

@@ -71,10 +71,15 @@ def test_norm_projector_as_feature_step(frames):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"set": "l3_ball"}, "'set' parameter of NormProjector must be a str among"),
-        ({"radius": -1.0}, "'radius' parameter of NormProjector must be a float"),
-        ({"radius": np.inf}, r"'radius' parameter of NormProjector.*Got inf"),
-        ({"zero_norm": "x"}, "'zero_norm' parameter of NormProjector must be"),
+        # one message per problem, the same as skconstrain.projections gives
+        ({"set": "l3_ball"}, r"'set' parameter must be one of \['box',"),
+        ({"radius": -1.0}, "'radius' parameter must be a finite real number > 0"),
+        ({"radius": np.inf}, "'radius' parameter must be a finite real number > 0"),
+        ({"radius": "a"}, "'radius' parameter must be a finite real number > 0"),
+        ({"zero_norm": "x"}, "'zero_norm' parameter must be one of"),
+        ({"set": "box", "lower": "a"}, "'lower' parameter must be None, a real"),
+        # checked whether the set takes it or not
+        ({"set": "box", "radius": 0}, "'radius' parameter must be a finite real"),
         ({"set": "box", "lower": 1, "upper": 0}, "'lower' parameter must be <="),
         ({"set": "box", "lower": [0, 0]}, "'lower' parameter has length 2"),
     ],
@@ -86,6 +91,18 @@ def test_norm_projector_bad_params_raise_at_fit_and_transform(params, match):
         proj.fit(X)
     with pytest.raises(ValueError, match=match):
         NormProjector(**params).transform(X)
+
+
+@pytest.mark.parametrize(
+    "params", [{"set": "l3_ball"}, {"radius": -1}, {"zero_norm": "x"}]
+)
+def test_norm_projector_and_project_give_one_message_per_problem(params):
+    X = np.ones((3, 4))
+    with pytest.raises(ValueError) as ours:
+        NormProjector(**params).fit(X)
+    with pytest.raises(ValueError) as projection:
+        project(X, **{"set": "l2_sphere", **params})
+    assert str(ours.value) == str(projection.value)
 
 
 def test_norm_projector_bad_input():
@@ -208,9 +225,9 @@ def test_projected_regressor_bad_input(frames):
         X2 = X.copy()
         X2.iloc[0, 0] = np.nan
         ProjectedRegressor(Ridge()).fit(X2, Y)
-    with pytest.raises(ValueError, match="'set' parameter of NormProjector"):
+    with pytest.raises(ValueError, match="'set' parameter must be one of"):
         ProjectedRegressor(Ridge(), NormProjector("cube")).fit(X, Y)
-    with pytest.raises(ValueError, match="'radius' parameter of NormProjector"):
+    with pytest.raises(ValueError, match="'radius' parameter must be a finite"):
         ProjectedRegressor(Ridge(), NormProjector(radius=0)).fit(X, Y)
     with pytest.raises(ValueError, match="'regressor' parameter of ProjectedRegressor"):
         ProjectedRegressor(regressor="ridge").fit(X, Y)

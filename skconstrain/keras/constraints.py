@@ -7,10 +7,17 @@ which produces exact zeros), ``Box`` (elementwise clip) and ``Simplex``.
 
 As in Keras, ``axis`` names the axis (or axes) along which one weight vector runs:
 for a ``Dense`` kernel of shape ``(input_dim, units)``, ``axis=0`` constrains the
-column of incoming weights of each unit.
+column of incoming weights of each unit. The default, ``axis=None``, means each
+unit's incoming weights for a kernel of any rank: all axes but the last (axis 0
+of a ``Dense`` kernel, as Keras's default; the three first axes of a ``Conv2D``
+kernel, where Keras's ``axis=0`` would constrain along one spatial axis only),
+and the whole vector for a weight of rank 1 (a bias). An explicit ``axis`` is
+used as given.
 """
 
 from __future__ import annotations
+
+import copy
 
 import keras
 from keras import ops
@@ -31,13 +38,43 @@ __all__ = [
 ]
 
 
+def incoming_axes(axis, ndim):
+    """The axes ``axis`` means for a weight of rank ``ndim``.
+
+    None: each unit's incoming weights, all axes but the last (axis 0 for a
+    weight of rank 1 or 2). An int or a list of ints is returned as given.
+
+    Examples
+    --------
+    >>> incoming_axes(None, 2), incoming_axes(None, 4), incoming_axes(1, 4)
+    ((0,), (0, 1, 2), 1)
+    """
+    if axis is None:
+        return tuple(range(max(ndim - 1, 1)))
+    return axis
+
+
+class _KerasNorm(ParamsMixin):
+    """Keras's norm constraints with ``axis=None``: each unit's incoming weights."""
+
+    def __init__(self, *args, axis=None, **kwargs):
+        super().__init__(*args, axis=axis, **kwargs)
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        resolved = copy.copy(self)  # Keras's formula with the axes resolved
+        resolved.axis = incoming_axes(self.axis, len(w.shape))
+        return super(_KerasNorm, resolved).__call__(w)
+
+
 @serializable
-class UnitNorm(ParamsMixin, keras.constraints.UnitNorm):
+class UnitNorm(_KerasNorm, keras.constraints.UnitNorm):
     """Each weight vector along ``axis`` has unit L2 norm (Keras semantics).
 
     Parameters
     ----------
-    axis : int or list of int, default=0
+    axis : None, int or list of int, default=None
+        None: each unit's incoming weights (all axes but the last).
 
     Examples
     --------
@@ -62,7 +99,7 @@ class NonNeg(ParamsMixin, keras.constraints.NonNeg):
 
 
 @serializable
-class MaxNorm(ParamsMixin, keras.constraints.MaxNorm):
+class MaxNorm(_KerasNorm, keras.constraints.MaxNorm):
     """Each weight vector along ``axis`` has L2 norm at most ``max_value``.
 
     Keras semantics (the rescaling uses ``epsilon`` to stay finite).
@@ -70,7 +107,8 @@ class MaxNorm(ParamsMixin, keras.constraints.MaxNorm):
     Parameters
     ----------
     max_value : float, default=2
-    axis : int or list of int, default=0
+    axis : None, int or list of int, default=None
+        None: each unit's incoming weights (all axes but the last).
 
     Examples
     --------
@@ -80,12 +118,12 @@ class MaxNorm(ParamsMixin, keras.constraints.MaxNorm):
     array([[0.6],
            [0.8]])
     >>> MaxNorm(max_value=1.0).set_params(max_value=3.0).get_params()
-    {'max_value': 3.0, 'axis': 0}
+    {'max_value': 3.0, 'axis': None}
     """
 
 
 @serializable
-class MinMaxNorm(ParamsMixin, keras.constraints.MinMaxNorm):
+class MinMaxNorm(_KerasNorm, keras.constraints.MinMaxNorm):
     """Each weight vector's L2 norm is moved into ``[min_value, max_value]``.
 
     Keras semantics: ``rate`` in (0, 1] is the fraction of the way moved each
@@ -96,7 +134,8 @@ class MinMaxNorm(ParamsMixin, keras.constraints.MinMaxNorm):
     min_value : float, default=0.0
     max_value : float, default=1.0
     rate : float, default=1.0
-    axis : int or list of int, default=0
+    axis : None, int or list of int, default=None
+        None: each unit's incoming weights (all axes but the last).
 
     Examples
     --------
@@ -113,7 +152,7 @@ class _VectorProjection(ParamsMixin, keras.constraints.Constraint):
 
     _project = None  # a last-axis projection of skconstrain.keras.ops
 
-    def __init__(self, radius=1.0, axis=0):
+    def __init__(self, radius=1.0, axis=None):
         self.radius = radius
         self.axis = axis
         self._validate()
@@ -126,7 +165,8 @@ class _VectorProjection(ParamsMixin, keras.constraints.Constraint):
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
-        axes = [self.axis] if isinstance(self.axis, int) else list(self.axis)
+        axis = incoming_axes(self.axis, len(w.shape))
+        axes = [axis] if isinstance(axis, int) else list(axis)
         axes = [a % w.ndim for a in axes]
         rest = [a for a in range(w.ndim) if a not in axes]
         perm = rest + axes
@@ -148,7 +188,8 @@ class L1Ball(_VectorProjection):
     Parameters
     ----------
     radius : float, default=1.0
-    axis : int or list of int, default=0
+    axis : None, int or list of int, default=None
+        None: each unit's incoming weights (all axes but the last).
 
     Examples
     --------
@@ -171,7 +212,8 @@ class Simplex(_VectorProjection):
     Parameters
     ----------
     radius : float, default=1.0
-    axis : int or list of int, default=0
+    axis : None, int or list of int, default=None
+        None: each unit's incoming weights (all axes but the last).
 
     Examples
     --------
@@ -254,8 +296,8 @@ def get(identifier):
     Examples
     --------
     >>> get("max_norm")
-    MaxNorm(max_value=2, axis=0)
+    MaxNorm(max_value=2, axis=None)
     >>> get({"class_name": "L1Ball", "radius": 0.5})
-    L1Ball(radius=0.5, axis=0)
+    L1Ball(radius=0.5, axis=None)
     """
     return _REGISTRY.get(identifier)
