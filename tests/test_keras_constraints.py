@@ -109,7 +109,7 @@ def test_set_params():
         ("l1_ball", C.L1Ball),
         (C.Simplex, C.Simplex),
         ({"class_name": "Box", "config": {"lower": 0, "upper": 1}}, C.Box),
-        ({"class_name": "MaxNorm", "max_value": 3}, C.MaxNorm),
+        ({"class_name": "MaxNorm", "config": {"max_value": 3}}, C.MaxNorm),
     ],
 )
 def test_get(identifier, expected):

@@ -118,7 +118,7 @@ def test_config_registry_and_errors():
     assert again.get_config() == pen.get_config()
     assert penalties.get(pen) is pen
     assert penalties.get(None) is None
-    got = penalties.get({"class_name": "OutputPenalty", "set": "simplex"})
+    got = penalties.get({"class_name": "OutputPenalty", "config": {"set": "simplex"}})
     assert isinstance(got, OutputPenalty) and got.set == "simplex"
     with pytest.raises(ValueError, match="Could not build OutputPenalty"):
         penalties.get("output_penalty")

@@ -106,7 +106,7 @@ def test_params_clone_and_serialization(reg):
         ("orthogonality", R.Orthogonality),
         ("clip", R.ClipPenalty),
         ("group_lasso", R.GroupLasso),
-        ({"class_name": "L2", "factor": 0.5}, R.L2),
+        ({"class_name": "L2", "config": {"factor": 0.5}}, R.L2),
     ],
 )
 def test_get(identifier, expected):
@@ -162,3 +162,17 @@ def test_keras_l1l2_bad_factors():
         R.get({"class_name": "L1L2", "config": {"l1": -1.0}})
     with pytest.raises(ValueError, match=r"Could not build ElasticNet\.from_l1_l2"):
         R.get({"class_name": "L1L2", "config": {"factor": 1.0}})
+
+
+def test_get_follows_keras_deserialization():
+    ours = R.ElasticNet(0.3, l1_ratio=0.2)
+    again = R.get(keras.saving.serialize_keras_object(ours))
+    assert type(again) is R.ElasticNet and again.get_config() == ours.get_config()
+    # a Keras regularizer that is not ours is Keras's to build
+    theirs = keras.regularizers.OrthogonalRegularizer(0.1)
+    built = R.get(keras.saving.serialize_keras_object(theirs))
+    assert isinstance(built, keras.regularizers.OrthogonalRegularizer)
+    with pytest.raises(ValueError, match="must be a Keras serialization"):
+        R.get({"class_name": "L2", "factor": 0.5})  # not Keras's format
+    with pytest.raises(ValueError, match="Unknown regularizer 'Nope'"):
+        R.get({"class_name": "Nope", "config": {}})

@@ -121,26 +121,20 @@ class Registry:
     def get(self, identifier):
         """Return the object ``identifier`` names (None stays None).
 
-        A string or class is instantiated with default arguments; a dict is
-        either a Keras serialization (``{"class_name": ..., "config": ...}``) or
-        ``{"class_name" or "name": ..., **arguments}``; an instance of the family
-        is returned as it is.
+        As Keras's own ``get`` functions do: a string or class is instantiated
+        with default arguments; a dict is a Keras serialization
+        (``{"class_name": ..., "config": {...}}``, as
+        ``keras.saving.serialize_keras_object`` writes it), built from its
+        config when the class is one of ours (or has a name of ours, such as
+        Keras's "L1L2") and by ``keras.saving.deserialize_keras_object``
+        otherwise; an instance of the family is returned as it is.
         """
         if identifier is None:
             return None
         if isinstance(identifier, str):
             return self._instantiate(self._class(identifier), {})
         if isinstance(identifier, dict):
-            spec = dict(identifier)
-            name = spec.pop("class_name", None) or spec.pop("name", None)
-            if name is None:
-                raise ValueError(
-                    f"A {self.family} dict needs a 'class_name'; got {identifier!r}."
-                )
-            config = spec.pop("config", None)
-            if config is None:
-                config = {k: v for k, v in spec.items() if k not in ("module",)}
-            return self._instantiate(self._class(name.split(">")[-1]), config)
+            return self._deserialize(identifier)
         if inspect.isclass(identifier):
             if identifier in self._lookup.values():
                 return self._instantiate(identifier, {})
@@ -156,6 +150,30 @@ class Registry:
         raise ValueError(
             f"Could not interpret {self.family} identifier {identifier!r}; pass "
             f"None, one of {self.names}, a dict, a class or an instance."
+        )
+
+    def _deserialize(self, identifier):
+        if not isinstance(identifier.get("config"), dict) or not isinstance(
+            identifier.get("class_name"), str
+        ):
+            raise ValueError(
+                f"A {self.family} dict must be a Keras serialization, "
+                "{'class_name': ..., 'config': {...}} (as "
+                f"keras.saving.serialize_keras_object writes it); got {identifier!r}."
+            )
+        name = identifier["class_name"].split(">")[-1]  # "package>Name" too
+        key = _key(name)
+        if key in self._builders or key in self._lookup:
+            return self._instantiate(self._class(name), dict(identifier["config"]))
+        try:
+            found = keras.saving.deserialize_keras_object(identifier)
+        except (TypeError, ValueError):
+            found = None
+        if self.base is not None and isinstance(found, self.base):
+            return found
+        raise ValueError(
+            f"Unknown {self.family} {name!r}; valid names are {self.names} "
+            "(snake_case or CamelCase), or a Keras object of the family."
         )
 
     def _instantiate(self, cls, config):

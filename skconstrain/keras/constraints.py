@@ -285,8 +285,8 @@ def get(identifier):
     ----------
     identifier : None, str, dict, class or instance
         None; a name such as "max_norm" or "MaxNorm" (default arguments); a dict
-        ``{"class_name": "MaxNorm", "config": {"max_value": 3}}`` or
-        ``{"class_name": "MaxNorm", "max_value": 3}``; one of our classes; or an
+        ``{"class_name": "MaxNorm", "config": {"max_value": 3}}`` (Keras's
+        serialization); one of our classes; or an
         instance of one, or of any Keras constraint (returned as it is).
 
     Returns
@@ -297,7 +297,7 @@ def get(identifier):
     --------
     >>> get("max_norm")
     MaxNorm(max_value=2, axis=None)
-    >>> get({"class_name": "L1Ball", "radius": 0.5})
+    >>> get({"class_name": "L1Ball", "config": {"radius": 0.5}})
     L1Ball(radius=0.5, axis=None)
     """
     return _REGISTRY.get(identifier)

@@ -209,7 +209,8 @@ def get(identifier):
     Parameters
     ----------
     identifier : None, dict, class or OutputPenalty
-        None; a dict such as ``{"class_name": "OutputPenalty", "set": "simplex"}``
+        None; a Keras serialization such as
+        ``{"class_name": "OutputPenalty", "config": {"set": "simplex"}}``
         or a Keras serialization; or an instance. (``OutputPenalty`` needs a
         set, so a bare name or class cannot build one.)
 
@@ -219,7 +220,8 @@ def get(identifier):
 
     Examples
     --------
-    >>> get({"class_name": "OutputPenalty", "set": "simplex", "kind": "reciprocal"})
+    >>> get({"class_name": "OutputPenalty",
+    ...      "config": {"set": "simplex", "kind": "reciprocal"}})
     OutputPenalty(set='simplex', radius=1.0, lower=None, upper=None, \
 kind='reciprocal', strength=1.0, margin=0.01)
     """

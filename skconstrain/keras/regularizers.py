@@ -322,7 +322,8 @@ def get(identifier):
         None; a name ("l1", "l2", "elastic_net"/"elasticnet", "orthogonality",
         "clip"/"clip_penalty", "group_lasso", or CamelCase; Keras's
         "l1_l2"/"l1l2"/"L1L2" give :meth:`ElasticNet.from_l1_l2`); a dict such as
-        ``{"class_name": "L2", "factor": 0.1}``; one of our classes; an instance
+        ``{"class_name": "L2", "config": {"factor": 0.1}}`` (Keras's
+        serialization); one of our classes; an instance
         of ours or of any Keras regularizer; or a callable ``f(W) -> scalar``.
 
     Returns
