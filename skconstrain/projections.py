@@ -398,7 +398,20 @@ def _simplex_thresholds(X, radius, prefix):
         U = np.negative(X)  # sorted ascending = x sorted descending, negated
         U.sort(axis=1)
         neg_m = U[:, 0].copy()
-        return -neg_m, _threshold_of_sorted(U, neg_m, radius)[0], None
+        theta, done = _threshold_of_sorted(U[:, :K], neg_m, radius)
+        redo = np.flatnonzero(~done)
+        if redo.size and d > K:  # supports past the prefix: the whole row
+            with np.errstate(over="ignore", invalid="ignore"):
+                full = U[redo] - neg_m[redo, None]  # m - x, ascending
+            # the whole row (common for rows of small entries): one sum decides
+            # it, d u_d > c_d - radius, and gives theta without a cumulative sum
+            total = full.sum(axis=1) + radius
+            whole = d * full[:, -1] < total
+            theta[redo[whole]] = total[whole] / -d
+            if not whole.all():
+                rest = full[~whole]
+                theta[redo[~whole]] = _threshold_of_sorted(rest, None, radius)[0]
+        return -neg_m, theta, None
     m = X.max(axis=1)
     theta = np.empty_like(m)
     # A support of at most K entries has theta <= m - radius / K, so holds
