@@ -35,7 +35,11 @@ from skconstrain import _training
 from skconstrain._sets import check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
-from skconstrain.keras.layers import OutputPenaltyLayer, OutputProjection
+from skconstrain.keras.layers import (
+    OutputActivation,
+    OutputPenaltyLayer,
+    OutputProjection,
+)
 from skconstrain.keras.penalties import KINDS
 from skconstrain.projections import distance, project
 
@@ -43,7 +47,7 @@ __all__ = ["ConstrainedRegressor"]
 
 #: The registry's names, and scikit-learn's "elasticnet".
 PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
-STRATEGIES = ("project", "penalty", "post")
+STRATEGIES = ("project", "activation", "penalty", "post")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Hyperparameters that shape the network or its training objective. A warm
@@ -131,20 +135,24 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
       constraints** (``kernel_constraint``, ``bias_constraint``) on every layer
       that has a kernel, for the default MLP or for the user's model;
     - an **output constraint** (``output_constraint``: a set of the registry),
-      enforced by one of three ``output_strategy``:
+      enforced by one of four ``output_strategy``:
 
-      ========== ============================================ ===================
-      strategy   how                                          guarantee
-      ========== ============================================ ===================
-      "project"  the network ends in an exact, differentiable  every prediction
-                 projection (:class:`~skconstrain.keras.      in the set; trained
-                 OutputProjection`)                           through it
-      "penalty"  a penalty on violations is added to the loss approximate; see
-                 (:class:`~skconstrain.keras.                 ``constraint_
-                 OutputPenaltyLayer`)                         violation_``
-      "post"     the network is trained unconstrained and     every prediction
-                 its predictions are projected exactly        in the set
-      ========== ============================================ ===================
+      ============ ============================================ =================
+      strategy     how                                          guarantee
+      ============ ============================================ =================
+      "project"    the network ends in an exact, differentiable every prediction
+                   projection (:class:`~skconstrain.keras.      in the set;
+                   OutputProjection`), trained through it       exact boundary
+      "activation" the network ends in a smooth map into the    every prediction
+                   set: softmax, radial tanh, sigmoid...        in the set; every
+                   (:class:`~skconstrain.keras.                 score keeps
+                   OutputActivation`)                           learning
+      "penalty"    a penalty on violations is added to the loss approximate; see
+                   (:class:`~skconstrain.keras.                 ``constraint_
+                   OutputPenaltyLayer`)                         violation_``
+      "post"       the network is trained unconstrained and     every prediction
+                   its predictions are projected exactly        in the set
+      ============ ============================================ =================
 
     Training objective (``n``: number of training rows; the sum runs over the
     kernels of every kernel-bearing layer; ``w``: the sample weights, 1 by
@@ -209,7 +217,8 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
         Radius (or sum, for the simplex) of the output set.
     output_lower, output_upper : None, float or list of float, default=None
         Bounds of the "box" output set.
-    output_strategy : {"project", "penalty", "post"}, default="project"
+    output_strategy : {"project", "activation", "penalty", "post"}, \
+default="project"
         How the output constraint is enforced (table above).
     output_penalty : {"quadratic", "log_barrier", "reciprocal"}, \
 default="quadratic"
@@ -719,6 +728,12 @@ default="quadratic"
                     self.output_constraint,
                     **params,
                     name=_free_name(net, "output_projection"),
+                )
+            elif self.output_strategy == "activation":
+                head = OutputActivation(
+                    self.output_constraint,
+                    **params,
+                    name=_free_name(net, "output_activation"),
                 )
             else:
                 head = OutputPenaltyLayer(

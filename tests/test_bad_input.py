@@ -313,7 +313,7 @@ FIT_CASES = [
             FloatingPointError,
             "training diverged",
         )
-        for strategy in ("project", "penalty", "post")
+        for strategy in ("project", "activation", "penalty", "post")
     ],
 ]
 

@@ -45,7 +45,7 @@ def frames():
 @pytest.mark.parametrize(
     "set_name", ["simplex", "l1_ball", "l2_sphere", "l2_ball", "linf_ball", "nonneg"]
 )
-@pytest.mark.parametrize("strategy", ["project", "post"])
+@pytest.mark.parametrize("strategy", ["project", "activation", "post"])
 def test_exact_strategies_predict_in_set(frames, set_name, strategy):
     X, Y = frames
     reg = ConstrainedRegressor(
@@ -57,13 +57,33 @@ def test_exact_strategies_predict_in_set(frames, set_name, strategy):
     assert reg.constraint_violation_["max"] <= 1e-5
 
 
-def test_box_output(frames):
+@pytest.mark.parametrize("strategy", ["project", "activation"])
+def test_box_output(frames, strategy):
     X, Y = frames
     reg = ConstrainedRegressor(
-        **FAST, output_constraint="box", output_lower=[0, 0.1, 0.2], output_upper=0.3
+        **FAST,
+        output_constraint="box",
+        output_lower=[0, 0.1, 0.2],
+        output_upper=0.3,
+        output_strategy=strategy,
     ).fit(X, Y)
     pred = reg.predict(X)
     assert (pred >= np.array([0, 0.1, 0.2]) - 1e-7).all() and (pred <= 0.3 + 1e-7).all()
+
+
+def test_activation_strategy_learns_proportions(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        hidden_layer_sizes=(16,),
+        output_constraint="simplex",
+        output_strategy="activation",
+        epochs=60,
+        learning_rate=0.01,
+        random_state=0,
+    ).fit(X, Y)
+    head = reg.model_.layers[-1]
+    assert type(head).__name__ == "OutputActivation"
+    assert reg.score(X, Y) > 0.5
 
 
 def test_penalty_strategy_reports_violation_and_strength_matters(frames):
@@ -456,7 +476,7 @@ def test_warm_start_continues_the_network(frames):
     reg.fit(X, Y)  # alpha, learning_rate and epochs may change
 
 
-@pytest.mark.parametrize("strategy", ["project", "penalty", "post"])
+@pytest.mark.parametrize("strategy", ["project", "activation", "penalty", "post"])
 def test_partial_fit_builds_then_continues(frames, strategy):
     X, Y = frames
     reg = ConstrainedRegressor(
@@ -512,7 +532,7 @@ def test_divergence_is_an_error_and_leaves_no_fitted_state(frames, where):
 # -------------------------------------------------- persistence, strategies
 
 
-@pytest.mark.parametrize("strategy", ["project", "penalty", "post"])
+@pytest.mark.parametrize("strategy", ["project", "activation", "penalty", "post"])
 def test_every_strategy_pickles_deepcopies_and_continues(frames, strategy):
     X, Y = frames
     reg = ConstrainedRegressor(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from _reference import violation
 
 from skconstrain import projections as P
 from skconstrain._sets import SET_NAMES
@@ -170,3 +171,64 @@ def test_bad_params():
         kops.project(np.ones((2, 2)), "simplex", radius=-1)
     with pytest.raises(ValueError, match=r"takes the parameters \['radius'\]"):
         kops.project(np.ones((2, 2)), "simplex", lower=0)
+
+
+# ---------------------------------------------------------------- activations
+ACTIVATIONS = [
+    ("simplex", {"radius": 2.0}),
+    ("l2_sphere", {"radius": 0.5}),
+    ("l2_ball", {"radius": 0.5}),
+    ("l1_ball", {"radius": 0.5}),
+    ("linf_ball", {"radius": 0.5}),
+    ("box", {"lower": [0.0, -1.0, 0.5, 0.0], "upper": 1.0}),
+    ("box", {"lower": -1.0}),
+    ("box", {"upper": 2.0}),
+    ("nonneg", {}),
+]
+
+
+@pytest.mark.parametrize("name, params", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_activation_is_feasible_with_gradients_everywhere(name, params, dtype):
+    rng = np.random.default_rng(0)
+    big = 1e30 if dtype == "float32" else 1e300
+    X = np.vstack(
+        [
+            rng.normal(size=(20, 4)),
+            rng.normal(size=(5, 4)) * 50,
+            np.zeros((1, 4)),
+            [[1e-8, -2e-8, 0.0, 3e-8], [big, -big, 1.0, 0.0]],
+        ]
+    ).astype(dtype)
+    xt = tf.Variable(X)
+    with tf.GradientTape() as tape:
+        out = kops.activate(xt, name, **params)
+        loss = tf.reduce_sum(out * np.arange(1.0, 5.0, dtype=dtype))
+    out = out.numpy()
+    assert out.dtype == X.dtype and np.isfinite(out).all()
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert violation(out.astype("float64"), name, **params) <= tol
+    gradient = tape.gradient(loss, xt).numpy()
+    assert np.isfinite(gradient).all()
+    # every score of an ordinary row still learns (a projection zeroes some)
+    assert (np.abs(gradient[:20]) > 0).mean() > 0.9
+
+
+def test_activation_is_identity_to_first_order_inside_the_balls():
+    x = np.array([[1e-4, -2e-4, 3e-4]])
+    for name in ("l2_ball", "l1_ball"):
+        np.testing.assert_allclose(np.asarray(kops.activate(x, name)), x, rtol=1e-6)
+
+
+def test_output_activation_layer_saves_and_loads(tmp_path):
+    from skconstrain.keras import OutputActivation
+
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4), OutputActivation("l1_ball", 2.0)]
+    )
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    X = np.random.default_rng(1).normal(size=(5, 3)) * 10
+    np.testing.assert_allclose(again.predict(X, verbose=0), model.predict(X, verbose=0))
+    assert np.abs(again.predict(X, verbose=0)).sum(axis=1).max() <= 2 + 1e-5

@@ -24,6 +24,7 @@ OURS = ["skconstrain.estimators.ConstrainedRegressor"]
         {},
         {"output_constraint": "simplex", "output_strategy": "project"},
         {"output_constraint": "simplex", "output_strategy": "post"},
+        {"output_constraint": "l1_ball", "output_strategy": "activation"},
         {
             "output_constraint": "box",
             "output_lower": [0.0, 0.0, 0.0],
@@ -33,7 +34,7 @@ OURS = ["skconstrain.estimators.ConstrainedRegressor"]
         },
         {"output_constraint": "l2_sphere", "penalty": "l2", "alpha": 0.1},
     ],
-    ids=["none", "project", "post", "penalty", "sphere+l2"],
+    ids=["none", "project", "post", "activation", "penalty", "sphere+l2"],
 )
 def test_constrained_regressor_round_trips(tmp_path, params):
     est = ConstrainedRegressor(**FAST, **params).fit(X, Y)

@@ -4,8 +4,10 @@ Usable in any Keras model; :class:`skconstrain.ConstrainedRegressor` is built fr
 them. Everything is registered for ``.keras`` saving under the package
 "skconstrain".
 
-- :mod:`~skconstrain.keras.ops`: the projections in ``keras.ops``.
+- :mod:`~skconstrain.keras.ops`: the projections (and smooth activations into
+  the sets) in ``keras.ops``.
 - :class:`OutputProjection`: a layer that projects exactly onto a set;
+  :class:`OutputActivation`: a layer that maps smoothly into a set;
   :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
@@ -26,7 +28,11 @@ from skconstrain.keras.constraints import (
     Simplex,
     UnitNorm,
 )
-from skconstrain.keras.layers import OutputPenaltyLayer, OutputProjection
+from skconstrain.keras.layers import (
+    OutputActivation,
+    OutputPenaltyLayer,
+    OutputProjection,
+)
 from skconstrain.keras.penalties import OutputPenalty
 from skconstrain.keras.regularizers import (
     L1,
@@ -49,6 +55,7 @@ __all__ = [
     "MinMaxNorm",
     "NonNeg",
     "Orthogonality",
+    "OutputActivation",
     "OutputPenalty",
     "OutputPenaltyLayer",
     "OutputProjection",

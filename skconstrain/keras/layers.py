@@ -1,6 +1,7 @@
 """Layers that end a constrained network.
 
 - ``OutputProjection``: projects its input exactly onto a set.
+- ``OutputActivation``: maps its input smoothly into a set.
 - ``OutputPenaltyLayer``: passes its input through and adds an output penalty.
 """
 
@@ -14,7 +15,7 @@ from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import serializable
 from skconstrain.keras.penalties import OutputPenalty
 
-__all__ = ["OutputPenaltyLayer", "OutputProjection"]
+__all__ = ["OutputActivation", "OutputPenaltyLayer", "OutputProjection"]
 
 
 def _plain(value):
@@ -77,6 +78,45 @@ class OutputProjection(keras.layers.Layer):
             set=self.set, radius=self.radius, lower=self.lower, upper=self.upper
         )
         return config
+
+
+@serializable
+class OutputActivation(OutputProjection):
+    """Map the last axis of the input smoothly into a set (an activation).
+
+    ``radius * softmax`` for the simplex, normalisation for the sphere, a
+    radial ``tanh`` squash for the L2 and L1 balls, ``tanh``/``sigmoid``
+    scaling for the L-infinity ball and the box, ``softplus`` for nonneg (see
+    :func:`skconstrain.keras.ops.activate`). Every output is in the set and,
+    unlike :class:`OutputProjection`, every score keeps a nonzero gradient, so
+    no output stops learning; the price is that the boundary of a ball or box
+    (and the zeros of the simplex) are only reached in the limit. No weights.
+
+    Parameters
+    ----------
+    set : str
+        A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
+        "linf_ball", "box", "nonneg".
+    radius : float, default=1.0
+        Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
+    lower, upper : None, float or list of float, default=None
+        Bounds of the "box" (ignored by the other sets).
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential(
+    ...     [keras.Input((4,)), keras.layers.Dense(3), OutputActivation("l1_ball")]
+    ... )
+    >>> P = model.predict(np.full((2, 4), 100.0), verbose=0)
+    >>> bool((np.abs(P).sum(axis=1) <= 1 + 1e-6).all())
+    True
+    """
+
+    def call(self, inputs):
+        return sk_ops.activate(inputs, self.set, **self._params)
 
 
 @serializable

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from keras import ops
 
-from skconstrain._sets import check_bounds, check_param_names, check_radius
+from skconstrain._sets import check_bounds, check_param_names, check_radius, set_params
 
 __all__ = [
+    "activate",
     "project",
     "project_box",
     "project_l1_ball",
@@ -324,3 +325,90 @@ def project(x, set="l2_sphere", **params):
     if set == "l2_sphere" and params.pop("zero_norm", "keep") != "keep":
         raise ValueError("The Keras sphere projection only supports zero_norm='keep'.")
     return _FUNCTIONS[set](x, **params)
+
+
+# ---------------------------------------------------------------- activations
+def _radial_squash(x, xs, m, ns, radius):
+    """``x * radius * tanh(||x|| / radius) / ||x||``, from ``xs = x / m`` and its
+    norm ``ns`` (so that no norm overflows); ``x`` itself where ``x = 0``.
+
+    The factor tends to 1 as ``||x|| -> 0``, so the map is the identity to first
+    order there; the inner ``where`` keeps the gradient finite.
+    """
+    positive = ns > 0
+    safe = ops.where(positive, ns, ops.ones_like(ns))
+    return ops.where(positive, xs * (radius * ops.tanh(m * safe / radius) / safe), x)
+
+
+def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
+    """Map scores smoothly into the set named ``set``, along the last axis.
+
+    Unlike :func:`project`, every point maps to a distinct point, with nonzero
+    gradients everywhere, and every output is feasible:
+
+    ============ ===============================================================
+    set          map
+    ============ ===============================================================
+    simplex      ``radius * softmax(x)``
+    l2_sphere    ``radius * x / ||x||_2`` (the point ``radius / sqrt(d)`` at 0)
+    l2_ball      ``x * radius * tanh(||x||_2 / radius) / ||x||_2``
+    l1_ball      ``x * radius * tanh(||x||_1 / radius) / ||x||_1``
+    linf_ball    ``radius * tanh(x)``
+    box          ``lower + (upper - lower) * sigmoid(x)``; one-sided bounds:
+                 ``lower + softplus(x)``, ``upper - softplus(-x)``
+    nonneg       ``softplus(x)``
+    ============ ===============================================================
+
+    The balls' radial squash is the identity to first order near 0 and tends to
+    the boundary as the scores grow.
+
+    Parameters
+    ----------
+    x : tensor of shape (..., d)
+    set : str, default="l2_sphere"
+    radius : float, default=1.0
+        Ignored by "box" and "nonneg".
+    lower, upper : None, float or array-like of shape (d,), default=None
+        Bounds of the "box" (ignored by the other sets).
+
+    Returns
+    -------
+    tensor of the same shape and dtype as ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(np.asarray(activate(np.array([[0.0, np.log(3.0)]]), "simplex")), 3)
+    array([[0.25, 0.75]])
+    >>> np.round(np.asarray(activate(np.array([[30.0, 40.0]]), "l2_ball")), 3)
+    array([[0.6, 0.8]])
+    """
+    params = set_params(set, radius=radius, lower=lower, upper=upper)
+    x = ops.convert_to_tensor(x)
+    if set == "simplex":
+        return params["radius"] * ops.softmax(x, axis=-1)
+    if set == "linf_ball":
+        return params["radius"] * ops.tanh(x)
+    if set == "nonneg":
+        return ops.softplus(x)
+    if set == "box":
+        lo, hi = check_bounds(params["lower"], params["upper"], x.shape[-1])
+        if lo is not None and hi is not None:
+            lo, hi = ops.cast(lo, x.dtype), ops.cast(hi, x.dtype)
+            return lo + (hi - lo) * ops.sigmoid(x)
+        if lo is not None:
+            return ops.cast(lo, x.dtype) + ops.softplus(x)
+        if hi is not None:
+            return ops.cast(hi, x.dtype) - ops.softplus(-x)
+        return x
+    r = params["radius"]
+    xs, m = _scaled(x)  # x / max|x_i|: its norms cannot overflow
+    if set == "l1_ball":
+        ns = ops.sum(ops.abs(xs), axis=-1, keepdims=True)
+        return _radial_squash(x, xs, m, ns, r)
+    ns = safe_norm(xs)
+    if set == "l2_ball":
+        return _radial_squash(x, xs, m, ns, r)
+    # l2_sphere: the zero row has no direction; it maps to the point r / sqrt(d)
+    uniform = ops.ones_like(x) * (r / float(x.shape[-1]) ** 0.5)
+    return ops.where(ns > 0, r * xs / ops.where(ns > 0, ns, 1), uniform)
