@@ -200,9 +200,15 @@ def as_tensors(X, y, sample_weight=None):
     )
 
 
-def _data_loss(y, pred, w):
-    """Weighted squared error summed over rows: ``sum_i w_i mean_k (y - p)**2``."""
-    per_row = tf.reduce_mean(tf.square(y - tf.cast(pred, y.dtype)), axis=-1)
+def _data_loss(y, pred, w, row_loss=None):
+    """Weighted loss summed over rows: ``sum_i w_i mean_k (y - p)**2``, or with
+    ``row_loss(y, pred)`` (per row, summed over outputs) divided by their number
+    in place of the squared error."""
+    pred = tf.cast(pred, y.dtype)
+    if row_loss is None:
+        per_row = tf.reduce_mean(tf.square(y - pred), axis=-1)
+    else:
+        per_row = row_loss(y, pred) / tf.cast(tf.shape(y)[-1], y.dtype)
     return tf.reduce_sum(w * per_row)
 
 
@@ -223,12 +229,13 @@ class _Epoch:
     n``), so neither is a constant of the trace.
     """
 
-    def __init__(self, model, optimizer, batch_size, shuffle, scales):
+    def __init__(self, model, optimizer, batch_size, shuffle, scales, row_loss):
         self.model = model
         self.optimizer = optimizer
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.scales = list(scales)
+        self.row_loss = row_loss
 
     def __call__(self, X, y, w, seed, loss_weight, penalty_scale):
         saved = [obj.scale for obj in self.scales]
@@ -257,7 +264,7 @@ class _Epoch:
             rows = tf.cast(tf.shape(idx)[0], y.dtype)
             with tf.GradientTape() as tape:
                 pred = self.model(xb, training=True)
-                loss = _data_loss(yb, pred, wb) / rows + _total(
+                loss = _data_loss(yb, pred, wb, self.row_loss) / rows + _total(
                     self.model.losses, y.dtype
                 )
                 weighted = loss * loss_weight
@@ -274,13 +281,17 @@ class _Epoch:
 
 
 class _Evaluate:
-    """Weighted mean squared error of the model on ``(X, y)``, no penalty."""
+    """Weighted mean squared error of the model's predictions on ``(X, y)``
+    (its outputs through ``output_map``, when given), no penalty."""
 
-    def __init__(self, model):
+    def __init__(self, model, output_map):
         self.model = model
+        self.output_map = output_map
 
     def __call__(self, X, y, w):
         pred = self.model(X, training=False)
+        if self.output_map is not None:
+            pred = self.output_map(pred)
         return _data_loss(y, pred, w) / tf.cast(tf.shape(X)[0], y.dtype)
 
 
@@ -309,11 +320,28 @@ class Engine:
         (``penalty_scale`` of :meth:`run_epoch`).
     jit_compile : bool, default=False
         Compile the epoch with XLA.
+    row_loss : callable or None, default=None
+        ``row_loss(y, outputs)``: the training loss of each row, summed over
+        the outputs (it is divided by their number); None: squared error.
+    output_map : callable or None, default=None
+        Maps the network's outputs to predictions for :meth:`evaluate` (e.g.
+        the projection of scores trained with a Fenchel-Young ``row_loss``).
     """
 
     def __init__(
-        self, model, optimizer, *, batch_size, shuffle, scales=(), jit_compile=False
+        self,
+        model,
+        optimizer,
+        *,
+        batch_size,
+        shuffle,
+        scales=(),
+        jit_compile=False,
+        row_loss=None,
+        output_map=None,
     ):
+        self.row_loss = row_loss
+        self.output_map = output_map
         self.model = model
         self.optimizer = optimizer
         if not optimizer.built:
@@ -379,6 +407,7 @@ class Engine:
                     self.batch_size,
                     self.shuffle,
                     self.scales,
+                    self.row_loss,
                 ),
                 input_signature=self._signature(with_seed=True),
                 autograph=False,
@@ -399,7 +428,7 @@ class Engine:
         """Weighted mean squared error on ``data`` (no penalty terms)."""
         if self._evaluate is None:
             self._evaluate = tf.function(
-                _Evaluate(self.model),
+                _Evaluate(self.model, self.output_map),
                 input_signature=self._signature(with_seed=False),
                 autograph=False,
             )

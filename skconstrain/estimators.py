@@ -9,6 +9,7 @@ engine in :mod:`skconstrain._training`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import random
@@ -34,12 +35,14 @@ from sklearn.utils.validation import (
 from skconstrain import _training
 from skconstrain._sets import check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import constraints as _constraints
+from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
 )
+from skconstrain.keras.losses import ProjectionLoss
 from skconstrain.keras.penalties import KINDS
 from skconstrain.projections import distance, project
 
@@ -69,6 +72,7 @@ _STRUCTURAL = (
     "output_strategy",
     "output_penalty",
     "output_penalty_strength",
+    "loss",
     "batch_size",
     "shuffle",
 )
@@ -225,6 +229,17 @@ default="quadratic"
         Kind of penalty for ``output_strategy="penalty"``.
     output_penalty_strength : float, default=1.0
         Its strength.
+    loss : {"squared_error", "fenchel_young"}, default="squared_error"
+        The data term. "fenchel_young" (with ``output_strategy="project"``)
+        trains the network's raw scores ``theta`` with the Fenchel-Young loss
+        of the projection, ``<theta, P(theta)> - ||P(theta)||^2 / 2 -
+        <theta, y> + ||y||^2 / 2`` (divided by the number of outputs), whose
+        gradient is ``P(theta) - y``: scores outside the projection's support
+        keep learning, where squared error through the projection gives them
+        no gradient (:class:`skconstrain.keras.losses.ProjectionLoss`).
+        Predictions are ``P(theta)``, projected exactly in float64.
+        ``loss_curve_`` records this loss; early stopping monitors the squared
+        error of the projected predictions.
     epochs : int, default=200
         Maximum number of passes over the training data in one ``fit``.
     batch_size : int or None, default=None
@@ -329,6 +344,7 @@ default="quadratic"
         "output_strategy": [StrOptions(set(STRATEGIES))],
         "output_penalty": [StrOptions(set(KINDS))],
         "output_penalty_strength": [Interval(Real, 0, None, closed="left")],
+        "loss": [StrOptions({"squared_error", "fenchel_young"})],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -360,6 +376,7 @@ default="quadratic"
         output_strategy="project",
         output_penalty="quadratic",
         output_penalty_strength=1.0,
+        loss="squared_error",
         epochs=200,
         batch_size=None,
         learning_rate=1e-3,
@@ -387,6 +404,7 @@ default="quadratic"
         self.output_strategy = output_strategy
         self.output_penalty = output_penalty
         self.output_penalty_strength = output_penalty_strength
+        self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -549,6 +567,15 @@ default="quadratic"
         self._penalty_object()
         for name in ("kernel_constraint", "bias_constraint"):
             _constraints.get(getattr(self, name))
+        if self.loss == "fenchel_young" and (
+            self.output_constraint is None or self.output_strategy != "project"
+        ):
+            raise ValueError(
+                "loss='fenchel_young' trains the scores of a projection: it needs "
+                "an output_constraint and output_strategy='project'; got "
+                f"output_constraint={self.output_constraint!r}, "
+                f"output_strategy={self.output_strategy!r}."
+            )
         if self.output_constraint is not None:
             check_set(self.output_constraint, param="output_constraint")
             self._output_params()
@@ -721,7 +748,7 @@ default="quadratic"
             net = self._base_network(meta, seed)
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
-        if self.output_constraint is not None and self.output_strategy != "post":
+        if self.output_constraint is not None and not self._projects_after():
             params = self._output_set
             if self.output_strategy == "project":
                 head = OutputProjection(
@@ -775,12 +802,21 @@ default="quadratic"
     def _new_engine(self):
         """An engine with a network like ``model_`` (its weights do not matter)."""
         model = self._build_model(self._fit_shape, seed=0)
+        row_loss = output_map = None
+        if self.loss == "fenchel_young":
+            loss = ProjectionLoss(self.output_constraint, **self._output_set)
+            row_loss = loss.call
+            output_map = functools.partial(
+                _keras_ops.project, set=self.output_constraint, **self._output_set
+            )
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=self._batch_size,
             shuffle=self.shuffle,
             scales=list(_penalties(model)),
+            row_loss=row_loss,
+            output_map=output_map,
         )
 
     def _set_penalty_scale(self, scale):
@@ -815,9 +851,15 @@ default="quadratic"
         pred = self._finish(self._predict_network(X))
         return pred.ravel() if self._y_ndim == 1 else pred
 
+    def _projects_after(self):
+        """Whether predictions are the projection of the network's outputs:
+        ``output_strategy="post"``, or scores trained with the Fenchel-Young
+        loss."""
+        return self.output_strategy == "post" or self.loss == "fenchel_young"
+
     def _finish(self, pred):
-        """With ``output_strategy="post"``, project the network's outputs."""
-        if self.output_constraint is not None and self.output_strategy == "post":
+        """Project the network's outputs where :meth:`_projects_after`."""
+        if self.output_constraint is not None and self._projects_after():
             pred = project(pred, self.output_constraint, **self._output_set)
         return pred
 

@@ -2,3 +2,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so that CI is reproducible;
+# HYPOTHESIS_PROFILE=explore draws new ones (run it locally to search further).
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -187,6 +187,7 @@ FIT_CASES = [
             ("output_strategy", "clip"),
             ("output_penalty", "huber"),
             ("output_penalty_strength", -1.0),
+            ("loss", "huber"),
             ("epochs", 0),
             ("epochs", 1.5),
             ("batch_size", 0),

@@ -735,3 +735,52 @@ def test_the_estimator_keeps_a_constraints_explicit_axis():
     assert conv.kernel.constraint.axis == 0  # not rewritten to each filter
     kernel = np.asarray(conv.kernel)
     assert np.linalg.norm(kernel, axis=0).max() <= 0.3 + 1e-6
+
+
+# ------------------------------------------------------ Fenchel-Young loss
+@pytest.mark.parametrize(
+    "set_name", ["simplex", "l1_ball", "l2_sphere", "l2_ball", "linf_ball", "nonneg"]
+)
+def test_fenchel_young_loss_predicts_in_the_set(frames, set_name):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        **FAST, output_constraint=set_name, output_radius=0.5, loss="fenchel_young"
+    ).fit(X, Y)
+    assert violation(reg.predict(X), set_name, radius=0.5) <= 1e-12
+    assert reg.constraint_violation_["max"] <= 1e-12
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+    # the network outputs raw scores: no projection layer inside
+    assert not any(type(x).__name__ == "OutputProjection" for x in reg.model_.layers)
+
+
+def test_fenchel_young_learns_proportions_and_persists(frames):
+    X, Y = frames
+    reg = ConstrainedRegressor(
+        hidden_layer_sizes=(16,),
+        output_constraint="simplex",
+        loss="fenchel_young",
+        epochs=60,
+        learning_rate=0.01,
+        random_state=0,
+    ).fit(X, Y)
+    assert reg.score(X, Y) > 0.5
+    again = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    reg.partial_fit(X, Y)  # continues with the same loss
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"output_constraint": "simplex", "output_strategy": "post"}]
+)
+def test_fenchel_young_needs_the_project_strategy(frames, params):
+    X, Y = frames
+    with pytest.raises(ValueError, match="loss='fenchel_young' trains the scores"):
+        ConstrainedRegressor(**FAST, **params, loss="fenchel_young").fit(X, Y)
+
+
+def test_loss_is_a_hyperparameter(frames):
+    X, Y = frames
+    est = ConstrainedRegressor(**FAST, output_constraint="simplex")
+    grid = GridSearchCV(est, {"loss": ["squared_error", "fenchel_young"]}, cv=2)
+    grid.fit(X, Y)
+    assert grid.best_params_["loss"] in ("squared_error", "fenchel_young")

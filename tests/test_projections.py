@@ -116,10 +116,17 @@ def test_sphere_is_nearest_point(V, Z, radius):
 @settings(max_examples=60, deadline=None)
 @given(V=batches(dtype=np.float64), radius=radii)
 def test_scale_equivariance(name, V, radius):
-    """P_r(x) = r * P_1(x / r)."""
+    """P_r(x) = r * P_1(x / r), up to the rounding of x itself.
+
+    The thresholds of the simplex and the L1 ball are computed on rows shifted
+    by their maximum, so their absolute error is a few ulps of max |x| (e.g.
+    1e-10 for x = 1e6 against entries of 0.05 for r = 0.1, which hypothesis
+    found): no float64 algorithm does better, and the tolerance says so.
+    """
     lhs = P.project(V, name, radius=radius)
     rhs = radius * P.project(V / radius, name, radius=1.0)
-    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-12 * radius)
+    rounding = 8 * np.finfo(np.float64).eps * np.abs(V).max(initial=0.0)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-12 * radius + rounding)
 
 
 @pytest.mark.parametrize("name", ["l2_sphere", "l2_ball", "l1_ball", "simplex"])

@@ -14,11 +14,13 @@ them. Everything is registered for ``.keras`` saving under the package
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
   ``Orthogonality``, ``ClipPenalty``, ``GroupLasso``.
 - :mod:`~skconstrain.keras.penalties`: ``OutputPenalty``.
+- :mod:`~skconstrain.keras.losses`: ``ProjectionLoss``, the Fenchel-Young loss
+  of a projection, for networks trained on raw scores.
 
 Each family has a ``get(identifier)`` registry function.
 """
 
-from skconstrain.keras import constraints, ops, penalties, regularizers
+from skconstrain.keras import constraints, losses, ops, penalties, regularizers
 from skconstrain.keras.constraints import (
     Box,
     L1Ball,
@@ -33,6 +35,7 @@ from skconstrain.keras.layers import (
     OutputPenaltyLayer,
     OutputProjection,
 )
+from skconstrain.keras.losses import ProjectionLoss
 from skconstrain.keras.penalties import OutputPenalty
 from skconstrain.keras.regularizers import (
     L1,
@@ -59,9 +62,11 @@ __all__ = [
     "OutputPenalty",
     "OutputPenaltyLayer",
     "OutputProjection",
+    "ProjectionLoss",
     "Simplex",
     "UnitNorm",
     "constraints",
+    "losses",
     "ops",
     "penalties",
     "regularizers",
