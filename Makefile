@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,plot,dev,scikeras]"
+	$(BIN)/python -m pip install --quiet -e ".[test,plot,dev,scikeras,data]"
 	touch $(STAMP)
 
 test: $(STAMP)

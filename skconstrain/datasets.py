@@ -1,4 +1,5 @@
-"""Synthetic regression problems whose targets lie in a set of the registry."""
+"""Regression problems whose targets lie in a set of the registry: synthetic
+(:func:`make_constrained_regression`) and real (:func:`load_age_structure`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sklearn.utils import check_random_state
 from skconstrain._sets import check_radius, check_set
 from skconstrain.projections import project
 
-__all__ = ["make_constrained_regression"]
+__all__ = ["load_age_structure", "make_constrained_regression"]
 
 
 def _check_int(value, name, low):
@@ -114,3 +115,175 @@ def make_constrained_regression(
         Y = pd.DataFrame(Y, columns=[f"y{j}" for j in range(n_targets)])
         return X, (Y.iloc[:, 0] if n_targets == 1 else Y)
     return X, (Y[:, 0] if n_targets == 1 else Y)
+
+
+# ------------------------------------------------------------------ real data
+#: Gapminder's country names that the UN's World Population Prospects spell
+#: otherwise (the others are spelled alike).
+_GAPMINDER_TO_UN = {
+    "Bolivia": "Bolivia (Plurinational State of)",
+    "Brunei": "Brunei Darussalam",
+    "Cape Verde": "Cabo Verde",
+    "Central African Rep.": "Central African Republic",
+    "Congo, Dem. Rep.": "Democratic Republic of the Congo",
+    "Congo, Rep.": "Congo",
+    "Cote d'Ivoire": "Côte d'Ivoire",
+    "Czech Rep.": "Czechia",
+    "Dominican Rep.": "Dominican Republic",
+    "Faeroe Islands": "Faroe Islands",
+    "Hong Kong, China": "China, Hong Kong SAR",
+    "Iran": "Iran (Islamic Republic of)",
+    "Korea, Dem. Rep.": "Dem. People's Republic of Korea",
+    "Korea, Rep.": "Republic of Korea",
+    "Laos": "Lao People's Democratic Republic",
+    "Macao, China": "China, Macao SAR",
+    "Macedonia, FYR": "North Macedonia",
+    "Micronesia, Fed. Sts.": "Micronesia (Fed. States of)",
+    "Moldova": "Republic of Moldova",
+    "Reunion": "Réunion",
+    "Russia": "Russian Federation",
+    "Slovak Republic": "Slovakia",
+    "Swaziland": "Eswatini",
+    "Syria": "Syrian Arab Republic",
+    "Taiwan": "China, Taiwan Province of China",
+    "Tanzania": "United Republic of Tanzania",
+    "Turkey": "Türkiye",
+    "United States": "United States of America",
+    "Venezuela": "Venezuela (Bolivarian Republic of)",
+    "Vietnam": "Viet Nam",
+    "Yemen, Rep.": "Yemen",
+}
+
+AGE_STARTS = tuple(range(0, 101, 5))
+"""First age of each of the 21 five-year groups of the UN table (100+ last)."""
+
+
+def _age_labels(starts):
+    ends = [*starts[1:], None]
+    return [
+        f"{a}+" if b is None else f"{a}-{b - 1}"
+        for a, b in zip(starts, ends, strict=True)
+    ]
+
+
+def load_age_structure(*, age_groups=None, as_frame=False, return_X_y=False):
+    """Age structure of countries' populations, from fertility and life expectancy.
+
+    One row per country and year: the features are the total fertility
+    (children per woman), the life expectancy at birth (years) and the year;
+    the targets are the shares of the population in each age group (each row
+    sums to 1: a point of the simplex). Years 1965-2010 every five years (the
+    years of the UN table, five-yearly, that Gapminder's table covers; later
+    UN rows are projections), countries of both tables (about 2 000 rows).
+
+    Parameters
+    ----------
+    age_groups : None or sequence of int, default=None
+        None: the 21 five-year groups (0-4, ..., 95-99, 100+). Otherwise the
+        first ages of coarser groups, increasing, starting at 0, each a multiple
+        of 5; e.g. ``[0, 15, 65]`` gives the shares aged 0-14, 15-64 and 65+.
+    as_frame : bool, default=False
+        Return pandas DataFrames (features and targets with named columns).
+    return_X_y : bool, default=False
+        Return ``(X, Y)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data`` (n, 3), ``target`` (n, k), ``feature_names``,
+        ``target_names``, ``frame`` (one DataFrame with the country, the
+        features and the targets, when ``as_frame``), ``DESCR``.
+    (X, Y) : tuple, if ``return_X_y``
+
+    Notes
+    -----
+    The data ship with the ``bokeh_sampledata`` package (install the extra:
+    ``pip install skconstrain[data]``); nothing is downloaded.
+
+    - Population by age: United Nations, Department of Economic and Social
+      Affairs, Population Division (2024). World Population Prospects 2024,
+      Online Edition. Licence CC BY 3.0 IGO. Male and female counts are summed
+      and divided by the total; these changes do not imply UN endorsement.
+    - Fertility and life expectancy: Gapminder (gapminder.org), licence CC BY
+      2.0; country names are matched to the UN's.
+
+    Examples
+    --------
+    >>> from skconstrain.datasets import load_age_structure
+    >>> X, Y = load_age_structure(age_groups=[0, 15, 65], return_X_y=True)
+    >>> X.shape[1], Y.shape[1], bool(abs(Y.sum(axis=1) - 1).max() < 1e-12)
+    (3, 3, True)
+    """
+    from sklearn.utils import Bunch
+
+    starts = _check_age_groups(age_groups)
+    population, gapminder = _sampledata()
+    pop = population[population["Year"] <= 2020]
+    counts = pop.pivot_table(
+        index=["Location", "Year"],
+        columns="AgeGrpStart",
+        values="Value",
+        aggfunc="sum",
+    ).reindex(columns=list(AGE_STARTS))
+    bins = np.searchsorted(starts, np.asarray(AGE_STARTS), side="right") - 1
+    grouped = counts.T.groupby(bins).sum().T
+    shares = grouped.div(grouped.sum(axis=1), axis=0)
+    target_names = [f"share_{label}" for label in _age_labels(list(starts))]
+    shares.columns = target_names
+    gap = gapminder.assign(
+        Location=gapminder["country"].replace(_GAPMINDER_TO_UN), Year=gapminder["year"]
+    )
+    gap = gap.dropna(subset=["fertility", "life_expectancy"])
+    frame = gap.merge(shares.reset_index(), on=["Location", "Year"], how="inner")
+    frame = frame.dropna(subset=target_names)
+    frame = frame.sort_values(["Location", "Year"]).reset_index(drop=True)
+    feature_names = ["fertility", "life_expectancy", "year"]
+    frame = frame.drop(columns="country").rename(columns={"Location": "country"})[
+        ["country", *feature_names, *target_names]
+    ]
+    X = frame[feature_names].astype(float)
+    Y = frame[target_names].astype(float)
+    if not as_frame:
+        X, Y = X.to_numpy(), Y.to_numpy()
+    if return_X_y:
+        return X, Y
+    return Bunch(
+        data=X,
+        target=Y,
+        feature_names=feature_names,
+        target_names=target_names,
+        frame=frame if as_frame else None,
+        DESCR=load_age_structure.__doc__,
+    )
+
+
+def _check_age_groups(age_groups):
+    if age_groups is None:
+        return np.asarray(AGE_STARTS)
+    starts = np.asarray(age_groups)
+    if (
+        starts.ndim != 1
+        or starts.size == 0
+        or starts.dtype.kind not in "iu"
+        or starts[0] != 0
+        or np.any(np.diff(starts) <= 0)
+        or np.any(starts % 5)
+        or starts[-1] > 100
+    ):
+        raise ValueError(
+            "The 'age_groups' parameter must be None or increasing first ages of "
+            "the groups, starting at 0, multiples of 5 up to 100; got "
+            f"{age_groups!r}."
+        )
+    return starts
+
+
+def _sampledata():
+    try:
+        from bokeh_sampledata import gapminder, population
+    except ImportError:
+        raise ImportError(
+            "load_age_structure needs the data of the 'bokeh_sampledata' package; "
+            "install the extra: pip install 'skconstrain[data]'."
+        ) from None
+    return population.data, gapminder.data

@@ -54,3 +54,58 @@ def test_deterministic_and_frames():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_constrained_regression(**kwargs)
+
+
+# ------------------------------------------------------------------ real data
+def test_age_structure_shares_are_points_of_the_simplex():
+    pytest.importorskip("bokeh_sampledata")
+    from skconstrain.datasets import load_age_structure
+
+    bunch = load_age_structure()
+    X, Y = bunch.data, bunch.target
+    assert X.shape == (len(Y), 3) and Y.shape[1] == 21
+    assert len(Y) > 1500
+    assert np.abs(Y.sum(axis=1) - 1).max() < 1e-12 and Y.min() >= 0
+    assert bunch.feature_names == ["fertility", "life_expectancy", "year"]
+    assert (
+        bunch.target_names[0] == "share_0-4" and bunch.target_names[-1] == "share_100+"
+    )
+    assert X[:, 2].min() == 1965 and X[:, 2].max() == 2010  # no UN projections
+
+
+def test_age_structure_groups_frames_and_predictability():
+    pytest.importorskip("bokeh_sampledata")
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from skconstrain.datasets import load_age_structure
+
+    bunch = load_age_structure(age_groups=[0, 15, 65], as_frame=True)
+    assert list(bunch.target.columns) == ["share_0-14", "share_15-64", "share_65+"]
+    assert {"country", "fertility", "life_expectancy", "year"} <= set(bunch.frame)
+    fine = load_age_structure(return_X_y=True)[1]
+    np.testing.assert_allclose(bunch.target.to_numpy()[:, 0], fine[:, :3].sum(axis=1))
+    # the shares are predictable from the features
+    model = make_pipeline(StandardScaler(), PolynomialFeatures(2), Ridge(1e-3))
+    r2 = cross_val_score(model, bunch.data, bunch.target, cv=3).mean()
+    assert r2 > 0.7
+
+
+@pytest.mark.parametrize("groups", [[5, 15], [0, 15, 15], [0, 12], [0, 105], []])
+def test_age_groups_are_validated(groups):
+    from skconstrain.datasets import load_age_structure
+
+    with pytest.raises(ValueError, match="'age_groups' parameter must be"):
+        load_age_structure(age_groups=groups)
+
+
+def test_age_structure_without_the_data_extra(monkeypatch):
+    import sys
+
+    from skconstrain.datasets import load_age_structure
+
+    monkeypatch.setitem(sys.modules, "bokeh_sampledata", None)
+    with pytest.raises(ImportError, match=r"pip install 'skconstrain\[data\]'"):
+        load_age_structure()
