@@ -36,6 +36,7 @@ def make_constrained_regression(
     noise=0.1,
     random_state=None,
     as_frame=False,
+    sparsity=None,
 ):
     """Generate a nonlinear regression problem with targets in a set.
 
@@ -63,6 +64,14 @@ def make_constrained_regression(
     as_frame : bool, default=False
         If True, return DataFrames with columns ``x0, x1, ...`` and
         ``y0, y1, ...`` (a Series for one target).
+    sparsity : float in [0, 1) or None, default=None
+        Share of the targets' entries that are exact zeros (on the boundary of
+        the set), for the sets whose projection makes zeros: "simplex",
+        "l1_ball" (the signal is scaled) and "nonneg" (shifted) until the share
+        is reached, to about 1% (at most ``(n_targets - 1) / n_targets`` for
+        the simplex and the L1 ball, whose rows keep a nonzero entry). Problems
+        where an exact projection should be the right tool. None: as the
+        signal falls.
 
     Returns
     -------
@@ -109,12 +118,70 @@ def make_constrained_regression(
         params = {}
     else:
         params = {"radius": radius}
-    Y = project(Z, set, **params)
+    if sparsity is None:
+        Y = project(Z, set, **params)
+    else:
+        sparsity = _check_sparsity(sparsity, set)
+        _check_reachable(sparsity, set, n_targets)
+        Y = _with_zeros(Z, set, params, sparsity, radius)
     if as_frame:
         X = pd.DataFrame(X, columns=[f"x{i}" for i in range(n_features)])
         Y = pd.DataFrame(Y, columns=[f"y{j}" for j in range(n_targets)])
         return X, (Y.iloc[:, 0] if n_targets == 1 else Y)
     return X, (Y[:, 0] if n_targets == 1 else Y)
+
+
+def _check_sparsity(sparsity, set):
+    if set not in ("simplex", "l1_ball", "nonneg"):
+        raise ValueError(
+            "The 'sparsity' parameter applies to the sets whose projection makes "
+            f"exact zeros ('simplex', 'l1_ball', 'nonneg'); got set={set!r}."
+        )
+    if (
+        isinstance(sparsity, bool)
+        or not isinstance(sparsity, numbers.Real)
+        or not 0 <= sparsity < 1
+    ):
+        raise ValueError(
+            f"The 'sparsity' parameter must be None or in [0, 1); got {sparsity!r}."
+        )
+    return float(sparsity)
+
+
+def _check_reachable(sparsity, set, n_targets):
+    # a point of the simplex, or a projection onto the L1 ball, keeps one
+    # nonzero entry per row (zero rows aside)
+    most = (n_targets - 1) / n_targets
+    if set != "nonneg" and sparsity > most:
+        raise ValueError(
+            f"The 'sparsity' parameter must be <= (n_targets - 1) / n_targets = "
+            f"{most:.3g} for set={set!r}: every row keeps a nonzero entry; got "
+            f"{sparsity!r}."
+        )
+
+
+def _with_zeros(Z, set, params, sparsity, radius):
+    """Targets ``P(Z')`` with about ``sparsity`` of their entries exactly 0."""
+    if set == "nonneg":
+        return project(Z - np.quantile(Z, sparsity), set)
+    centre = radius / Z.shape[1] if set == "simplex" else 0.0
+
+    def zeros(log_scale):
+        Y = project((Z - centre) * np.exp(log_scale) + centre, set, **params)
+        return Y, float(np.mean(Y == 0))
+
+    # The share of zeros grows with the scale: bisect for the scale where it
+    # crosses ``sparsity`` and keep the closer side (for 0, the largest scale
+    # without zeros, not a vanishing signal).
+    lo, hi = -12.0, 12.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if zeros(mid)[1] <= sparsity:
+            lo = mid
+        else:
+            hi = mid
+    (below, share_lo), (above, share_hi) = zeros(lo), zeros(hi)
+    return below if sparsity - share_lo <= share_hi - sparsity else above
 
 
 # ------------------------------------------------------------------ real data

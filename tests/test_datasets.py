@@ -109,3 +109,29 @@ def test_age_structure_without_the_data_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "bokeh_sampledata", None)
     with pytest.raises(ImportError, match=r"pip install 'skconstrain\[data\]'"):
         load_age_structure()
+
+
+@pytest.mark.parametrize("set_name", ["simplex", "l1_ball", "nonneg"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.7])
+def test_sparsity_gives_exact_zeros_on_the_boundary(set_name, sparsity):
+    _, Y = make_constrained_regression(
+        1000, 5, 6, set=set_name, sparsity=sparsity, random_state=0
+    )
+    assert abs(np.mean(Y == 0) - sparsity) <= 0.01
+    assert violation(Y, set_name) <= 1e-12
+    if set_name != "nonneg":  # a real signal, not a vanishing one
+        assert np.abs(Y).sum(axis=1).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"set": "l2_ball", "sparsity": 0.3}, "applies to the sets whose projection"),
+        ({"set": "simplex", "sparsity": 1.0}, "must be None or in \\[0, 1\\)"),
+        ({"set": "simplex", "sparsity": -0.1}, "must be None or in \\[0, 1\\)"),
+        ({"set": "simplex", "sparsity": 0.9}, "<= \\(n_targets - 1\\) / n_targets"),
+    ],
+)
+def test_bad_sparsity(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_constrained_regression(50, 3, 4, **kwargs)
