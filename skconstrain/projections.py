@@ -184,7 +184,25 @@ def _sparse_refusal(name, params, n_features):
 
 def check_sparse_input(name, params, n_features=None):
     """Raise ``TypeError`` (saying why) if sparse rows cannot be projected
-    onto the set ``name`` with ``params`` without becoming dense."""
+    onto the set ``name`` with ``params`` without becoming dense.
+
+    Parameters
+    ----------
+    name : str
+        A registry name.
+    params : dict
+        The set's parameters (``radius``, ``lower``, ``upper``, ``zero_norm``).
+    n_features : int, default=None
+        Number of columns, to check the length of array bounds.
+
+    Examples
+    --------
+    >>> check_sparse_input("l1_ball", {"radius": 1.0})  # fine: returns None
+    >>> check_sparse_input("simplex", {"radius": 1.0})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: The 'simplex' projection of sparse input is not sparse: ...
+    """
     why = _sparse_refusal(name, params, n_features)
     if why is not None:
         raise TypeError(

@@ -35,6 +35,7 @@ __all__ = [
     "Simplex",
     "UnitNorm",
     "get",
+    "incoming_axes",
 ]
 
 
