@@ -2,12 +2,15 @@
 
 ``python -m skconstrain.demo [--quick] [--output DIR] [--seed N]``
 
-For targets on the simplex, in the L1 ball and on the unit L2 sphere, four models
-are each tuned by a small ``GridSearchCV`` over ``alpha``:
+For targets on the simplex, in the L1 ball and on the unit L2 sphere, six models
+are each tuned by a small ``GridSearchCV`` over ``alpha`` (and, for the penalty,
+its strength):
 
 - ``ConstrainedRegressor`` with ``output_strategy="project"`` (exact projection
-  inside the network), ``"penalty"`` (penalty in the loss) and ``"post"``
-  (projection after predict);
+  inside the network, trained with squared error), the same trained with
+  ``loss="fenchel_young"`` ("project_fy"), ``"activation"`` (a smooth map into
+  the set), ``"penalty"`` (penalty in the loss) and ``"post"`` (projection
+  after predict);
 - the baseline ``ProjectedRegressor(MLPRegressor(), NormProjector(set))``.
 
 It prints one table (test MSE, largest distance of a test prediction to the set,
@@ -39,27 +42,35 @@ from skconstrain.datasets import make_constrained_regression
 from skconstrain.projections import distance
 
 SETS = ("simplex", "l1_ball", "l2_sphere")
-STRATEGIES = ("project", "penalty", "post", "baseline")
+STRATEGIES = ("project", "project_fy", "activation", "penalty", "post", "baseline")
+#: What each of our strategies sets on ConstrainedRegressor.
+_SETTINGS = {
+    "project": {"output_strategy": "project"},
+    "project_fy": {"output_strategy": "project", "loss": "fenchel_young"},
+    "activation": {"output_strategy": "activation"},
+    "penalty": {"output_strategy": "penalty"},
+    "post": {"output_strategy": "post"},
+}
 VIOLATION_TOL = 1e-5
 NORM_ORDER = {"simplex": 1, "l1_ball": 1, "l2_sphere": 2}
 
 
 def make_models(set_name, seed, epochs):
-    """The four models of the comparison, each a grid search over ``alpha``."""
+    """The models of the comparison, each a grid search over ``alpha`` (and
+    the penalty's strength)."""
     hidden = (32,)
     models = {
         strategy: ConstrainedRegressor(
             hidden_layer_sizes=hidden,
             penalty="l2",
             output_constraint=set_name,
-            output_strategy=strategy,
-            output_penalty_strength=10.0,
             epochs=epochs,
             batch_size=64,
             learning_rate=0.01,
             random_state=seed,
+            **settings,
         )
-        for strategy in ("project", "penalty", "post")
+        for strategy, settings in _SETTINGS.items()
     }
     models["baseline"] = ProjectedRegressor(
         MLPRegressor(
@@ -71,13 +82,11 @@ def make_models(set_name, seed, epochs):
         ),
         NormProjector(set_name),
     )
+    grids = {name: {"alpha": [1e-3, 1e-1]} for name in models}
+    grids["penalty"]["output_penalty_strength"] = [1.0, 10.0, 100.0]
+    grids["baseline"] = {"regressor__alpha": [1e-3, 1e-1]}
     return {
-        name: GridSearchCV(
-            model,
-            {"regressor__alpha" if name == "baseline" else "alpha": [1e-3, 1e-1]},
-            cv=2,
-            scoring="neg_mean_squared_error",
-        )
+        name: GridSearchCV(model, grids[name], cv=2, scoring="neg_mean_squared_error")
         for name, model in models.items()
     }
 
@@ -145,7 +154,7 @@ def run_comparison(
                     }
                 )
                 progress(
-                    f"[{done:>2}/{total}] {set_name:<9} {strategy:<8} "
+                    f"[{done:>2}/{total}] {set_name:<9} {strategy:<10} "
                     f"test MSE {rows[-1]['test_mse']:.5f}  ({seconds:.1f} s)"
                 )
     return pd.DataFrame(rows)
@@ -165,14 +174,14 @@ def summary_table(results):
 
 def format_table(table):
     lines = [
-        f"{'set':<10} {'strategy':<9} {'test MSE':>9} {'max viol.':>10} "
+        f"{'set':<10} {'strategy':<11} {'test MSE':>9} {'max viol.':>10} "
         f"{'violating':>10} {'fit s':>7}"
         + (f" {'MSE std':>9}" if "mse_std" in table else "")
     ]
     lines.append("-" * len(lines[0]))
     for (set_name, strategy), r in table.iterrows():
         line = (
-            f"{set_name:<10} {strategy:<9} {r.test_mse:9.5f} {r.max_violation:10.2e} "
+            f"{set_name:<10} {strategy:<11} {r.test_mse:9.5f} {r.max_violation:10.2e} "
             f"{r.violating_fraction:10.1%} {r.fit_seconds:7.1f}"
         )
         if "mse_std" in table:
@@ -191,7 +200,7 @@ def plot(results, path):
     except ImportError:
         return None
     sets = list(dict.fromkeys(results["set"]))
-    fig, axes = plt.subplots(2, len(sets), figsize=(4.5 * len(sets), 7), squeeze=False)
+    fig, axes = plt.subplots(2, len(sets), figsize=(5 * len(sets), 8), squeeze=False)
     for j, set_name in enumerate(sets):
         part = results[results["set"] == set_name]
         mse = part.groupby("strategy", sort=False)["test_mse"].mean()
@@ -205,6 +214,8 @@ def plot(results, path):
         axes[1, j].axhline(1.0, color="tab:red", linestyle="--", linewidth=1)
         label = "L1 norm" if NORM_ORDER[set_name] == 1 else "L2 norm"
         axes[1, j].set_title(f"{set_name}: {label} of test predictions (set: 1)")
+        for ax in axes[:, j]:
+            ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
