@@ -239,7 +239,9 @@ default="quadratic"
         no gradient (:class:`skconstrain.keras.losses.ProjectionLoss`).
         Predictions are ``P(theta)``, projected exactly in float64.
         ``loss_curve_`` records this loss; early stopping monitors the squared
-        error of the projected predictions.
+        error of the projected predictions. Best on sets with faces (simplex,
+        L1 ball, box); on the sphere, which is not convex, the loss has no
+        curvature and trains poorly (see the README's comparison).
     epochs : int, default=200
         Maximum number of passes over the training data in one ``fit``.
     batch_size : int or None, default=None
