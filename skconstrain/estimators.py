@@ -42,7 +42,7 @@ from skconstrain.keras.layers import (
     OutputPenaltyLayer,
     OutputProjection,
 )
-from skconstrain.keras.losses import ProjectionLoss
+from skconstrain.keras.losses import fenchel_young
 from skconstrain.keras.penalties import KINDS
 from skconstrain.projections import distance, project
 
@@ -806,11 +806,9 @@ default="quadratic"
         model = self._build_model(self._fit_shape, seed=0)
         row_loss = output_map = None
         if self.loss == "fenchel_young":
-            loss = ProjectionLoss(self.output_constraint, **self._output_set)
-            row_loss = loss.call
-            output_map = functools.partial(
-                _keras_ops.project, set=self.output_constraint, **self._output_set
-            )
+            output_set = dict(set=self.output_constraint, **self._output_set)
+            row_loss = functools.partial(fenchel_young, **output_set)
+            output_map = functools.partial(_keras_ops.project, **output_set)
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),

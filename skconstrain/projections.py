@@ -857,7 +857,7 @@ def distance(V, set="l2_sphere", **params):
     if sp.issparse(V):
         gap = sp.csr_array(project(V, set, **params)) - sp.csr_array(V)
         # each row divided by its largest magnitude: squares cannot overflow
-        m = gap.__abs__().max(axis=1).toarray().ravel()
+        m = abs(gap).max(axis=1).toarray().ravel()
         scaled = sp.diags_array(1 / np.where(m > 0, m, 1)) @ gap
         return m * np.sqrt(np.asarray(scaled.multiply(scaled).sum(axis=1)).ravel())
     X, was_1d = _as_rows(V)

@@ -160,6 +160,12 @@ def test_default_axis_constrains_each_filter_of_a_conv_kernel(constraint, check)
     assert constraint.get_config()["axis"] is None
 
 
+def test_keras_positional_arguments_still_work():
+    assert C.UnitNorm(1).axis == 1 and C.UnitNorm().axis is None
+    assert C.MaxNorm(2.0, 0).get_params() == {"max_value": 2.0, "axis": 0}
+    assert C.MinMaxNorm(0.1, 1.0, 0.5, 1).axis == 1
+
+
 def test_explicit_axis_is_used_as_given():
     kernel = np.random.default_rng(2).normal(size=(3, 3, 2, 4))
     out = np.asarray(C.MaxNorm(0.5, axis=0)(kernel))

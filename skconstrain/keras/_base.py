@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 
 import keras
+import numpy as np
 
 
 class ParamsMixin:
@@ -182,6 +183,23 @@ class Registry:
         except TypeError as exc:
             name = getattr(cls, "__qualname__", repr(cls))
             raise ValueError(f"Could not build {name}: {exc}") from None
+
+
+def plain_bound(value):
+    """A bound as a JSON-friendly value (None, a float or a list) for
+    ``get_config``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain_bound(np.float32(0.5)), plain_bound(np.array([0, 1])), plain_bound(None)
+    (0.5, [0.0, 1.0], None)
+    """
+    if value is None:
+        return None
+    if np.ndim(value) == 0:
+        return float(value)
+    return [float(v) for v in np.asarray(value)]
 
 
 def serializable(cls):

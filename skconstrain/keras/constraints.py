@@ -18,6 +18,7 @@ used as given.
 from __future__ import annotations
 
 import copy
+import inspect
 
 import keras
 from keras import ops
@@ -58,8 +59,14 @@ def incoming_axes(axis, ndim):
 class _KerasNorm(ParamsMixin):
     """Keras's norm constraints with ``axis=None``: each unit's incoming weights."""
 
-    def __init__(self, *args, axis=None, **kwargs):
-        super().__init__(*args, axis=axis, **kwargs)
+    def __init__(self, *args, **kwargs):
+        # Keras's signature, positional arguments included, with axis=None
+        # for its default
+        keras_init = super().__init__
+        positional = list(inspect.signature(keras_init).parameters)
+        if "axis" not in kwargs and len(args) <= positional.index("axis"):
+            kwargs["axis"] = None
+        keras_init(*args, **kwargs)
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)

@@ -8,21 +8,13 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from skconstrain._sets import set_params
 from skconstrain.keras import ops as sk_ops
-from skconstrain.keras._base import serializable
+from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
 __all__ = ["OutputActivation", "OutputPenaltyLayer", "OutputProjection"]
-
-
-def _plain(value):
-    """A bound as a JSON-friendly value (float or list) for ``get_config``."""
-    if value is None or np.ndim(value) == 0:
-        return value if value is None else float(value)
-    return [float(v) for v in np.asarray(value)]
 
 
 @serializable
@@ -63,8 +55,8 @@ class OutputProjection(keras.layers.Layer):
         self._params = set_params(set, radius=radius, lower=lower, upper=upper)
         self.set = set
         self.radius = radius
-        self.lower = _plain(lower)
-        self.upper = _plain(upper)
+        self.lower = plain_bound(lower)
+        self.upper = plain_bound(upper)
 
     def call(self, inputs):
         return sk_ops.project(inputs, self.set, **self._params)
@@ -167,8 +159,8 @@ class OutputPenaltyLayer(keras.layers.Layer):
         self.activity_regularizer = OutputPenalty(
             set,
             radius=radius,
-            lower=_plain(lower),
-            upper=_plain(upper),
+            lower=plain_bound(lower),
+            upper=plain_bound(upper),
             kind=kind,
             strength=strength,
             margin=margin,

@@ -20,7 +20,7 @@ from keras import ops
 
 from skconstrain._sets import set_params
 from skconstrain.keras import ops as sk_ops
-from skconstrain.keras._base import serializable
+from skconstrain.keras._base import plain_bound, serializable
 
 __all__ = ["ProjectionLoss", "fenchel_young"]
 
@@ -111,8 +111,8 @@ class ProjectionLoss(keras.losses.Loss):
         self._params = set_params(set, radius=radius, lower=lower, upper=upper)
         self.set = set
         self.radius = radius
-        self.lower = lower if lower is None else ops.convert_to_numpy(lower).tolist()
-        self.upper = upper if upper is None else ops.convert_to_numpy(upper).tolist()
+        self.lower = plain_bound(lower)
+        self.upper = plain_bound(upper)
 
     def call(self, y_true, y_pred):
         return fenchel_young(y_true, y_pred, self.set, **self._params)

@@ -383,8 +383,10 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     >>> np.round(np.asarray(activate(np.array([[30.0, 40.0]]), "l2_ball")), 3)
     array([[0.6, 0.8]])
     """
-    params = set_params(set, radius=radius, lower=lower, upper=upper)
     x = ops.convert_to_tensor(x)
+    params = set_params(
+        set, radius=radius, lower=lower, upper=upper, n_features=x.shape[-1]
+    )
     if set == "simplex":
         return params["radius"] * ops.softmax(x, axis=-1)
     if set == "linf_ball":
@@ -392,7 +394,7 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     if set == "nonneg":
         return ops.softplus(x)
     if set == "box":
-        lo, hi = check_bounds(params["lower"], params["upper"], x.shape[-1])
+        lo, hi = params["lower"], params["upper"]
         if lo is not None and hi is not None:
             lo, hi = ops.cast(lo, x.dtype), ops.cast(hi, x.dtype)
             return lo + (hi - lo) * ops.sigmoid(x)
