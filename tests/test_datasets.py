@@ -93,6 +93,52 @@ def test_age_structure_groups_frames_and_predictability():
     assert r2 > 0.7
 
 
+def test_age_change_is_in_the_l1_ball_and_predictable():
+    pytest.importorskip("bokeh_sampledata")
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from skconstrain.datasets import load_age_structure
+    from skconstrain.projections import distance
+
+    shares = load_age_structure(as_frame=True).frame
+    bunch = load_age_structure(target="change", as_frame=True)
+    frame, D = bunch.frame, bunch.target.to_numpy()
+    assert bunch.feature_names == [
+        "fertility",
+        "life_expectancy",
+        "year",
+        *shares.columns[4:],
+    ]
+    assert bunch.target_names[0] == "change_0-4" and len(bunch.target_names) == 21
+    assert frame["year"].min() == 1965 and frame["year"].max() == 2005
+    assert np.abs(D.sum(axis=1)).max() < 1e-12
+    assert distance(D, "l1_ball", radius=2.0).max() == 0
+    # one row checked by hand: Japan's change from 1980 to 1985
+    names = list(shares.columns[4:])
+    by_key = shares.set_index(["country", "year"])[names]
+    row = frame[(frame.country == "Japan") & (frame.year == 1980)]
+    expected = by_key.loc[("Japan", 1985)] - by_key.loc[("Japan", 1980)]
+    np.testing.assert_allclose(row[bunch.target_names].to_numpy()[0], expected)
+    # predictable on countries the model did not see
+    model = make_pipeline(StandardScaler(), PolynomialFeatures(2), Ridge(1.0))
+    r2 = cross_val_score(
+        model, bunch.data, D, groups=frame["country"], cv=GroupKFold(3)
+    ).mean()
+    assert r2 > 0.5
+    coarse = load_age_structure(target="change", age_groups=[0, 65], return_X_y=True)
+    assert coarse[0].shape[1] == 5 and coarse[1].shape[1] == 2
+
+
+def test_age_structure_target_is_validated():
+    from skconstrain.datasets import load_age_structure
+
+    with pytest.raises(ValueError, match="'target' parameter must be 'shares' or"):
+        load_age_structure(target="changes")
+
+
 @pytest.mark.parametrize("groups", [[5, 15], [0, 15, 15], [0, 12], [0, 105], []])
 def test_age_groups_are_validated(groups):
     from skconstrain.datasets import load_age_structure
