@@ -41,6 +41,7 @@ from skconstrain.keras.layers import (
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
+    TargetScaling,
 )
 from skconstrain.keras.losses import fenchel_young
 from skconstrain.keras.penalties import KINDS
@@ -177,7 +178,14 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     model : None or callable, default=None
-        None builds an MLP with ``hidden_layer_sizes`` and ``activation``.
+        None builds an MLP with ``hidden_layer_sizes`` and ``activation``,
+        whose outputs then go through a
+        :class:`~skconstrain.keras.TargetScaling` set from the training
+        targets' mean and standard deviation per column (for "activation",
+        to the scores that the map sends to them): the network starts at the
+        targets' scale, as a ``TransformedTargetRegressor`` with a
+        ``StandardScaler`` would, and the fit does not depend on the units of
+        ``y`` (targets of size 1e-3 are learned as well as targets of size 1).
         A callable builds your Keras model (a built model, e.g. starting with
         ``keras.Input``, with one input and one output of ``n_outputs`` units and
         no output constraint); it receives whichever of the keyword arguments
@@ -188,7 +196,8 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
         ``random``; pass ``seed`` to them for runs that are reproducible even
         when other threads draw from ``random`` meanwhile (e.g. on dask).
         The penalty and constraints are then applied to every layer of it that
-        has a kernel, and the output strategy to its output. Custom layers must
+        has a kernel, and the output strategy to its output, on the scale that
+        your model gives (no ``TargetScaling``). Custom layers must
         be registered with ``keras.saving.register_keras_serializable`` for the
         estimator to pickle.
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -496,7 +505,9 @@ default="quadratic"
         n_samples = X.shape[0]
         data = _training.as_tensors(X, y, sample_weight)
         if not continuing:
-            self._build(X.shape, rng, data.target_scale)
+            self._build(
+                X.shape, rng, data.target_scale, _target_moments(y, sample_weight)
+            )
         penalty_scale = float(self.alpha) / max(n_samples, 1)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
@@ -739,8 +750,13 @@ default="quadratic"
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
 
-    def _build_model(self, X_shape, seed):
-        """The whole network; ``seed`` seeds its initial weights."""
+    def _build_model(self, X_shape, seed, moments=None):
+        """The whole network; ``seed`` seeds its initial weights.
+
+        The default MLP's outputs go through a :class:`TargetScaling` onto
+        ``moments``, the training targets' mean and standard deviation per
+        output (:func:`_score_start`), before the head.
+        """
         meta = {
             "n_features_in_": X_shape[1],
             "n_outputs_": self.n_outputs_,
@@ -750,6 +766,16 @@ default="quadratic"
             net = self._base_network(meta, seed)
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
+        if self.model is None:
+            offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
+            if moments is not None:
+                offset, scale = _score_start(
+                    self.output_strategy if self.output_constraint else None,
+                    self.output_constraint,
+                    self._output_set,
+                    *moments,
+                )
+            outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
         if self.output_constraint is not None and not self._projects_after():
             params = self._output_set
             if self.output_strategy == "project":
@@ -775,7 +801,7 @@ default="quadratic"
             outputs = head(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
-    def _build(self, X_shape, rng, target_scale):
+    def _build(self, X_shape, rng, target_scale, moments=None):
         """A new network and optimizer for data of shape ``X_shape``.
 
         The objective's gradient is divided by the targets' variance
@@ -783,7 +809,7 @@ default="quadratic"
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
-        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1))
+        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1), moments=moments)
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
@@ -902,6 +928,76 @@ default="quadratic"
         super().__setstate__(state)
         if "model_" in state:
             self._predict_fn = _training.Predictor(self.model_, self._key)
+
+
+def _target_moments(y, sample_weight):
+    """Weighted mean and standard deviation of each column of ``y`` (a
+    standard deviation of 0, or too small to divide by, becomes 1, as in
+    :class:`~sklearn.preprocessing.StandardScaler`)."""
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    mean = np.average(y, axis=0, weights=w)
+    std = np.sqrt(np.average((y - mean) ** 2, axis=0, weights=w))
+    tiny = 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(std > tiny, std, 1.0)
+
+
+def _score_start(strategy, set_name, params, mean, std):
+    """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
+    a spread of about 1 at initialisation) to scores ``offset + scale * z``
+    that start at the targets' ``mean`` with their spread ``std``.
+
+    The scores are the predictions themselves, or the input of a projection or
+    penalty (in the targets' units), except for ``"activation"``: its scores
+    are mapped by :func:`skconstrain.keras.ops.activate`, so the offset is the
+    scores that it maps to (about) ``mean``, and the scale is ``std`` over the
+    map's slope there. So a network does not first spend its training on
+    shrinking outputs of size 1 to targets of size 0.001, say.
+    """
+    if strategy != "activation":
+        return mean, std
+    params = params or {}
+    r = params.get("radius", 1.0)
+    # keep the start strictly inside the set, where the map can be inverted
+    if set_name == "simplex":
+        p = np.clip(mean / r, 1e-6, 1.0)
+        p = p / p.sum()
+        offset = np.log(p)
+        slope = r * p * (1.0 - p)
+    elif set_name in ("l1_ball", "l2_ball"):
+        norm = np.linalg.norm(mean, ord=1 if set_name == "l1_ball" else 2)
+        t = min(norm / r, 0.9)
+        offset = mean * (r * np.arctanh(t) / norm if norm > 0 else 1.0)
+        slope = np.ones_like(mean)  # the squash's slope at 0; about 1 inside
+    elif set_name == "linf_ball":
+        t = np.clip(mean / r, -0.9, 0.9)
+        offset, slope = np.arctanh(t), r * (1.0 - t**2)
+    elif set_name in ("box", "nonneg"):
+        lower = _bound(params.get("lower"), -np.inf, mean.shape)
+        upper = _bound(params.get("upper"), np.inf, mean.shape)
+        if set_name == "nonneg":
+            lower = np.zeros_like(mean)
+        offset, slope = mean.copy(), np.ones_like(mean)
+        both = np.isfinite(lower) & np.isfinite(upper)
+        width = np.where(both, upper - lower, 1.0)
+        s = np.clip((mean - lower) / width, 0.05, 0.95)
+        offset = np.where(both, np.log(s / (1 - s)), offset)
+        slope = np.where(both, width * s * (1 - s), slope)
+        for side, gap in ((1.0, mean - lower), (-1.0, upper - mean)):
+            one = np.isfinite(gap) & ~both
+            g = np.maximum(np.where(one, gap, 1.0), 0.1 * std)
+            inverse = g + np.log(-np.expm1(-g))  # softplus^-1(g), stable
+            offset = np.where(one, side * inverse, offset)
+            slope = np.where(one, -np.expm1(-g), slope)  # sigmoid(inverse)
+    else:  # l2_sphere: the map is the projection; scores in the targets' units
+        return mean, std
+    return offset, std / np.maximum(slope, 1e-3)
+
+
+def _bound(value, default, shape):
+    if value is None:
+        return np.full(shape, default)
+    return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
 
 
 def _penalties(model):

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skconstrain import ConstrainedRegressor
+from skconstrain.datasets import make_constrained_regression
 from skconstrain.keras import L1, MaxNorm, Orthogonality
 from skconstrain.projections import project
 
@@ -786,3 +787,93 @@ def test_loss_is_a_hyperparameter(frames):
     scores = grid.cv_results_["mean_test_score"]
     # two different trainings, both scored
     assert np.isfinite(scores).all() and scores[0] != scores[1]
+
+
+# ------------------------------------------------ scores on the targets' scale
+@pytest.mark.parametrize("strategy", ["none", "project", "post", "activation"])
+def test_fit_does_not_depend_on_the_units_of_y(strategy):
+    """Targets 1000 times smaller (or larger) give predictions 1000 times
+    smaller: the default network starts at the targets' mean and spread."""
+    X, Y = make_constrained_regression(200, 4, 3, set="l2_ball", random_state=0)
+    Y = Y + np.array([0.5, -0.2, 0.1])
+    predictions = {}
+    for c in (1e-3, 1.0, 1e3):
+        kwargs = {}
+        if strategy != "none":
+            kwargs = dict(
+                output_constraint="l2_ball",
+                output_radius=3.0 * c,
+                output_strategy=strategy,
+            )
+        model = ConstrainedRegressor(
+            hidden_layer_sizes=(16,), epochs=15, random_state=0, **kwargs
+        ).fit(X, c * Y)
+        predictions[c] = model.predict(X) / c
+    np.testing.assert_allclose(
+        predictions[1e-3], predictions[1.0], rtol=2e-3, atol=1e-4
+    )
+    np.testing.assert_allclose(predictions[1e3], predictions[1.0], rtol=2e-3, atol=1e-4)
+
+
+def test_tiny_targets_are_learned():
+    """Targets of size 1e-3 (the five-year change of age shares, say) are
+    learned as well as the same targets of size 1: the network does not start
+    at outputs of size 1 that it must first shrink."""
+    X, Y = make_constrained_regression(400, 4, 3, set="l1_ball", random_state=0)
+    scores = []
+    for c in (1.0, 1e-3):
+        model = ConstrainedRegressor(
+            hidden_layer_sizes=(32,),
+            epochs=30,
+            random_state=0,
+            output_constraint="l1_ball",
+            output_radius=c,
+        ).fit(X, c * Y)
+        scores.append(model.score(X, c * Y))
+        # the first epoch's loss is on the scale of the targets' variance
+        assert model.history_["loss"][0] * model._loss_weight < 3
+    assert scores[1] > 0.15 and abs(scores[1] - scores[0]) < 0.01
+
+
+@pytest.mark.parametrize(
+    "set_name, params",
+    [
+        ("simplex", {"radius": 2.0}),
+        ("l1_ball", {"radius": 2.0}),
+        ("l2_ball", {"radius": 2.0}),
+        ("linf_ball", {"radius": 2.0}),
+        ("box", {"lower": [-1.0, 0.0, 0.2], "upper": [1.0, 3.0, 0.4]}),
+        ("box", {"lower": [-1.0, 0.0, 0.2], "upper": None}),
+        ("box", {"lower": None, "upper": [1.0, 3.0, 0.4]}),
+        ("nonneg", {}),
+    ],
+)
+def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params):
+    from skconstrain.estimators import _score_start
+    from skconstrain.keras.ops import activate
+
+    mean = {
+        "simplex": np.array([0.2, 1.3, 0.5]),
+        "box": np.array([0.3, 1.0, 0.3]),
+        "nonneg": np.array([0.3, 1.0, 0.05]),
+    }.get(set_name, np.array([0.3, -0.4, 0.2]))
+    std = np.array([0.05, 0.02, 0.01])
+    offset, scale = _score_start("activation", set_name, params, mean, std)
+    start = np.asarray(activate(offset[None], set_name, **params))[0]
+    np.testing.assert_allclose(start, mean, rtol=1e-6, atol=1e-9)
+    # a unit step of the network's output moves the prediction by about std
+    if set_name not in ("simplex", "l1_ball", "l2_ball"):  # coordinate-wise maps
+        eps = 1e-4
+        moved = np.asarray(activate((offset + eps * scale)[None], set_name, **params))
+        np.testing.assert_allclose((moved[0] - start) / eps, std, rtol=1e-2)
+    elif set_name == "simplex":  # each share moves by about its std
+        eps = 1e-4
+        for j in range(3):
+            step = np.zeros(3)
+            step[j] = eps * scale[j]
+            moved = np.asarray(activate((offset + step)[None], set_name, **params))
+            np.testing.assert_allclose(
+                (moved[0, j] - start[j]) / eps, std[j], rtol=1e-2
+            )
+    # other strategies: the scores are in the targets' units
+    assert _score_start("project", set_name, params, mean, std) == (mean, std)

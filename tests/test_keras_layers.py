@@ -71,3 +71,33 @@ def test_bad_arguments_fail_fast():
         OutputProjection("cube")
     with pytest.raises(ValueError, match="'radius' parameter must be"):
         OutputProjection("l2_ball", radius=0)
+
+
+# ------------------------------------------------------------- TargetScaling
+def test_target_scaling_is_a_fixed_affine_map_saved_with_the_model(tmp_path):
+    from skconstrain.keras import TargetScaling
+
+    layer = TargetScaling(offset=[1.0, -2.0, 0.5], scale=2.0, name="t")
+    X = np.random.default_rng(0).normal(size=(7, 3)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(layer(X)), [1.0, -2.0, 0.5] + 2.0 * X, rtol=1e-6
+    )
+    assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 2
+    assert layer.get_config()["scale"] == 2.0
+    model = keras.Sequential([keras.Input((3,)), layer])
+    # the values are weights: set_weights changes them, and they are saved
+    model.set_weights([np.zeros(3), np.full(3, 3.0)])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), 3.0 * X, rtol=1e-6)
+
+
+def test_target_scaling_rows_do_not_depend_on_the_batch():
+    from skconstrain.keras import TargetScaling
+
+    rng = np.random.default_rng(1)
+    layer = TargetScaling(rng.normal(size=13), rng.uniform(1e-3, 10, size=13))
+    X = rng.normal(size=(37, 13)).astype("float32")
+    whole = np.asarray(layer(X))
+    for rows in (slice(0, 1), slice(3, 20), slice(29, 37)):
+        np.testing.assert_array_equal(np.asarray(layer(X[rows])), whole[rows])

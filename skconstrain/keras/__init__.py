@@ -8,7 +8,8 @@ them. Everything is registered for ``.keras`` saving under the package
   the sets) in ``keras.ops``.
 - :class:`OutputProjection`: a layer that projects exactly onto a set;
   :class:`OutputActivation`: a layer that maps smoothly into a set;
-  :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss.
+  :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss;
+  :class:`TargetScaling`: a fixed affine map onto the targets' scale.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
@@ -34,6 +35,7 @@ from skconstrain.keras.layers import (
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
+    TargetScaling,
 )
 from skconstrain.keras.losses import ProjectionLoss
 from skconstrain.keras.penalties import OutputPenalty
@@ -64,6 +66,7 @@ __all__ = [
     "OutputProjection",
     "ProjectionLoss",
     "Simplex",
+    "TargetScaling",
     "UnitNorm",
     "constraints",
     "losses",

@@ -3,18 +3,25 @@
 - ``OutputProjection``: projects its input exactly onto a set.
 - ``OutputActivation``: maps its input smoothly into a set.
 - ``OutputPenaltyLayer``: passes its input through and adds an output penalty.
+- ``TargetScaling``: a fixed affine map that puts scores on the targets' scale.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from skconstrain._sets import set_params
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
-__all__ = ["OutputActivation", "OutputPenaltyLayer", "OutputProjection"]
+__all__ = [
+    "OutputActivation",
+    "OutputPenaltyLayer",
+    "OutputProjection",
+    "TargetScaling",
+]
 
 
 @serializable
@@ -176,4 +183,76 @@ class OutputPenaltyLayer(keras.layers.Layer):
         config = super().get_config()
         config.pop("activity_regularizer", None)
         config.update(self.activity_regularizer.get_config())
+        return config
+
+
+@serializable
+class TargetScaling(keras.layers.Layer):
+    """The fixed affine map ``offset + scale * x`` along the last axis.
+
+    Puts a network's outputs, which start near 0 with a spread of about 1, on
+    the scale of its targets, as a ``TransformedTargetRegressor`` with a
+    ``StandardScaler`` would, but inside the network, so that a constraint
+    head after it still sees the targets' units. ``offset`` and ``scale`` are
+    non-trainable weights (saved with the model, and set by
+    :meth:`set_weights` like any other weight), not constants of the graph.
+
+    Parameters
+    ----------
+    offset : float or array-like of shape (d,), default=0.0
+    scale : float or array-like of shape (d,), default=1.0
+        Initial values, broadcast to the width of the input.
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> layer = TargetScaling(offset=[1.0, 2.0], scale=[0.1, 10.0])
+    >>> np.asarray(layer(np.array([[0.0, 1.0]], dtype="float32"))).tolist()
+    [[1.0, 12.0]]
+    """
+
+    def __init__(self, offset=0.0, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = np.asarray(offset, dtype=float).tolist()
+        self.scale = np.asarray(scale, dtype=float).tolist()
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+
+        def initial(value):
+            return keras.initializers.Constant(
+                np.broadcast_to(np.asarray(value, dtype=float), (width,))
+            )
+
+        self.offset_weight = self.add_weight(
+            shape=(width,),
+            initializer=initial(self.offset),
+            trainable=False,
+            name="offset",
+        )
+        self.scale_weight = self.add_weight(
+            shape=(width,),
+            initializer=initial(self.scale),
+            trainable=False,
+            name="scale",
+        )
+
+    def call(self, inputs):
+        # In float64 the product of float32 numbers is exact, so the result
+        # does not depend on whether a kernel fuses it with the sum (which
+        # vectorised loops do for some rows of a batch and not for others):
+        # a row's output does not depend on the rows predicted with it.
+        wide = keras.ops.cast(inputs, "float64")
+        offset = keras.ops.cast(self.offset_weight, "float64")
+        scale = keras.ops.cast(self.scale_weight, "float64")
+        return keras.ops.cast(offset + scale * wide, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(offset=self.offset, scale=self.scale)
         return config
