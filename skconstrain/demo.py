@@ -224,7 +224,9 @@ class KerasSoftmaxBaseline(RegressorMixin, BaseEstimator):
     def predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        return np.asarray(self.model_.predict(X, verbose=0, batch_size=4096), float)
+        # a direct call: Model.predict traces a new function for every
+        # network, and TensorFlow warns about it after five
+        return np.asarray(self.model_(X, training=False), dtype=float)
 
 
 def make_models(problem, seed, epochs, hidden=(32,), learning_rate=3e-3):
