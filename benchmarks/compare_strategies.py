@@ -4,7 +4,7 @@ Every output strategy of ``ConstrainedRegressor`` and the external baselines
 (``ProjectedRegressor(MLPRegressor)``; on the simplex, a Keras softmax network
 trained by ``Model.fit``), each ``Pipeline(StandardScaler(), model)`` tuned by
 ``GridSearchCV`` over ``alpha`` (the penalty's strength too), with the same
-network, epochs (all run; no early stopping), batch size and learning rate. Problems:
+network, epochs (no early stopping), batch size and learning rate. Problems:
 the age structure of countries (real, simplex; test countries unseen), its
 five-year change (real, L1 ball of radius 2), a sparse synthetic simplex (half
 the target entries 0), a synthetic L1 ball and a synthetic unit sphere.

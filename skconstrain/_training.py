@@ -158,12 +158,16 @@ class Data:
     ``target_scale`` is the weighted mean squared deviation of ``y`` from its
     weighted mean (the loss of the best constant prediction, weighted as the
     loss is); losses divided by it are on the scale of ``1 - R^2``.
+    ``target_mean`` and ``target_std`` are the weighted mean and standard
+    deviation of each column of ``y`` (float64 arrays).
     """
 
     X: tf.Tensor
     y: tf.Tensor
     sample_weight: tf.Tensor
     target_scale: float
+    target_mean: np.ndarray
+    target_std: np.ndarray
 
 
 def as_tensors(X, y, sample_weight=None):
@@ -187,16 +191,18 @@ def as_tensors(X, y, sample_weight=None):
         else np.asarray(sample_weight, dtype=np.float64)
     )
     wsum = w.sum()
+    mean = var = np.zeros(y.shape[1])
     if len(y) and wsum > 0:
         mean = (w[:, None] * y).sum(axis=0) / wsum
-        scale = float((w * ((y - mean) ** 2).mean(axis=1)).sum() / len(y))
-    else:
-        scale = 0.0
+        var = (w[:, None] * (y - mean) ** 2).sum(axis=0) / wsum
     return Data(
         X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
         y=tf.convert_to_tensor(y, dtype=tf.float32),
         sample_weight=tf.convert_to_tensor(w, dtype=tf.float32),
-        target_scale=scale,
+        # sum_i w_i mean_k (y_ik - mean_k)^2 / n
+        target_scale=float(wsum * var.mean() / len(y)) if len(y) else 0.0,
+        target_mean=mean,
+        target_std=np.sqrt(var),
     )
 
 

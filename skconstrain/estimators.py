@@ -505,9 +505,7 @@ default="quadratic"
         n_samples = X.shape[0]
         data = _training.as_tensors(X, y, sample_weight)
         if not continuing:
-            self._build(
-                X.shape, rng, data.target_scale, _target_moments(y, sample_weight)
-            )
+            self._build(X.shape, rng, data)
         penalty_scale = float(self.alpha) / max(n_samples, 1)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
@@ -750,11 +748,11 @@ default="quadratic"
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
 
-    def _build_model(self, X_shape, seed, moments=None):
+    def _build_model(self, X_shape, seed, data=None):
         """The whole network; ``seed`` seeds its initial weights.
 
         The default MLP's outputs go through a :class:`TargetScaling` onto
-        ``moments``, the training targets' mean and standard deviation per
+        the training targets' (``data``'s) mean and standard deviation per
         output (:func:`_score_start`), before the head.
         """
         meta = {
@@ -768,12 +766,13 @@ default="quadratic"
         outputs = net.outputs[0]
         if self.model is None:
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
-            if moments is not None:
+            if data is not None:
                 offset, scale = _score_start(
                     self.output_strategy if self.output_constraint else None,
                     self.output_constraint,
                     self._output_set,
-                    *moments,
+                    data.target_mean,
+                    data.target_std,
                 )
             outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
         if self.output_constraint is not None and not self._projects_after():
@@ -801,7 +800,7 @@ default="quadratic"
             outputs = head(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
-    def _build(self, X_shape, rng, target_scale, moments=None):
+    def _build(self, X_shape, rng, data):
         """A new network and optimizer for data of shape ``X_shape``.
 
         The objective's gradient is divided by the targets' variance
@@ -809,7 +808,7 @@ default="quadratic"
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
-        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1), moments=moments)
+        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1), data=data)
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
@@ -817,7 +816,8 @@ default="quadratic"
         optimizer.build(model.trainable_variables)
         self.model_ = model
         self._fit_shape = X_shape
-        self._loss_weight = 1.0 / target_scale if target_scale > 0 else 1.0
+        scale = data.target_scale
+        self._loss_weight = 1.0 / scale if scale > 0 else 1.0
         self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
         params = self.get_params(deep=False)
         self._built_with = {name: _snapshot(params[name]) for name in _STRUCTURAL}
@@ -930,22 +930,12 @@ default="quadratic"
             self._predict_fn = _training.Predictor(self.model_, self._key)
 
 
-def _target_moments(y, sample_weight):
-    """Weighted mean and standard deviation of each column of ``y`` (a
-    standard deviation of 0, or too small to divide by, becomes 1, as in
-    :class:`~sklearn.preprocessing.StandardScaler`)."""
-    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
-    mean = np.average(y, axis=0, weights=w)
-    std = np.sqrt(np.average((y - mean) ** 2, axis=0, weights=w))
-    tiny = 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(std > tiny, std, 1.0)
-
-
 def _score_start(strategy, set_name, params, mean, std):
     """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
     a spread of about 1 at initialisation) to scores ``offset + scale * z``
-    that start at the targets' ``mean`` with their spread ``std``.
+    that start at the targets' ``mean`` with their spread ``std`` (per column;
+    a spread of 0, or too small to divide by, counts as 1, as in
+    :class:`~sklearn.preprocessing.StandardScaler`).
 
     The scores are the predictions themselves, or the input of a projection or
     penalty (in the targets' units), except for ``"activation"``: its scores
@@ -954,50 +944,40 @@ def _score_start(strategy, set_name, params, mean, std):
     map's slope there. So a network does not first spend its training on
     shrinking outputs of size 1 to targets of size 0.001, say.
     """
-    if strategy != "activation":
-        return mean, std
+    tiny = 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
+    std = np.where(std > tiny, std, 1.0)
+    if strategy != "activation" or set_name == "l2_sphere":
+        return mean, std  # the sphere's map is its projection
     params = params or {}
     r = params.get("radius", 1.0)
-    # keep the start strictly inside the set, where the map can be inverted
-    if set_name == "simplex":
+    lower, upper = params.get("lower"), params.get("upper")
+    if set_name == "nonneg":
+        lower = 0.0
+    # the start is kept strictly inside the set, where the map can be inverted
+    if set_name == "simplex":  # r * softmax
         p = np.clip(mean / r, 1e-6, 1.0)
         p = p / p.sum()
-        offset = np.log(p)
-        slope = r * p * (1.0 - p)
-    elif set_name in ("l1_ball", "l2_ball"):
+        offset, slope = np.log(p), r * p * (1.0 - p)
+    elif set_name in ("l1_ball", "l2_ball"):  # radial tanh squash
         norm = np.linalg.norm(mean, ord=1 if set_name == "l1_ball" else 2)
         t = min(norm / r, 0.9)
         offset = mean * (r * np.arctanh(t) / norm if norm > 0 else 1.0)
         slope = np.ones_like(mean)  # the squash's slope at 0; about 1 inside
-    elif set_name == "linf_ball":
+    elif set_name == "linf_ball":  # r * tanh
         t = np.clip(mean / r, -0.9, 0.9)
         offset, slope = np.arctanh(t), r * (1.0 - t**2)
-    elif set_name in ("box", "nonneg"):
-        lower = _bound(params.get("lower"), -np.inf, mean.shape)
-        upper = _bound(params.get("upper"), np.inf, mean.shape)
-        if set_name == "nonneg":
-            lower = np.zeros_like(mean)
-        offset, slope = mean.copy(), np.ones_like(mean)
-        both = np.isfinite(lower) & np.isfinite(upper)
-        width = np.where(both, upper - lower, 1.0)
-        s = np.clip((mean - lower) / width, 0.05, 0.95)
-        offset = np.where(both, np.log(s / (1 - s)), offset)
-        slope = np.where(both, width * s * (1 - s), slope)
-        for side, gap in ((1.0, mean - lower), (-1.0, upper - mean)):
-            one = np.isfinite(gap) & ~both
-            g = np.maximum(np.where(one, gap, 1.0), 0.1 * std)
-            inverse = g + np.log(-np.expm1(-g))  # softplus^-1(g), stable
-            offset = np.where(one, side * inverse, offset)
-            slope = np.where(one, -np.expm1(-g), slope)  # sigmoid(inverse)
-    else:  # l2_sphere: the map is the projection; scores in the targets' units
+    elif lower is not None and upper is not None:  # lower + width * sigmoid
+        width = upper - lower
+        s = np.clip((mean - lower) / np.where(width > 0, width, 1.0), 0.05, 0.95)
+        offset, slope = np.log(s / (1 - s)), width * s * (1 - s)
+    elif lower is not None or upper is not None:  # lower + softplus(x), ...
+        side, gap = (1.0, mean - lower) if lower is not None else (-1.0, upper - mean)
+        g = np.maximum(gap, 0.1 * std)
+        offset = side * (g + np.log(-np.expm1(-g)))  # softplus^-1(g), stable
+        slope = -np.expm1(-g)  # sigmoid(softplus^-1(g))
+    else:  # an unbounded box: the identity
         return mean, std
     return offset, std / np.maximum(slope, 1e-3)
-
-
-def _bound(value, default, shape):
-    if value is None:
-        return np.full(shape, default)
-    return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
 
 
 def _penalties(model):

@@ -92,6 +92,11 @@ def test_target_scale_is_weighted_as_the_loss():
     data = _training.as_tensors(np.zeros((3, 1)), y, w)
     # weighted mean 1; squared deviations 1, 1 (and 81 with weight 0); / 3 rows
     assert data.target_scale == pytest.approx(2 / 3)
+    np.testing.assert_allclose(data.target_mean, [1.0])
+    np.testing.assert_allclose(data.target_std, [1.0])  # sqrt((1 + 1) / 2)
+    two = _training.as_tensors(np.zeros((3, 1)), np.c_[y, 3 * y], w)
+    np.testing.assert_allclose(two.target_std, [1.0, 3.0])
+    assert two.target_scale == pytest.approx((2 / 3) * (1 + 9) / 2)
 
 
 def _linear(d=3, k=2):
