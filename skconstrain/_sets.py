@@ -22,6 +22,7 @@ __all__ = [
     "check_radius",
     "check_set",
     "check_zero_norm",
+    "degenerate",
     "set_params",
 ]
 
@@ -69,7 +70,11 @@ ZERO_NORM_OPTIONS = ("keep", "error", "uniform")
 
 
 def check_set(name, *, param="set"):
-    """Return ``name`` if it is a registered set name, else raise ``ValueError``.
+    """Return the registry name of set ``name``, else raise ``ValueError``.
+
+    Names are case-insensitive everywhere ("Simplex" is "simplex"), as the
+    constraint and regularizer names are; the registry's own spelling, in
+    lower case, is returned.
 
     Parameters
     ----------
@@ -81,17 +86,21 @@ def check_set(name, *, param="set"):
     Returns
     -------
     name : str
+        The registry name.
 
     Examples
     --------
     >>> check_set("simplex")
     'simplex'
+    >>> check_set("L1_Ball")
+    'l1_ball'
     """
-    if not isinstance(name, str) or name not in SETS:
+    if not isinstance(name, str) or name.lower() not in SETS:
         raise ValueError(
-            f"The '{param}' parameter must be one of {list(SET_NAMES)}; got {name!r}."
+            f"The '{param}' parameter must be one of {list(SET_NAMES)} (in any "
+            f"case); got {name!r}."
         )
-    return name
+    return name.lower()
 
 
 def check_radius(radius, *, param="radius"):
@@ -150,11 +159,13 @@ def _check_bound(value, name, n_features):
     return arr
 
 
-def check_bounds(lower, upper, n_features=None, *, prefix=""):
+def check_bounds(lower, upper, n_features=None, *, prefix="", required=False):
     """Validate the bounds of a box and return them as float64 arrays (or None).
 
     ``None`` means unbounded on that side. Scalars apply to every column; 1-D arrays
     must have one entry per column (``n_features``, when it is known).
+    With ``required``, at least one bound must be given: a box with neither is
+    all of R^d and constrains nothing, which is never what was meant.
 
     Parameters
     ----------
@@ -165,6 +176,8 @@ def check_bounds(lower, upper, n_features=None, *, prefix=""):
     prefix : str, default=""
         Prefix of the parameters' names in error messages (an estimator's
         ``output_lower`` is ``prefix="output_"``).
+    required : bool, default=False
+        Raise ``ValueError`` when both bounds are None.
 
     Returns
     -------
@@ -178,6 +191,11 @@ def check_bounds(lower, upper, n_features=None, *, prefix=""):
     low, up = f"{prefix}lower", f"{prefix}upper"
     lo = _check_bound(lower, low, n_features)
     hi = _check_bound(upper, up, n_features)
+    if required and lo is None and hi is None:
+        raise ValueError(
+            f"The set 'box' needs '{low}', '{up}' or both; with neither it is "
+            "all of R^d and constrains nothing."
+        )
     if lo is not None and hi is not None:
         if lo.ndim == 1 and hi.ndim == 1 and lo.shape != hi.shape:
             raise ValueError(
@@ -201,7 +219,8 @@ def check_param_names(name, names):
     --------
     >>> check_param_names("l1_ball", ["radius"])
     """
-    allowed = SETS[check_set(name)].params
+    name = check_set(name)
+    allowed = SETS[name].params
     if name == "l2_sphere":
         allowed = (*allowed, "zero_norm")
     extra = sorted(k for k in names if k not in allowed)
@@ -209,6 +228,33 @@ def check_param_names(name, names):
         raise ValueError(
             f"The set {name!r} takes the parameters {list(allowed)}; got {extra}."
         )
+
+
+def degenerate(name, n_columns, *, radius=1.0):
+    """What is left of set ``name`` on rows of ``n_columns`` entries, if that
+    is a point or two (else None).
+
+    The simplex of one column is the single point ``radius``, and the sphere
+    of one column the two points ``-radius`` and ``radius``: every projection
+    onto them is one of those points, whatever it is given.
+
+    Examples
+    --------
+    >>> degenerate("simplex", 1)
+    'the single point 1.0'
+    >>> degenerate("l2_sphere", 1, radius=2.0)
+    'the two points -2.0 and 2.0'
+    >>> degenerate("l2_sphere", 3) is None
+    True
+    """
+    name = check_set(name)
+    if n_columns != 1:
+        return None
+    if name == "simplex":
+        return f"the single point {float(radius)}"
+    if name == "l2_sphere":
+        return f"the two points {-float(radius)} and {float(radius)}"
+    return None
 
 
 def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""):
@@ -239,6 +285,12 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, pre
     params : dict
         The validated parameters that the set takes, e.g. ``{"radius": 1.0}``.
 
+    Raises
+    ------
+    ValueError
+        For a bad name or value, and for a "box" with neither bound (the box
+        would be all of R^d: no constraint at all).
+
     Examples
     --------
     >>> set_params("l1_ball", radius=2)
@@ -254,6 +306,8 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, pre
     bounds = check_bounds(
         lower, upper, n_features if takes_bounds else None, prefix=prefix
     )
+    if takes_bounds:
+        check_bounds(*bounds, prefix=prefix, required=True)
     out = {}
     if "radius" in spec.params:
         out["radius"] = radius

@@ -92,7 +92,7 @@ def make_constrained_regression(
     n_samples = _check_int(n_samples, "n_samples", 1)
     n_features = _check_int(n_features, "n_features", 1)
     n_targets = _check_int(n_targets, "n_targets", 1)
-    check_set(set)
+    set = check_set(set)
     radius = check_radius(radius)
     if (
         isinstance(noise, bool)

@@ -42,6 +42,7 @@ from skconstrain._sets import (
     check_bounds,
     check_param_names,
     check_radius,
+    check_set,
     check_zero_norm,
 )
 
@@ -203,6 +204,7 @@ def check_sparse_input(name, params, n_features=None):
     ...
     TypeError: The 'simplex' projection of sparse input is not sparse: ...
     """
+    name = check_set(name)
     why = _sparse_refusal(name, params, n_features)
     if why is not None:
         raise TypeError(
@@ -722,7 +724,8 @@ def project_box(V, lower=None, upper=None):
     lower, upper : None, float or array-like of shape (n_features,), default=None
         Bounds; ``None`` means unbounded on that side, a scalar applies to every
         column, an array gives one bound per column. ``lower <= upper`` is
-        required.
+        required, and at least one of them (a box with neither bound is all of
+        R^d: ``ValueError``).
 
     Returns
     -------
@@ -740,11 +743,9 @@ def project_box(V, lower=None, upper=None):
     array([[0. , 0.5, 2. ]])
     """
     X, was_1d = _as_rows(V)
-    lo, hi = check_bounds(lower, upper, n_features=X.shape[1])
+    lo, hi = check_bounds(lower, upper, n_features=X.shape[1], required=True)
     lo = None if lo is None else lo.astype(X.dtype)
     hi = None if hi is None else hi.astype(X.dtype)
-    if lo is None and hi is None:
-        return _out(X.copy(), was_1d)
     return _out(np.clip(X, lo, hi), was_1d)
 
 
@@ -824,6 +825,7 @@ def project(V, set="l2_sphere", **params):
     >>> project(sp.csr_array([[3.0, 0.0, 4.0]]), "l2_sphere").toarray()
     array([[0.6, 0. , 0.8]])
     """
+    set = check_set(set)
     check_param_names(set, params)
     return _FUNCTIONS[set](V, **params)
 

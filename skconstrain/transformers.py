@@ -9,6 +9,8 @@ lives inside ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and pickles.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import (
@@ -27,7 +29,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skconstrain._sets import check_zero_norm, set_params
+from skconstrain._sets import check_set, check_zero_norm, degenerate, set_params
 from skconstrain.projections import check_sparse_input, project
 
 __all__ = ["NormProjector", "ProjectedRegressor"]
@@ -112,7 +114,7 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             n_features=n_features,
         )
         zero_norm = check_zero_norm(self.zero_norm)
-        if self.set == "l2_sphere":
+        if check_set(self.set) == "l2_sphere":
             params["zero_norm"] = zero_norm
         return params
 
@@ -138,6 +140,18 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         params = self._projection_params(X.shape[1])
         if sp.issparse(X):
             check_sparse_input(self.set, params, X.shape[1])
+        left = degenerate(self.set, X.shape[1], radius=params.get("radius", 1.0))
+        if left is not None:
+            warnings.warn(
+                f"NormProjector(set={self.set!r}) is fitted on rows of 1 column, "
+                f"where the set is only {left}: every row it projects becomes one "
+                "of them. (ProjectedRegressor's default projector, NormProjector(), "
+                "is the unit sphere, meant for y of several columns; for a 1-D y "
+                "pass a projector such as NormProjector('box', lower=..., "
+                "upper=...).)",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     def transform(self, X):

@@ -91,6 +91,32 @@ def test_simplex_row_of_only_masked_scores_is_nan():
     assert np.isnan(np.asarray(kops.project_simplex(row))).all()
 
 
+ROW_WISE = ("simplex", "l1_ball", "l2_ball", "l2_sphere")
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+@pytest.mark.parametrize("bad", [np.inf, np.nan, -np.inf])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_non_finite_row_is_all_nan_or_clipped(name, bad, dtype):
+    """A row with +inf or NaN has no projection onto a set that couples its
+    entries: it comes out all NaN (as TF Addons' sparsemax and jaxopt give
+    it), never half NaN; -inf is a masked score in the simplex and the L1
+    ball. The elementwise sets clip each entry. Other rows are untouched."""
+    x = np.array([[0.0, bad, 0.3, -0.2, 1.0], [0.2, 0.3, -0.1, 0.0, 0.5]], dtype)
+    params = params_for(name)
+    out = np.asarray(kops.project(x, name, **params))
+    np.testing.assert_allclose(out[1], P.project(x[1:], name, **params)[0], atol=1e-6)
+    masked = bad == -np.inf and name in ("simplex", "l1_ball")
+    if name in ROW_WISE and not masked:
+        assert np.isnan(out[0]).all()
+    elif masked:
+        assert np.isfinite(out[0]).all() and out[0, 1] == 0
+    else:  # elementwise: the other entries are projected, the bad one clipped
+        finite = np.isfinite(x[0])
+        expected = P.project(np.where(finite, x[0], 0.0)[None], name, **params)[0]
+        np.testing.assert_allclose(out[0][finite], expected[finite], atol=1e-6)
+
+
 @pytest.mark.parametrize("name", SET_NAMES)
 @pytest.mark.parametrize("jit", [False, True])
 def test_traces_under_tf_function(name, jit):

@@ -281,7 +281,8 @@ def test_box_bounds():
     )
     np.testing.assert_array_equal(P.project_box(V, lower=0), np.maximum(V, 0))
     np.testing.assert_array_equal(P.project_box(V, upper=0), np.minimum(V, 0))
-    np.testing.assert_array_equal(P.project_box(V), V)
+    with pytest.raises(ValueError, match="The set 'box' needs 'lower', 'upper'"):
+        P.project_box(V)  # all of R^d: never what was meant
     np.testing.assert_array_equal(P.project_nonneg(V), np.maximum(V, 0))
 
 

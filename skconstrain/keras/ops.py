@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from keras import ops
 
-from skconstrain._sets import check_bounds, check_param_names, check_radius, set_params
+from skconstrain._sets import (
+    check_bounds,
+    check_param_names,
+    check_radius,
+    check_set,
+    set_params,
+)
 
 __all__ = [
     "activate",
@@ -60,7 +66,8 @@ def project_l2_sphere(x, radius=1.0):
     """Project onto ``{p : ||p||_2 = radius}`` along the last axis.
 
     ``radius * x / ||x||_2``, computed on ``x / max|x_i|`` so that squaring
-    cannot overflow or underflow. Zero rows stay zero.
+    cannot overflow or underflow. Zero rows stay zero; a row holding an
+    infinite or NaN entry gives a row of NaN.
 
     Parameters
     ----------
@@ -81,14 +88,15 @@ def project_l2_sphere(x, radius=1.0):
     x = ops.convert_to_tensor(x)
     xs, _ = _scaled(x)
     n = safe_norm(xs)
-    return radius * xs / ops.where(n > 0, n, ops.ones_like(n))
+    return _nan_rows(x, radius * xs / ops.where(n > 0, n, ops.ones_like(n)), False)
 
 
 def project_l2_ball(x, radius=1.0):
     """Project onto ``{p : ||p||_2 <= radius}`` along the last axis.
 
     Rows inside are unchanged; the others become ``radius * x / ||x||_2``
-    (computed on the scaled row, as in :func:`project_l2_sphere`).
+    (computed on the scaled row, as in :func:`project_l2_sphere`). A row
+    holding an infinite or NaN entry gives a row of NaN.
 
     Parameters
     ----------
@@ -111,7 +119,8 @@ def project_l2_ball(x, radius=1.0):
     xs, m = _scaled(x)
     n = safe_norm(xs)
     outside = m * n > radius  # m * n may overflow to inf: still outside
-    return ops.where(outside, radius * xs / ops.where(outside, n, 1), x)
+    p = ops.where(outside, radius * xs / ops.where(outside, n, 1), x)
+    return _nan_rows(x, p, masked=False)
 
 
 def _support_sum(xs, support):
@@ -171,7 +180,8 @@ def project_simplex(x, radius=1.0):
 
     Masked scores: ``-inf`` entries come out as exact zeros, with zero
     gradients (``[0, 0, -inf]`` gives ``[0.5, 0.5, 0]``, as sparsemax does); a
-    row of only ``-inf`` has no projection and gives NaN.
+    row of only ``-inf``, or one holding ``+inf`` or NaN, has no projection and
+    gives a row of NaN.
 
     Unlike ``keras.ops.sparsemax`` (which in Keras 3.15 maps ``[0, 0.5, 1]`` to
     ``[0, 0, 0.25]``, off the simplex), this returns ``[0, 0.25, 0.75]``.
@@ -206,7 +216,24 @@ def project_simplex(x, radius=1.0):
     theta = (_support_sum(xs, support) - radius) / ops.maximum(
         ops.sum(support, axis=-1, keepdims=True), 1
     )
-    return ops.relu(xs - theta)
+    return _nan_rows(x, ops.relu(xs - theta))
+
+
+def _nan_rows(x, p, masked=True):
+    """``p``, with the rows where ``x`` holds NaN or ``+inf`` (or ``-inf``,
+    unless ``masked``: it is a masked score) all NaN.
+
+    Such a row has no projection onto a set that couples its entries (``+inf``
+    minus the row's maximum is NaN); a whole row of NaN says so, as TF Addons'
+    sparsemax and jaxopt give it, where the arithmetic alone leaves some
+    entries finite (``[0, nan, 0]``) or infinite. The elementwise sets (box,
+    balls of the max norm, nonneg) clip each entry on its own instead.
+    """
+    bad = ops.isnan(x) | (x == float("inf"))
+    if not masked:
+        bad = bad | (x == -float("inf"))
+    bad = ops.any(bad, axis=-1, keepdims=True)
+    return ops.where(bad, ops.full_like(p, float("nan")), p)
 
 
 def project_l1_ball(x, radius=1.0):
@@ -214,7 +241,8 @@ def project_l1_ball(x, radius=1.0):
 
     Rows inside are unchanged; the others become ``sign(x) * P_simplex(|x|)``
     (Duchi et al. 2008), which sets small entries exactly to zero. Masked
-    scores (``-inf`` entries) come out as exact zeros, with zero gradients.
+    scores (``-inf`` entries) come out as exact zeros, with zero gradients; a
+    row holding ``+inf`` or NaN gives a row of NaN.
 
     Parameters
     ----------
@@ -235,9 +263,12 @@ def project_l1_ball(x, radius=1.0):
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
     # masked scores (-inf) come out as exact zeros, as zeros do
-    x = ops.where(x == -float("inf"), ops.zeros_like(x), x)
-    inside = ops.sum(ops.abs(x), axis=-1, keepdims=True) <= radius
-    return ops.where(inside, x, ops.sign(x) * project_simplex(ops.abs(x), radius))
+    masked = ops.where(x == -float("inf"), ops.zeros_like(x), x)
+    inside = ops.sum(ops.abs(masked), axis=-1, keepdims=True) <= radius
+    p = ops.where(
+        inside, masked, ops.sign(masked) * project_simplex(ops.abs(masked), radius)
+    )
+    return _nan_rows(x, p)
 
 
 def project_linf_ball(x, radius=1.0):
@@ -267,7 +298,7 @@ def project_box(x, lower=None, upper=None):
     array([0. , 0.5, 2. ])
     """
     x = ops.convert_to_tensor(x)
-    lo, hi = check_bounds(lower, upper, n_features=x.shape[-1])
+    lo, hi = check_bounds(lower, upper, n_features=x.shape[-1], required=True)
     if lo is not None:
         x = ops.maximum(x, ops.cast(lo, x.dtype))
     if hi is not None:
@@ -321,6 +352,7 @@ def project(x, set="l2_sphere", **params):
     >>> np.asarray(project(np.array([[3.0, 4.0]]), "l1_ball", radius=1.0))
     array([[0., 1.]])
     """
+    set = check_set(set)
     check_param_names(set, params)
     if set == "l2_sphere" and params.pop("zero_norm", "keep") != "keep":
         raise ValueError("The Keras sphere projection only supports zero_norm='keep'.")
@@ -384,6 +416,7 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     array([[0.6, 0.8]])
     """
     x = ops.convert_to_tensor(x)
+    set = check_set(set)
     params = set_params(
         set, radius=radius, lower=lower, upper=upper, n_features=x.shape[-1]
     )
@@ -400,9 +433,7 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
             return lo + (hi - lo) * ops.sigmoid(x)
         if lo is not None:
             return ops.cast(lo, x.dtype) + ops.softplus(x)
-        if hi is not None:
-            return ops.cast(hi, x.dtype) - ops.softplus(-x)
-        return x
+        return ops.cast(hi, x.dtype) - ops.softplus(-x)  # set_params: one is set
     r = params["radius"]
     xs, m = _scaled(x)  # x / max|x_i|: its norms cannot overflow
     if set == "l1_ball":

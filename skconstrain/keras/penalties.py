@@ -39,7 +39,7 @@ import numbers
 import keras
 from keras import ops
 
-from skconstrain._sets import set_params
+from skconstrain._sets import check_set, set_params
 from skconstrain.keras._base import ParamsMixin, Registry, serializable
 from skconstrain.keras.ops import safe_norm
 
@@ -173,15 +173,16 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
         y = ops.convert_to_tensor(y)
         r = float(self.radius)
         ineq, eq = [], None
-        if self.set in ("l2_ball", "l1_ball", "linf_ball"):
-            order = {"l2_ball": 2, "l1_ball": 1, "linf_ball": "inf"}[self.set]
+        name = check_set(self.set)
+        if name in ("l2_ball", "l1_ball", "linf_ball"):
+            order = {"l2_ball": 2, "l1_ball": 1, "linf_ball": "inf"}[name]
             ineq.append(ops.expand_dims(_abs_norm(y, order) / r - 1.0, -1))
-        elif self.set == "l2_sphere":
+        elif name == "l2_sphere":
             eq = _abs_norm(y, 2) / r - 1.0
-        elif self.set == "simplex":
+        elif name == "simplex":
             ineq.append(-y / r)
             eq = ops.sum(y, axis=-1) / r - 1.0
-        elif self.set == "nonneg":
+        elif name == "nonneg":
             ineq.append(-y)
         else:  # box
             lower, upper = self._params["lower"], self._params["upper"]
