@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -51,9 +52,11 @@ __all__ = [
     "borrow",
     "clear_cache",
     "configure_runtime",
+    "r2_scores",
     "signature",
     "thread_budget",
     "train",
+    "widened",
 ]
 
 
@@ -158,19 +161,43 @@ class Data:
     ``target_scale`` is the weighted mean squared deviation of ``y`` from its
     weighted mean (the loss of the best constant prediction, weighted as the
     loss is); losses divided by it are on the scale of ``1 - R^2``.
+    ``column_scale`` is the same per column of ``y`` (its mean is
+    ``target_scale``).
     ``target_mean`` and ``target_std`` are the weighted mean and standard
-    deviation of each column of ``y`` (float64 arrays).
+    deviation of each column of ``y``, ``feature_mean`` and ``feature_std``
+    those of each column of ``X`` (float64 arrays).
     """
 
     X: tf.Tensor
     y: tf.Tensor
     sample_weight: tf.Tensor
     target_scale: float
+    column_scale: np.ndarray
     target_mean: np.ndarray
     target_std: np.ndarray
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
 
 
-def as_tensors(X, y, sample_weight=None):
+def _moments(A, w):
+    """Weighted mean and standard deviation of each column of ``A`` (float64).
+
+    The mean is taken of the rows minus the first (so a constant column has
+    exactly its value as mean and 0 as deviation), the deviations are divided
+    by their largest before squaring (so no square overflows)."""
+    A = np.asarray(A, dtype=np.float64)
+    wsum = w.sum()
+    if not len(A) or wsum <= 0:
+        return np.zeros(A.shape[1]), np.zeros(A.shape[1])
+    shift = A - A[0]
+    mean = A[0] + w @ shift / wsum
+    dev = shift - (mean - A[0])
+    m = np.abs(dev).max(axis=0)
+    m = np.where(m > 0, m, 1.0)
+    return mean, m * np.sqrt(w @ (dev / m) ** 2 / wsum)
+
+
+def as_tensors(X, y, sample_weight=None, x_dtype="float32"):
     """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
 
     Parameters
@@ -179,6 +206,9 @@ def as_tensors(X, y, sample_weight=None):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
+    x_dtype : str, default="float32"
+        The dtype of the network's input (the default MLP takes float64, so
+        that features in any units are standardised exactly).
 
     Returns
     -------
@@ -190,19 +220,20 @@ def as_tensors(X, y, sample_weight=None):
         if sample_weight is None
         else np.asarray(sample_weight, dtype=np.float64)
     )
-    wsum = w.sum()
-    mean = var = np.zeros(y.shape[1])
-    if len(y) and wsum > 0:
-        mean = (w[:, None] * y).sum(axis=0) / wsum
-        var = (w[:, None] * (y - mean) ** 2).sum(axis=0) / wsum
+    mean, std = _moments(y, w)
+    feature_mean, feature_std = _moments(X, w)
+    # sum_i w_i (y_ik - mean_k)^2 / n, per column
+    column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
     return Data(
-        X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
+        X=tf.convert_to_tensor(np.asarray(X), dtype=x_dtype),
         y=tf.convert_to_tensor(y, dtype=tf.float32),
         sample_weight=tf.convert_to_tensor(w, dtype=tf.float32),
-        # sum_i w_i mean_k (y_ik - mean_k)^2 / n
-        target_scale=float(wsum * var.mean() / len(y)) if len(y) else 0.0,
+        target_scale=float(column_scale.mean()),
+        column_scale=column_scale,
         target_mean=mean,
-        target_std=np.sqrt(var),
+        target_std=std,
+        feature_mean=feature_mean,
+        feature_std=feature_std,
     )
 
 
@@ -287,8 +318,9 @@ class _Epoch:
 
 
 class _Evaluate:
-    """Weighted mean squared error of the model's predictions on ``(X, y)``
-    (its outputs through ``output_map``, when given), no penalty."""
+    """Weighted squared error of the model's predictions on ``(X, y)`` (its
+    outputs through ``output_map``, when given), no penalty, per output column:
+    ``sum_i w_i (y_ik - p_ik)**2 / n``."""
 
     def __init__(self, model, output_map):
         self.model = model
@@ -298,7 +330,9 @@ class _Evaluate:
         pred = self.model(X, training=False)
         if self.output_map is not None:
             pred = self.output_map(pred)
-        return _data_loss(y, pred, w) / tf.cast(tf.shape(X)[0], y.dtype)
+        pred = tf.cast(pred, y.dtype)
+        per_column = tf.reduce_sum(w[:, None] * tf.square(y - pred), axis=0)
+        return per_column / tf.cast(tf.shape(X)[0], y.dtype)
 
 
 class Engine:
@@ -358,7 +392,8 @@ class Engine:
         self.jit_compile = jit_compile
         self._epoch = None
         self._evaluate = None
-        self.predictor = Predictor(model)  # the engine's own weights
+        # the engine's own weights, in its own dtype (for the training report)
+        self.predictor = Predictor(model, wide=False)
 
     def _signature(self, with_seed):
         n_features = self.model.inputs[0].shape[1:]
@@ -431,14 +466,17 @@ class Engine:
         return float(loss)
 
     def evaluate(self, data):
-        """Weighted mean squared error on ``data`` (no penalty terms)."""
+        """Weighted squared error on ``data`` per output column (no penalty
+        terms): ``sum_i w_i (y_ik - p_ik)**2 / n``, a float64 array of shape
+        (n_outputs,); its mean is the weighted mean squared error."""
         if self._evaluate is None:
             self._evaluate = tf.function(
                 _Evaluate(self.model, self.output_map),
                 input_signature=self._signature(with_seed=False),
                 autograph=False,
             )
-        return float(self._evaluate(data.X, data.y, data.sample_weight))
+        errors = self._evaluate(data.X, data.y, data.sample_weight)
+        return errors.numpy().astype(np.float64)
 
 
 def _copy(sources, targets):
@@ -522,18 +560,29 @@ def clear_cache():
     """Drop the idle engines and the shared forward passes (and their traces)."""
     _CACHE.clear()
     _FORWARDS.clear()
+    _TWINS.clear()
 
 
 class Predictor:
     """The model's forward pass, traced once for inputs of any number of rows.
 
+    With ``wide=True`` (the estimator's predictions) the forward pass runs in
+    float64: on a copy of the model's architecture whose layers compute in
+    float64 (:func:`widened`), fed the model's own weights. A float32 matrix
+    product rounds a row differently depending on where it sits in the batch
+    (and on the instruction set: AVX2 and AVX-512 differ), so float32
+    predictions of a row change in the 7th digit with the rows predicted
+    beside it; in float64 they agree to about 1e-15, and a projection head puts
+    every prediction in its set to float64 rounding. A model whose
+    architecture cannot be rebuilt from its config (a subclassed model
+    without ``get_config``) predicts in its own dtype.
+
     With a ``key``, the first ``shared_calls`` calls use a trace shared by every
     model of that key in the process: a stateless forward pass
     (``Layer.stateless_call``) that takes the model's variables as inputs, so a
     newly fitted network of a known architecture (each fit of a grid search,
-    scored once) predicts without tracing. Later calls trace the model's own
-    forward pass, which is faster per call (about 0.2 ms against 0.3 ms for
-    one row on 2 CPU cores).
+    scored once) predicts without tracing. Later calls use a trace of the
+    model's own, which reads its variables itself and is faster per call.
 
     Parameters
     ----------
@@ -543,15 +592,55 @@ class Predictor:
     chunk : int, default=16384
         Rows per call; larger inputs are predicted in chunks of this size.
     shared_calls : int, default=8
+    wide : bool, default=True
+        Compute in float64 (False: in the model's own dtypes).
     """
 
-    def __init__(self, model, key=None, chunk=16384, shared_calls=8):
+    def __init__(self, model, key=None, chunk=16384, shared_calls=8, wide=True):
         self.model = model
         self.key = key
         self.chunk = int(chunk)
         self.shared_calls = shared_calls
+        self.wide = wide
         self._calls = 0
         self._own = None
+        self._twin = None
+
+    def _network(self):
+        """The network whose layers compute: the float64 copy, or the model."""
+        if self._twin is None:
+            twin = None
+            if self.wide:
+                if self.key is not None:
+                    twin = _TWINS.get(self.key)
+                if twin is None:
+                    twin = widened(self.model)
+                    if self.key is not None and twin is not None:
+                        twin = _TWINS.put(self.key, twin)
+            self._twin = self.model if twin is None else twin
+        return self._twin
+
+    def _variables(self):
+        return self.model.trainable_variables + self.model.non_trainable_variables
+
+    def _input_spec(self):
+        network = self._network()
+        inputs = network.inputs[0]
+        return tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype)
+
+    def _forward(self):
+        """The function to call now, and the variable values it takes."""
+        self._calls += 1
+        if self.key is not None and self._calls <= self.shared_calls:
+            state = [v.value for v in self._variables()]
+            return self._shared(), state
+        if self._own is None:
+            self._own = tf.function(
+                _StatelessForward(self._network(), self._variables()),
+                input_signature=[self._input_spec()],
+                autograph=False,
+            ).get_concrete_function()
+        return self._own, []
 
     def _shared(self):
         found = _FORWARDS.get(self.key)
@@ -560,38 +649,17 @@ class Predictor:
                 tf.TensorSpec(v.shape, v.dtype) for v in self._variables()
             ]
             traced = tf.function(
-                _StatelessForward(self.model, len(self.model.trainable_variables)),
+                _StatelessForward(self._network()),
                 input_signature=spec,
                 autograph=False,
             )
             found = _FORWARDS.put(self.key, traced.get_concrete_function())
         return found
 
-    def _variables(self):
-        return self.model.trainable_variables + self.model.non_trainable_variables
-
-    def _input_spec(self):
-        inputs = self.model.inputs[0]
-        return tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype)
-
-    def _forward(self):
-        """The function to call now, and the variable values it takes."""
-        self._calls += 1
-        if self.key is not None and self._calls <= self.shared_calls:
-            state = [tf.convert_to_tensor(v) for v in self._variables()]
-            return self._shared(), state
-        if self._own is None:
-            self._own = tf.function(
-                _Forward(self.model),
-                input_signature=[self._input_spec()],
-                autograph=False,
-            ).get_concrete_function()
-        return self._own, []
-
     def __call__(self, X):
         """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
         forward, state = self._forward()
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=self._input_spec().dtype.as_numpy_dtype)
         parts = [
             forward(tf.constant(X[i : i + self.chunk]), *state).numpy()
             for i in range(0, len(X), self.chunk)
@@ -599,23 +667,89 @@ class Predictor:
         return np.concatenate(parts).astype(np.float64)
 
 
-class _Forward:
-    def __init__(self, model):
-        self.model = model
+def widened(model):
+    """A copy of ``model``'s architecture whose layers compute in float64.
 
-    def __call__(self, X):
-        return self.model(X, training=False)
+    Rebuilt from the model's config with every float32 dtype (layers' dtype
+    policies, inputs) replaced by float64; its own weights are not used (see
+    :class:`Predictor`). None when the model cannot be rebuilt that way (a
+    subclassed model without ``get_config``, a layer that is not registered,
+    a ``Lambda`` refused by Keras's safe mode) or the copy's variables do not
+    line up with the model's.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> [v.dtype for v in widened(model).weights]
+    ['float64', 'float64']
+    """
+    config = _widen_config(keras.saving.serialize_keras_object(model))
+    try:
+        twin = keras.saving.deserialize_keras_object(config)
+    except Exception:
+        return None
+    ours = model.trainable_variables + model.non_trainable_variables
+    theirs = twin.trainable_variables + twin.non_trainable_variables
+    if len(twin.trainable_variables) != len(model.trainable_variables) or [
+        tuple(v.shape) for v in ours
+    ] != [tuple(v.shape) for v in theirs]:
+        return None
+    return twin
+
+
+def _widen_config(config):
+    """``config`` (a serialized Keras object) with float32 dtypes as float64."""
+    if isinstance(config, list):
+        return [_widen_config(v) for v in config]
+    if not isinstance(config, dict):
+        return config
+    out = {}
+    for key, value in config.items():
+        if key == "dtype" and value == "float32":
+            value = "float64"
+        elif (
+            key == "dtype"
+            and isinstance(value, dict)
+            and value.get("class_name") == "DTypePolicy"
+            and value.get("config", {}).get("name") == "float32"
+        ):
+            value = {**value, "config": {**value["config"], "name": "float64"}}
+        else:
+            value = _widen_config(value)
+        out[key] = value
+    return out
 
 
 class _StatelessForward:
-    def __init__(self, model, n_trainable):
-        self.model = model
-        self.n_trainable = n_trainable
+    """``network``'s forward pass on given variable values, each cast to the
+    dtype of the network's own variable (float32 weights into a float64 copy).
+
+    The values are the call's inputs, or, with ``variables``, read from those
+    (a model's own variables, captured by the trace).
+    """
+
+    def __init__(self, network, variables=None):
+        self.network = network
+        self.n_trainable = len(network.trainable_variables)
+        self.variables = variables
 
     def __call__(self, X, *values):
-        trainable = list(values[: self.n_trainable])
-        non_trainable = list(values[self.n_trainable :])
-        return self.model.stateless_call(trainable, non_trainable, X, training=False)[0]
+        if self.variables is not None:
+            values = [v.value for v in self.variables]
+        targets = (
+            self.network.trainable_variables + self.network.non_trainable_variables
+        )
+        values = [
+            tf.cast(value, target.dtype)  # the identity where the dtypes agree
+            for value, target in zip(values, targets, strict=True)
+        ]
+        return self.network.stateless_call(
+            values[: self.n_trainable],
+            values[self.n_trainable :],
+            X,
+            training=False,
+        )[0]
 
 
 class _Lru:
@@ -647,25 +781,57 @@ class _Lru:
 
 
 _FORWARDS = _Lru(CACHE_SIZE)
+#: float64 copies of the architectures of the shared traces (:func:`widened`).
+_TWINS = _Lru(CACHE_SIZE)
 
 
 class _Progress:
-    """Per-epoch progress bar (``verbose >= 1``), Keras's ``Progbar``."""
+    """Progress per epoch (``verbose >= 1``).
 
-    def __init__(self, epochs, verbose):
-        self.bar = (
-            keras.utils.Progbar(epochs, stateful_metrics=["loss", "val_loss"])
-            if verbose
-            else None
-        )
+    On a terminal or in a notebook with ``verbose=1``, Keras's ``Progbar`` (one
+    bar, redrawn in place); otherwise (a log file, CI output, a pipe, or
+    ``verbose >= 2``) one plain line per epoch, as ``Model.fit(verbose=2)``
+    writes, with no carriage returns or backspaces.
+    """
+
+    def __init__(self, epochs, verbose, stream=None):
+        self.epochs = epochs
+        self.stream = sys.stdout if stream is None else stream
+        self.bar = None
+        self.lines = False
+        if verbose == 1 and _is_terminal(self.stream):
+            self.bar = keras.utils.Progbar(
+                epochs, stateful_metrics=["loss", "val_loss"]
+            )
+        elif verbose:
+            self.lines = True
 
     def update(self, epoch, values):
         if self.bar is not None:
             self.bar.update(epoch, list(values.items()))
+        elif self.lines:
+            text = " - ".join(f"{k}: {v:.4g}" for k, v in values.items())
+            self.stream.write(f"Epoch {epoch}/{self.epochs} - {text}\n")
+            self.stream.flush()
 
     def close(self, epoch, values):
         if self.bar is not None:
             self.bar.update(epoch, list(values.items()), finalize=True)
+        elif self.lines:
+            self.stream.write(f"Stopped after epoch {epoch}/{self.epochs}\n")
+            self.stream.flush()
+
+
+def _is_terminal(stream):
+    """Whether ``stream`` redraws a line in place: a terminal, or a notebook
+    (whose output is no tty but renders carriage returns). Keras's own test
+    also counts any POSIX system, which sent the bar's redraws into log files."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 def _check_finite(loss, epoch, name):
@@ -675,6 +841,27 @@ def _check_finite(loss, epoch, name):
             "Scale X and y (e.g. with StandardScaler, and "
             "TransformedTargetRegressor for y) or lower 'learning_rate'."
         )
+
+
+def r2_scores(errors, data):
+    """R^2 of each output column from :meth:`Engine.evaluate`'s ``errors`` on
+    ``data``, averaged uniformly, as :func:`sklearn.metrics.r2_score` does (a
+    constant column scores 1 when predicted exactly, else 0).
+
+    Examples
+    --------
+    >>> y = np.array([[0.0, 1], [2, 1], [0, 1], [2, 1]])  # variance 1, and 0
+    >>> data = as_tensors(np.zeros((4, 1)), y)
+    >>> float(r2_scores(np.array([0.5, 0.0]), data))  # 1 - 0.5 / 1, and 1
+    0.75
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    scale = data.column_scale
+    positive = scale > 0
+    scores = np.where(
+        positive, 1.0 - errors / np.where(positive, scale, 1.0), errors == 0
+    )
+    return float(scores.mean())
 
 
 def train(
@@ -690,7 +877,7 @@ def train(
     loss_weight=1.0,
     penalty_scale=0.0,
 ):
-    """Train for up to ``epochs`` epochs, with early stopping; returns the history.
+    """Train for up to ``epochs`` epochs, with early stopping.
 
     Early stopping watches the training loss, or the validation loss when
     ``validation`` is given, divided by the monitored rows' ``target_scale``
@@ -712,14 +899,19 @@ def train(
     seed : int
         Epoch ``e`` shuffles with seed ``seed + e``.
     verbose : int
-        >= 1 shows a per-epoch progress bar.
+        >= 1 shows the progress per epoch (see :class:`_Progress`).
     loss_weight, penalty_scale : float
         Passed to :meth:`Engine.run_epoch`.
 
     Returns
     -------
     history : dict
-        ``"loss"`` (and ``"val_loss"``): one float per epoch run.
+        ``"loss"`` (and ``"val_loss"``, the weighted mean squared error on the
+        validation rows, and ``"val_score"``, their R^2 averaged over the
+        outputs): one float per epoch run.
+    stopped : bool
+        Whether the stopping rule ended the training (False when the epochs
+        ran out first, or when ``n_iter_no_change`` is None).
 
     Raises
     ------
@@ -729,9 +921,10 @@ def train(
     history = {"loss": []}
     if validation is not None:
         history["val_loss"] = []
+        history["val_score"] = []
     monitored = data if validation is None else validation
     scale = monitored.target_scale if monitored.target_scale > 0 else 1.0
-    best, best_weights, waited = math.inf, None, 0
+    best, best_weights, waited, stopped = math.inf, None, 0, False
     progress = _Progress(epochs, verbose)
     values = {}
     epoch = 0
@@ -744,9 +937,11 @@ def train(
         values = {"loss": loss}
         current = loss
         if validation is not None:
-            current = engine.evaluate(validation)
+            errors = engine.evaluate(validation)
+            current = float(errors.mean())
             _check_finite(current, epoch, "validation loss")
             history["val_loss"].append(current)
+            history["val_score"].append(r2_scores(errors, validation))
             values["val_loss"] = current
         progress.update(epoch, values)
         if n_iter_no_change is None:
@@ -758,9 +953,10 @@ def train(
         else:
             waited += 1
             if waited >= n_iter_no_change:
+                stopped = True
                 break
-    if epoch < epochs:  # stopped early: the bar did not reach its end
+    if epoch < epochs:  # stopped early: the progress did not reach its end
         progress.close(epoch, values)
     if best_weights is not None:
         engine.model.set_weights(best_weights)
-    return history
+    return history, stopped

@@ -15,12 +15,14 @@ import os
 import random
 import tempfile
 import threading
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
@@ -33,11 +35,19 @@ from sklearn.utils.validation import (
 )
 
 from skconstrain import _training
-from skconstrain._sets import check_bounds, check_radius, check_set, set_params
+from skconstrain._sets import (
+    SETS,
+    check_bounds,
+    check_radius,
+    check_set,
+    degenerate,
+    set_params,
+)
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
+    InputScaling,
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
@@ -161,16 +171,20 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
 
     Training objective (``n``: number of training rows; the sum runs over the
     kernels of every kernel-bearing layer; ``w``: the sample weights, 1 by
-    default)::
+    default; ``s``: the targets' weighted variance, averaged over columns)::
 
-        mean(w * mean_k (y - f(X))**2) + (alpha / n) * sum_layers R(W)
-                            + output_penalty_strength * mean_rows OutputPenalty
+        mean(w * mean_k (y - f(X))**2) / s + (alpha / n) * sum_layers R(W)
+                            + output_penalty_strength * mean_rows OutputPenalty / s
 
     where ``R`` is the ``penalty`` at unit strength for a name (e.g.
-    ``sum(W**2)`` for "l2"), or the object or callable given. With
-    ``penalty="l2"`` this is twice :class:`~sklearn.neural_network.MLPRegressor`'s
-    objective for the same ``alpha``, so grids over ``alpha`` carry over. The last
-    term exists only for ``output_strategy="penalty"``.
+    ``sum(W**2)`` for "l2", the default). The squared error is divided by the
+    targets' variance, so ``alpha`` means the same whatever the units of ``y``:
+    with ``penalty="l2"`` this is twice
+    :class:`~sklearn.neural_network.MLPRegressor`'s objective for the same
+    ``alpha`` on standardised targets (``alpha=1e-4``, its default, is its
+    default too). The last term exists only for ``output_strategy="penalty"``.
+    ``loss_curve_`` reports ``s`` times the objective (the squared error in
+    the units of ``y``).
 
     Training runs one compiled TensorFlow call per epoch on data held as tensors
     (:mod:`skconstrain._training`), not ``keras.Model.fit``.
@@ -178,14 +192,20 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     model : None or callable, default=None
-        None builds an MLP with ``hidden_layer_sizes`` and ``activation``,
-        whose outputs then go through a
+        None builds an MLP with ``hidden_layer_sizes`` and ``activation``.
+        Its inputs first go through a :class:`~skconstrain.keras.InputScaling`
+        that standardises each feature with the training rows' mean and
+        standard deviation, in float64 (as a ``StandardScaler`` before it
+        would; no need for one), and its outputs through a
         :class:`~skconstrain.keras.TargetScaling` set from the training
         targets' mean and standard deviation per column (for "activation",
         to the scores that the map sends to them): the network starts at the
         targets' scale, as a ``TransformedTargetRegressor`` with a
-        ``StandardScaler`` would, and the fit does not depend on the units of
-        ``y`` (targets of size 1e-3 are learned as well as targets of size 1).
+        ``StandardScaler`` would. So the fit does not depend on the units of
+        ``X`` or ``y`` (an income in dollars is learned as well as one in
+        thousands, targets of size 1e-3 as well as targets of size 1). Both
+        are fixed at the first fit and kept by ``warm_start`` and
+        ``partial_fit``.
         A callable builds your Keras model (a built model, e.g. starting with
         ``keras.Input``, with one input and one output of ``n_outputs`` units and
         no output constraint); it receives whichever of the keyword arguments
@@ -197,7 +217,8 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
         when other threads draw from ``random`` meanwhile (e.g. on dask).
         The penalty and constraints are then applied to every layer of it that
         has a kernel, and the output strategy to its output, on the scale that
-        your model gives (no ``TargetScaling``). Custom layers must
+        your model gives (no ``InputScaling`` or ``TargetScaling``: scale ``X``
+        yourself, e.g. with a ``StandardScaler`` in a ``Pipeline``). Custom layers must
         be registered with ``keras.saving.register_keras_serializable`` for the
         estimator to pickle.
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -205,14 +226,16 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     activation : str, default="relu"
         Keras activation of the hidden layers of the default MLP.
     penalty : {"l1", "l2", "elasticnet", "orthogonality", "clip", \
-"group_lasso", ...}, regularizer, callable or None, default=None
-        Weight penalty of every kernel (see the objective above): a name of
+"group_lasso", ...}, regularizer, callable or None, default="l2"
+        Weight penalty of every kernel (see the objective above), by default
+        the L2 penalty of :class:`~sklearn.neural_network.MLPRegressor`; None
+        for none (``alpha`` is then ignored, with a warning if set): a name of
         :data:`skconstrain.keras.regularizers.NAMES` or "elasticnet" (the
         elastic-net names, Keras's "l1_l2" among them, mix by ``l1_ratio``), or
         an object of :mod:`skconstrain.keras.regularizers`, grid-searchable
         through nested keys (``penalty__mode``).
     alpha : float, default=1e-4
-        Strength of the penalty, >= 0.
+        Strength of the penalty, >= 0 (see the objective above).
     l1_ratio : float, default=0.5
         Mix of "elasticnet": ``l1_ratio * sum|W| + (1 - l1_ratio) * sum W**2``.
     kernel_constraint, bias_constraint : str, constraint or None, default=None
@@ -285,8 +308,10 @@ default="quadratic"
         int, two fits give identical predictions. Python's and NumPy's global
         random states are left as they were.
     verbose : int, default=0
-        1 or more shows a progress bar, one step per epoch, with the loss (and
-        the validation loss).
+        1 shows the progress per epoch with the loss (and the validation
+        loss): a bar redrawn in place on a terminal or in a notebook, one plain
+        line per epoch elsewhere (a log file, CI output, a pipe); 2 or more
+        always writes lines.
 
     Attributes
     ----------
@@ -295,9 +320,19 @@ default="quadratic"
     history_ : dict
         ``"loss"`` per epoch (the training objective, penalties included) and,
         with early stopping, ``"val_loss"`` (the weighted squared error on the
-        held-out rows).
+        held-out rows) and ``"val_score"`` (their R^2, averaged over outputs).
     loss_curve_ : list of float
         Training loss per epoch.
+    best_loss_ : float or None
+        The least training loss reached (``min(loss_curve_)``); None with
+        ``early_stopping=True``, as in :class:`~sklearn.neural_network.
+        MLPRegressor`.
+    validation_scores_ : list of float or None
+        With ``early_stopping=True``, the R^2 of the held-out rows after each
+        epoch (averaged over outputs, as ``score``); else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (that epoch's weights are the ones
+        kept); None without early stopping.
     n_iter_ : int
         Number of epochs run.
     n_features_in_ : int
@@ -309,8 +344,15 @@ default="quadratic"
     constraint_violation_ : dict or None
         For an output constraint: ``{"max": ..., "fraction": ..., "tol": ...}``,
         the largest Euclidean distance from a prediction on the training rows to
-        the set, and the fraction of rows farther than ``tol`` (float32
-        precision of the network). None without an output constraint.
+        the set, and the fraction of rows farther than ``tol`` (1e-5 times the
+        radius, or 1e-5). None without an output constraint.
+    target_violation_ : dict or None
+        The same for the training targets, with ``tol`` 1% of the set's radius
+        (of the targets' spread for "box" and "nonneg"). When some targets lie
+        farther than that, ``fit`` warns: predictions stay in the set, so those
+        targets cannot be fitted (shares in percent under a simplex of radius
+        1, say; the warning suggests an ``output_radius``). None without an
+        output constraint.
 
     See Also
     --------
@@ -375,7 +417,7 @@ default="quadratic"
         *,
         hidden_layer_sizes=(100,),
         activation="relu",
-        penalty=None,
+        penalty="l2",
         alpha=1e-4,
         l1_ratio=0.5,
         kernel_constraint=None,
@@ -483,30 +525,33 @@ default="quadratic"
         if not (incremental and continuing):
             self._validate_params()
             self._check_hyperparameters()
+            self._warn_ignored()
         if continuing:
             self._check_unchanged()
         X, y = self._validate_fit_data(X, y, reset=not continuing)
         if not continuing:
-            self._output_set = (
-                None
-                if self.output_constraint is None
-                else self._output_params(self.n_outputs_)
-            )
+            self._output_set = self._output_params(self.n_outputs_)
+            self._warn_degenerate()
         if sample_weight is not None:
             # private helper, the one every scikit-learn estimator uses; there
             # is no public equivalent
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+        target_violation = self._target_violation(y)
         rng = check_random_state(self.random_state)
         validation = None
         if self.early_stopping and not incremental:
             X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
         n_samples = X.shape[0]
-        data = _training.as_tensors(X, y, sample_weight)
+        data = _training.as_tensors(X, y, sample_weight, x_dtype=self._x_dtype())
         if not continuing:
             self._build(X.shape, rng, data)
-        penalty_scale = float(self.alpha) / max(n_samples, 1)
+        # The gradient is the objective's times ``_loss_weight`` (1 / the
+        # targets' variance): the penalty is multiplied by the variance here,
+        # so that alpha weighs it against the squared error divided by the
+        # variance, whatever the units of y.
+        penalty_scale = float(self.alpha) / max(n_samples, 1) / self._loss_weight
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
@@ -514,7 +559,7 @@ default="quadratic"
         with _training.borrow(self._key, self._new_engine) as engine:
             engine.load(self.model_)
             try:
-                history = _training.train(
+                history, stopped = _training.train(
                     engine,
                     data,
                     epochs=1 if incremental else self.epochs,
@@ -531,18 +576,52 @@ default="quadratic"
                     self._forget_fit()
                 raise
             engine.store(self.model_)
-            train_pred = None if self.output_constraint is None else engine.predictor(X)
         if not continuing:
             self.history_ = {key: [] for key in history}
         for key, values in history.items():
             self.history_.setdefault(key, []).extend(values)
         self.loss_curve_ = list(self.history_["loss"])
         self.n_iter_ = len(self.loss_curve_)
+        self._report_scores()
+        self.target_violation_ = target_violation
         self._predict_fn = _training.Predictor(self.model_, self._key)
         self.constraint_violation_ = (
-            None if train_pred is None else self._violation(self._finish(train_pred))
+            None
+            if self._output_set is None
+            else self._violation(self._finish(self._predict_fn(X)))
         )
+        if not incremental and not stopped:
+            warnings.warn(
+                f"{type(self).__name__}: all {self.epochs} epochs ran and the "
+                f"{'validation' if validation is not None else 'training'} loss "
+                f"still improved by more than tol={self.tol} (relative to the "
+                f"targets' variance) within the last {self.n_iter_no_change} "
+                "epochs: the fit has not converged. Raise 'epochs', or "
+                "'tol' to stop sooner.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         return self
+
+    def _report_scores(self):
+        """``best_loss_``, ``validation_scores_`` and ``best_validation_score_``,
+        with :class:`~sklearn.neural_network.MLPRegressor`'s meanings."""
+        scores = self.history_.get("val_score")
+        if scores:
+            self.best_loss_ = None
+            self.validation_scores_ = list(scores)
+            self.best_validation_score_ = max(scores)
+        else:
+            self.best_loss_ = min(self.loss_curve_)
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _x_dtype(self):
+        """The dtype of the network's input: the default MLP takes float64
+        (standardised exactly by its :class:`InputScaling`)."""
+        if hasattr(self, "model_"):
+            return self.model_.inputs[0].dtype
+        return "float64" if self.model is None else "float32"
 
     def _validate_fit_data(self, X, y, reset):
         X, y = validate_data(
@@ -616,9 +695,12 @@ default="quadratic"
             )
 
     def _output_params(self, n_outputs=None):
-        """The output set's validated parameters (bounds' length checked
-        against ``n_outputs`` when given)."""
-        return set_params(
+        """The output set, ``{"set": registry name, **its validated
+        parameters}`` (bounds' length checked against ``n_outputs`` when
+        given), or None without an output constraint."""
+        if self.output_constraint is None:
+            return None
+        params = set_params(
             self.output_constraint,
             radius=self.output_radius,
             lower=self.output_lower,
@@ -626,6 +708,101 @@ default="quadratic"
             n_features=n_outputs,
             prefix="output_",
         )
+        return {"set": check_set(self.output_constraint), **params}
+
+    def _warn_ignored(self):
+        """Warn about each hyperparameter set away from its default that this
+        configuration does not use (as ``LogisticRegression`` warns that
+        ``penalty=None`` ignores ``C``): a grid over it would change nothing."""
+        output_set = self._output_params()
+        takes = () if output_set is None else SETS[output_set["set"]].params
+        penalizes = output_set is not None and self.output_strategy == "penalty"
+        no_set = "output_constraint=None"
+        rules = {
+            "alpha": (self.penalty is None, "penalty=None"),
+            "l1_ratio": (
+                not isinstance(self._penalty_object(), _regularizers.ElasticNet)
+                or not isinstance(self.penalty, str),
+                f"penalty={self.penalty!r} (it mixes the elastic-net names only)",
+            ),
+            "output_radius": (
+                "radius" not in takes,
+                no_set
+                if output_set is None
+                else f"output_constraint={self.output_constraint!r}",
+            ),
+            "output_lower": ("lower" not in takes, "an output_constraint but 'box'"),
+            "output_upper": ("upper" not in takes, "an output_constraint but 'box'"),
+            "output_strategy": (output_set is None, no_set),
+            "output_penalty": (not penalizes, "output_strategy other than 'penalty'"),
+            "output_penalty_strength": (
+                not penalizes,
+                "output_strategy other than 'penalty'",
+            ),
+            "hidden_layer_sizes": (self.model is not None, "a 'model' callable"),
+            "activation": (self.model is not None, "a 'model' callable"),
+            "validation_fraction": (not self.early_stopping, "early_stopping=False"),
+        }
+        defaults = inspect.signature(ConstrainedRegressor.__init__).parameters
+        ignored = [
+            f"{name}={getattr(self, name)!r} is ignored with {why}"
+            for name, (unused, why) in rules.items()
+            if unused
+            and _snapshot(getattr(self, name)) != _snapshot(defaults[name].default)
+        ]
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__}: " + "; ".join(ignored) + ".",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _warn_degenerate(self):
+        """Warn when the output set is a point or two for y's width."""
+        if self._output_set is None:
+            return
+        left = degenerate(
+            self._output_set["set"],
+            self.n_outputs_,
+            radius=self._output_set.get("radius", 1.0),
+        )
+        if left is not None:
+            warnings.warn(
+                f"output_constraint={self.output_constraint!r} on a y of 1 column "
+                f"is only {left}: every prediction will be one of them. To bound "
+                "a single output, use 'box' (with output_lower/output_upper), "
+                "'linf_ball' or 'nonneg'.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _target_violation(self, y):
+        """How far the training targets lie from the output set, and a warning
+        when some are farther than a tolerance (the network can only predict
+        inside the set, so such targets are never fitted)."""
+        if self._output_set is None:
+            return None
+        name = self._output_set["set"]
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        found = _target_distance(Y, self._output_set)
+        # a set of a point or two is warned about already (_warn_degenerate)
+        if found["fraction"] > 0 and degenerate(name, Y.shape[1]) is None:
+            hint = _suggest_output(Y, self._output_set)
+            warnings.warn(
+                f"{found['fraction']:.1%} of the training targets lie outside "
+                f"output_constraint={name!r} ({SETS[name].formula}"
+                + (
+                    f", radius={self._output_set['radius']:g}"
+                    if "radius" in self._output_set
+                    else ""
+                )
+                + f") by more than {found['tol']:.3g} (the largest by "
+                f"{found['max']:.3g}): predictions stay in the set, so these "
+                f"targets cannot be fitted. {hint}",
+                UserWarning,
+                stacklevel=4,
+            )
+        return found
 
     def _split(self, X, y, sample_weight, rng):
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
@@ -639,13 +816,15 @@ default="quadratic"
         sw_train, sw_val = (
             (split[4], split[5]) if sample_weight is not None else (None, None)
         )
-        return X_train, y_train, sw_train, _training.as_tensors(X_val, y_val, sw_val)
+        validation = _training.as_tensors(X_val, y_val, sw_val, x_dtype=self._x_dtype())
+        return X_train, y_train, sw_train, validation
 
     def _forget_fit(self):
         """Remove what a failed first fit left, so that no half-fitted state stays."""
         for name in (
             "model_",
             "_predict_fn",
+            "_output_set",
             "_built_with",
             "_batch_size",
             "_key",
@@ -665,7 +844,10 @@ default="quadratic"
             return named.set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
-    def _base_network(self, meta, seed):
+    def _base_network(self, meta, seed, data=None):
+        """The default MLP, or the user's model; ``data``: the training rows
+        whose features the default MLP standardises (None: an engine's copy,
+        whose weights are loaded)."""
         n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
         if self.model is None:
             # Each kernel's initializer has its own seed, so that the weights
@@ -674,7 +856,14 @@ default="quadratic"
             def glorot(i):
                 return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
 
-            layers = [keras.Input((n_features,))]
+            offset, scale = 0.0, 1.0
+            if data is not None:  # (x - mean) / std, exact in float64
+                std = _spread(data.feature_mean, data.feature_std, np.float64)
+                offset, scale = -data.feature_mean / std, 1.0 / std
+            layers = [
+                keras.Input((n_features,), dtype="float64"),
+                InputScaling(offset, scale, dtype="float64", name="input_scaling"),
+            ]
             hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
             # Fixed names: TensorFlow caches an eager kernel per distinct
             # variable name (about 35 KiB each, never freed), so Keras's
@@ -761,43 +950,29 @@ default="quadratic"
             "X_shape_": X_shape,
         }
         with _keras_seeded(seed):  # for the user's model, which we cannot seed
-            net = self._base_network(meta, seed)
+            net = self._base_network(meta, seed, data)
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
+        output_set = self._output_set
         if self.model is None:
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
             if data is not None:
                 offset, scale = _score_start(
-                    self.output_strategy if self.output_constraint else None,
-                    self.output_constraint,
-                    self._output_set,
+                    self.output_strategy if output_set else None,
+                    None if output_set is None else output_set["set"],
+                    output_set,
                     data.target_mean,
                     data.target_std,
                 )
             outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
-        if self.output_constraint is not None and not self._projects_after():
-            params = self._output_set
-            if self.output_strategy == "project":
-                head = OutputProjection(
-                    self.output_constraint,
-                    **params,
-                    name=_free_name(net, "output_projection"),
+        if output_set is not None and not self._projects_after():
+            head, name = _HEADS[self.output_strategy]
+            extra = {}
+            if self.output_strategy == "penalty":
+                extra = dict(
+                    kind=self.output_penalty, strength=self.output_penalty_strength
                 )
-            elif self.output_strategy == "activation":
-                head = OutputActivation(
-                    self.output_constraint,
-                    **params,
-                    name=_free_name(net, "output_activation"),
-                )
-            else:
-                head = OutputPenaltyLayer(
-                    self.output_constraint,
-                    **params,
-                    kind=self.output_penalty,
-                    strength=self.output_penalty_strength,
-                    name=_free_name(net, "output_penalty"),
-                )
-            outputs = head(outputs)
+            outputs = head(**output_set, **extra, name=_free_name(net, name))(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
     def _build(self, X_shape, rng, data):
@@ -832,9 +1007,8 @@ default="quadratic"
         model = self._build_model(self._fit_shape, seed=0)
         row_loss = output_map = None
         if self.loss == "fenchel_young":
-            output_set = dict(set=self.output_constraint, **self._output_set)
-            row_loss = functools.partial(fenchel_young, **output_set)
-            output_map = functools.partial(_keras_ops.project, **output_set)
+            row_loss = functools.partial(fenchel_young, **self._output_set)
+            output_map = functools.partial(_keras_ops.project, **self._output_set)
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),
@@ -863,6 +1037,13 @@ default="quadratic"
     def predict(self, X):
         """Predict with the network (for ``output_strategy="post"``, then project).
 
+        The forward pass runs in float64 with the network's (float32) weights,
+        so a row's prediction does not depend on the rows predicted with it
+        (its order, the batch, the CPU's instruction set) beyond float64
+        rounding, and a projection head puts every prediction in its set to
+        float64 rounding. (A ``model`` that Keras cannot rebuild from its
+        config predicts in its own dtype.)
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -885,19 +1066,14 @@ default="quadratic"
 
     def _finish(self, pred):
         """Project the network's outputs where :meth:`_projects_after`."""
-        if self.output_constraint is not None and self._projects_after():
-            pred = project(pred, self.output_constraint, **self._output_set)
+        if self._output_set is not None and self._projects_after():
+            pred = project(pred, **self._output_set)
         return pred
 
     def _violation(self, pred):
-        pred = pred.reshape(len(pred), -1)
-        dist = distance(pred, self.output_constraint, **self._output_set)
+        """How far the predictions ``pred`` lie from the output set."""
         tol = 1e-5 * max(1.0, float(self.output_radius))
-        return {
-            "max": float(dist.max()) if dist.size else 0.0,
-            "fraction": float((dist > tol).mean()) if dist.size else 0.0,
-            "tol": tol,
-        }
+        return _distances(pred, self._output_set, tol)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
@@ -930,6 +1106,74 @@ default="quadratic"
             self._predict_fn = _training.Predictor(self.model_, self._key)
 
 
+def _spread(mean, std, dtype):
+    """``std``, with 1 where it is 0 or too small to divide by at ``dtype``'s
+    precision relative to ``mean`` (as :class:`~sklearn.preprocessing.
+    StandardScaler` leaves constant columns unscaled)."""
+    tiny = 10 * np.finfo(dtype).eps * np.maximum(np.abs(mean), 1.0)
+    return np.where(std > tiny, std, 1.0)
+
+
+def _distances(P, output_set, tol):
+    """``{"max", "fraction", "tol"}``: the largest Euclidean distance from a
+    row of ``P`` to the set, and the fraction of rows farther than ``tol``."""
+    P = P.reshape(len(P), -1)
+    dist = distance(P, **output_set)
+    return {
+        "max": float(dist.max()) if dist.size else 0.0,
+        "fraction": float((dist > tol).mean()) if dist.size else 0.0,
+        "tol": tol,
+    }
+
+
+def _target_distance(Y, output_set):
+    """:func:`_distances` of the targets ``Y``, with a tolerance of 1% of the
+    set's radius (of the targets' spread for the sets without one): rounding,
+    and noise of that size, are not reported."""
+    scale = output_set.get("radius")
+    if scale is None:
+        spread = float(Y.std(axis=0).max()) if Y.size else 0.0
+        scale = spread if spread > 0 else 1.0
+    return _distances(Y, output_set, 1e-2 * scale)
+
+
+_NORMS = {"l1_ball": 1, "l2_ball": 2, "linf_ball": np.inf, "l2_sphere": 2}
+
+
+def _suggest_output(Y, output_set):
+    """A sentence on what output set the targets ``Y`` suggest."""
+    name = output_set["set"]
+    if name == "simplex":
+        if (Y < 0).any():
+            return (
+                "Some targets are negative, which the simplex excludes; 'l1_ball' "
+                "or 'box' may suit them."
+            )
+        total = float(np.median(Y.sum(axis=1)))
+        return f"Their rows sum to {total:.4g} (median): try output_radius={total:.4g}."
+    if name in _NORMS:
+        norms = np.linalg.norm(Y, ord=_NORMS[name], axis=1)
+        if name == "l2_sphere":
+            median = float(np.median(norms))
+            return f"Their norms' median suggests output_radius={median:.4g}."
+        return f"output_radius={float(norms.max()):.4g} would hold them all."
+    if name == "nonneg":
+        return "Some are negative: use 'box' with output_lower below them."
+    return (
+        f"They range over [{Y.min():.4g}, {Y.max():.4g}]: set output_lower and "
+        "output_upper to hold them."
+    )
+
+
+#: The head that ends the network for each output strategy that has one, and
+#: its layer's name.
+_HEADS = {
+    "project": (OutputProjection, "output_projection"),
+    "activation": (OutputActivation, "output_activation"),
+    "penalty": (OutputPenaltyLayer, "output_penalty"),
+}
+
+
 def _score_start(strategy, set_name, params, mean, std):
     """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
     a spread of about 1 at initialisation) to scores ``offset + scale * z``
@@ -944,8 +1188,7 @@ def _score_start(strategy, set_name, params, mean, std):
     map's slope there. So a network does not first spend its training on
     shrinking outputs of size 1 to targets of size 0.001, say.
     """
-    tiny = 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
-    std = np.where(std > tiny, std, 1.0)
+    std = _spread(mean, std, np.float32)
     if strategy != "activation" or set_name == "l2_sphere":
         return mean, std  # the sphere's map is its projection
     params = params or {}

@@ -51,6 +51,11 @@ def two_outputs(n_features_in, n_outputs):
     return keras.Model(inputs, [dense(inputs), dense(inputs)])
 
 
+def plain_model(n_features_in, n_outputs):
+    inputs = keras.Input((n_features_in,))
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(inputs))
+
+
 def not_a_model(n_features_in, n_outputs):
     return keras.layers.Dense(n_outputs)
 
@@ -295,10 +300,17 @@ FIT_CASES = [
         ValueError,
         "'output_lower' parameter must be None, a real number or a 1-D array",
     ),
-    # divergence
     (
-        "X times 1e30",
-        lambda: est().fit(X * 1e30, Y),
+        "box without bounds",
+        lambda: est(output_constraint="box").fit(X, Y),
+        ValueError,
+        "The set 'box' needs 'output_lower', 'output_upper' or both",
+    ),
+    # divergence (the default network standardises X; a model of one's own
+    # does not)
+    (
+        "X times 1e30, a model callable",
+        lambda: est(model=plain_model).fit(X * 1e30, Y),
         FloatingPointError,
         "training diverged. Scale X and y .*StandardScaler.*TransformedTarget"
         "Regressor.*learning_rate",

@@ -133,15 +133,24 @@ def test_no_output_constraint(frames):
 
 
 def test_penalty_is_scaled_by_alpha_over_n(frames):
+    """The penalty weighs ``alpha / n`` against the squared error divided by
+    the targets' variance ``s``: in the loss (in y's units), ``s * alpha / n``."""
     X, Y = frames
+    s = float(np.var(np.asarray(Y), axis=0).mean())
     reg = ConstrainedRegressor(**FAST, penalty="l2", alpha=0.5).fit(X, Y)
     kernels = [w for w in reg.model_.trainable_weights if "kernel" in w.path]
-    expected = 0.5 / len(X) * sum(float(np.sum(np.asarray(k) ** 2)) for k in kernels)
+    expected = (
+        s * 0.5 / len(X) * sum(float(np.sum(np.asarray(k) ** 2)) for k in kernels)
+    )
     assert float(sum(reg.model_.losses)) == pytest.approx(expected, rel=1e-5)
     reg = ConstrainedRegressor(**FAST, penalty=L1(2.0), alpha=0.5).fit(X, Y)
     kernels = [w for w in reg.model_.trainable_weights if "kernel" in w.path]
     expected = (
-        0.5 / len(X) * 2.0 * sum(float(np.abs(np.asarray(k)).sum()) for k in kernels)
+        s
+        * 0.5
+        / len(X)
+        * 2.0
+        * sum(float(np.abs(np.asarray(k)).sum()) for k in kernels)
     )
     assert float(sum(reg.model_.losses)) == pytest.approx(expected, rel=1e-5)
 
@@ -193,7 +202,9 @@ def test_user_model_gets_constraints_and_penalty(frames):
     norms_dense = np.linalg.norm(np.asarray(dense.kernel), axis=0)
     assert norms_conv.max() <= 0.3 + 1e-6 and norms_dense.max() <= 0.3 + 1e-6
     assert len(reg.model_.losses) == 2  # the conv and the dense kernel
-    free = ConstrainedRegressor(_conv_model, epochs=5, random_state=0).fit(X, Y)
+    free = ConstrainedRegressor(
+        _conv_model, penalty=None, epochs=5, random_state=0
+    ).fit(X, Y)
     assert len(free.model_.losses) == 0
     conv_free = next(
         x for x in free.model_.layers if isinstance(x, keras.layers.Conv1D)
@@ -295,8 +306,9 @@ def test_pickle_joblib_and_keras_save(frames, tmp_path):
     np.testing.assert_array_equal(joblib.load(tmp_path / "reg.joblib").predict(X), pred)
     reg.model_.save(tmp_path / "net.keras")
     loaded = keras.saving.load_model(tmp_path / "net.keras")
-    direct = keras.ops.convert_to_numpy(loaded(X.to_numpy().astype("float32")))
-    np.testing.assert_array_equal(direct.astype(np.float64), pred)
+    direct = keras.ops.convert_to_numpy(loaded(X.to_numpy()))
+    # Keras's own call computes in float32, predict in float64
+    np.testing.assert_allclose(direct, pred, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ bad input
@@ -516,13 +528,22 @@ def test_verbose_shows_one_progress_step_per_epoch(frames, capsys):
 # ------------------------------------------------------- divergence
 
 
+def _plain(n_features_in, n_outputs):
+    inputs = keras.Input((n_features_in,))
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(inputs))
+
+
 @pytest.mark.parametrize("where", ["X", "y"])
 def test_divergence_is_an_error_and_leaves_no_fitted_state(frames, where):
     X, Y = frames
     X_bad, Y_bad = (X * 1e30, Y) if where == "X" else (X, Y * 1e30)
-    # (a simplex head would keep the outputs of a huge X finite: no divergence)
+    # The default network standardises X (a huge X fits: see test_inputs_in_
+    # any_units); a model of one's own does not. A simplex head would keep the
+    # outputs of a huge X finite: no divergence.
     reg = ConstrainedRegressor(
-        **FAST, output_constraint=None if where == "X" else "simplex"
+        **FAST,
+        model=_plain if where == "X" else None,
+        output_constraint=None if where == "X" else "simplex",
     )
     with pytest.raises(FloatingPointError, match=r"diverged.*StandardScaler"):
         reg.fit(X_bad, Y_bad)
@@ -578,7 +599,8 @@ def test_plain_callable_penalty_trains_but_refuses_to_pickle(frames):
 
 
 def test_penalty_scale_follows_the_rows_after_unpickling():
-    """Every kernel's penalty gets alpha / n of the rows of a further pass."""
+    """Every kernel's penalty gets alpha / n of the rows of a further pass
+    (times the variance of the targets the network was built on)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))
     reg = ConstrainedRegressor(
@@ -586,7 +608,8 @@ def test_penalty_scale_follows_the_rows_after_unpickling():
     ).fit(X, X[:, 0])
     again = pickle.loads(pickle.dumps(reg)).partial_fit(X[:10], X[:10, 0])
     kernels = [w for w in again.model_.trainable_weights if "kernel" in w.path]
-    expected = [0.5 / 10 * float(np.sum(np.asarray(k) ** 2)) for k in kernels]
+    s = np.var(X[:, 0])
+    expected = [s * 0.5 / 10 * float(np.sum(np.asarray(k) ** 2)) for k in kernels]
     np.testing.assert_allclose(
         [float(v) for v in again.model_.losses], expected, rtol=1e-5
     )

@@ -49,18 +49,18 @@ def test_stopping_is_relative_to_the_targets_variance(factor):
     data = _data(factor)  # variance 1.25 * factor
     curve = [v * 1.25 * factor for v in CURVE]
     engine = _CurveEngine(curve)
-    history = _training.train(
+    history, stopped = _training.train(
         engine, data, epochs=10, tol=1e-3, n_iter_no_change=3, seed=0
     )
     # epoch 3 is the last to improve by more than 1e-3 (relative); 3 more wait
-    assert len(history["loss"]) == 6
+    assert stopped and len(history["loss"]) == 6
     np.testing.assert_allclose(history["loss"], curve[:6])
 
 
 def test_validation_stopping_restores_the_best_epoch():
     val = [1.0, 0.6, 0.5, 0.7, 0.8, 0.4]
-    engine = _CurveEngine(CURVE, val)
-    history = _training.train(
+    engine = _CurveEngine(CURVE, [np.array([v]) for v in val])
+    history, stopped = _training.train(
         engine,
         _data(1.0),
         epochs=6,
@@ -70,13 +70,31 @@ def test_validation_stopping_restores_the_best_epoch():
         seed=0,
     )
     assert history["val_loss"] == val[:5]  # 0.7 and 0.8 do not improve on 0.5
-    assert engine.model.value == 3  # the weights of the best epoch
+    assert stopped and engine.model.value == 3  # the weights of the best epoch
+    # R^2 of the held-out rows (variance 1.25): 1 - loss / 1.25
+    np.testing.assert_allclose(history["val_score"], [1 - v / 1.25 for v in val[:5]])
 
 
 def test_no_early_stopping_runs_every_epoch():
     engine = _CurveEngine([1.0] * 5)
-    history = _training.train(engine, _data(1.0), epochs=5, n_iter_no_change=None)
-    assert len(history["loss"]) == 5
+    history, stopped = _training.train(
+        engine, _data(1.0), epochs=5, n_iter_no_change=None
+    )
+    assert len(history["loss"]) == 5 and not stopped
+
+
+def test_epochs_running_out_is_not_a_stop():
+    engine = _CurveEngine([1.0, 0.5, 0.25, 0.125])  # improves every epoch
+    history, stopped = _training.train(
+        engine, _data(1.0), epochs=4, tol=1e-3, n_iter_no_change=2
+    )
+    assert len(history["loss"]) == 4 and not stopped
+    # stopping on the last epoch is a stop
+    engine = _CurveEngine([1.0, 1.0, 1.0])
+    history, stopped = _training.train(
+        engine, _data(1.0), epochs=3, tol=1e-3, n_iter_no_change=2
+    )
+    assert len(history["loss"]) == 3 and stopped
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -97,6 +115,35 @@ def test_target_scale_is_weighted_as_the_loss():
     two = _training.as_tensors(np.zeros((3, 1)), np.c_[y, 3 * y], w)
     np.testing.assert_allclose(two.target_std, [1.0, 3.0])
     assert two.target_scale == pytest.approx((2 / 3) * (1 + 9) / 2)
+    np.testing.assert_allclose(two.column_scale, [2 / 3, 6.0])
+
+
+def test_feature_moments_are_weighted_and_safe_from_overflow():
+    X = np.array([[0.0, 5.0], [2.0, 5.0], [10.0, 5.0]])
+    w = np.array([1.0, 1.0, 0.0])
+    data = _training.as_tensors(X, np.zeros(3), w, x_dtype="float64")
+    np.testing.assert_allclose(data.feature_mean, [1.0, 5.0])
+    np.testing.assert_allclose(data.feature_std, [1.0, 0.0])
+    assert data.X.dtype == "float64"
+    huge = _training.as_tensors(X * 1e300, np.zeros(3), w, x_dtype="float64")
+    np.testing.assert_allclose(huge.feature_std, [1e300, 0.0])
+
+
+def test_r2_scores_are_sklearns():
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(0)
+    y = np.c_[rng.normal(size=20), 3 * rng.normal(size=20), np.ones(20)]
+    pred = y + rng.normal(size=y.shape) * [0.5, 1.0, 0.0]
+    w = rng.uniform(0.5, 2.0, size=20)
+    data = _training.as_tensors(np.zeros((20, 1)), y, w)
+    errors = (w[:, None] * (y - pred) ** 2).sum(axis=0) / 20
+    expected = r2_score(y, pred, sample_weight=w)  # the constant column: 1
+    assert _training.r2_scores(errors, data) == pytest.approx(expected)
+    pred[:, 2] += 0.1  # a constant column missed: 0, as scikit-learn says
+    errors = (w[:, None] * (y - pred) ** 2).sum(axis=0) / 20
+    expected = r2_score(y, pred, sample_weight=w)
+    assert _training.r2_scores(errors, data) == pytest.approx(expected)
 
 
 def _linear(d=3, k=2):
@@ -146,7 +193,8 @@ def test_epoch_adds_model_losses_once():
     W, b = model.get_weights()
     expected = ((X @ W + b) ** 2).mean() + 0.5 * (W**2).sum()
     assert loss == pytest.approx(expected, rel=1e-5)
-    assert engine.evaluate(data) == pytest.approx(((X @ W + b) ** 2).mean(), rel=1e-5)
+    per_column = ((X @ W + b) ** 2).mean(axis=0)
+    np.testing.assert_allclose(engine.evaluate(data), per_column, rtol=1e-5)
 
 
 def test_shuffling_is_seeded():
@@ -165,14 +213,47 @@ def test_shuffling_is_seeded():
     assert not np.array_equal(results[0], results[2])
 
 
-def test_predictor_chunks_agree_with_one_call():
-    model = _linear()
-    X = np.random.default_rng(0).normal(size=(25, 3))
+def test_predictor_rows_do_not_depend_on_their_batch():
+    """In float64, a row's output is the same, to float64 rounding, whatever
+    the rows around it (float32 products differ in the 7th digit with the
+    batch and the CPU's instruction set; no test compares those exactly)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(64, "relu"), keras.layers.Dense(2)]
+    )
+    X = np.random.default_rng(0).normal(size=(257, 3))
     whole = _training.Predictor(model)(X)
-    chunked = _training.Predictor(model, chunk=7)(X)
-    assert whole.dtype == np.float64 and whole.shape == (25, 2)
-    np.testing.assert_array_equal(whole, chunked)
-    np.testing.assert_array_equal(_training.Predictor(model)(X[:1]), whole[:1])
+    assert whole.dtype == np.float64 and whole.shape == (257, 2)
+    order = np.random.default_rng(1).permutation(257)
+    for other in (
+        _training.Predictor(model, chunk=7)(X),
+        _training.Predictor(model)(X[order])[np.argsort(order)],
+        np.concatenate([_training.Predictor(model)(X[i : i + 1]) for i in range(9)]),
+    ):
+        np.testing.assert_allclose(other, whole[: len(other)], rtol=1e-12, atol=1e-14)
+    # the float64 forward pass is the float32 network's, to float32 precision
+    direct = keras.ops.convert_to_numpy(model(X.astype("float32")))
+    np.testing.assert_allclose(whole, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_widened_copies_the_architecture_in_float64():
+    model = _linear()
+    twin = _training.widened(model)
+    assert twin.inputs[0].dtype == "float64"
+    assert [v.dtype for v in twin.weights] == ["float64", "float64"]
+    assert [v.shape for v in twin.weights] == [v.shape for v in model.weights]
+
+
+def test_predictor_falls_back_to_the_models_dtype():
+    # Keras's safe mode does not rebuild a Lambda layer from its config
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Lambda(lambda x: 2 * x)]
+    )
+    assert _training.widened(model) is None
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    pred = _training.Predictor(model)(X)
+    direct = keras.ops.convert_to_numpy(model(X.astype("float32")))
+    np.testing.assert_allclose(pred, direct, rtol=1e-6)
 
 
 def test_loss_weight_rescales_the_gradient_not_the_loss():
@@ -238,10 +319,10 @@ def test_predictor_shared_and_own_traces_agree():
     shared = _training.Predictor(model, key=("test", 1), shared_calls=1)
     first = shared(X)  # the stateless, shared trace
     second = shared(X)  # the model's own trace
-    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, second, rtol=1e-12)
     model.set_weights([w * 2 for w in model.get_weights()])
     again = _training.Predictor(model, key=("test", 1))  # shared: reads new weights
-    np.testing.assert_array_equal(again(X), 2 * first)
+    np.testing.assert_allclose(again(X), 2 * first, rtol=1e-12)
 
 
 # ------------------------------------------------------------------- runtime

@@ -9,7 +9,8 @@ them. Everything is registered for ``.keras`` saving under the package
 - :class:`OutputProjection`: a layer that projects exactly onto a set;
   :class:`OutputActivation`: a layer that maps smoothly into a set;
   :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss;
-  :class:`TargetScaling`: a fixed affine map onto the targets' scale.
+  :class:`TargetScaling`: a fixed affine map onto the targets' scale;
+  :class:`InputScaling`: the same map, standardising features at the input.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
@@ -32,6 +33,7 @@ from skconstrain.keras.constraints import (
     UnitNorm,
 )
 from skconstrain.keras.layers import (
+    InputScaling,
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
@@ -55,6 +57,7 @@ __all__ = [
     "ClipPenalty",
     "ElasticNet",
     "GroupLasso",
+    "InputScaling",
     "L1Ball",
     "MaxNorm",
     "MinMaxNorm",

@@ -4,6 +4,7 @@
 - ``OutputActivation``: maps its input smoothly into a set.
 - ``OutputPenaltyLayer``: passes its input through and adds an output penalty.
 - ``TargetScaling``: a fixed affine map that puts scores on the targets' scale.
+- ``InputScaling``: the same map, standardising the features at the input.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
 __all__ = [
+    "InputScaling",
     "OutputActivation",
     "OutputPenaltyLayer",
     "OutputProjection",
@@ -256,3 +258,34 @@ class TargetScaling(keras.layers.Layer):
         config = super().get_config()
         config.update(offset=self.offset, scale=self.scale)
         return config
+
+
+@serializable
+class InputScaling(TargetScaling):
+    """The fixed affine map ``offset + scale * x`` that standardises features.
+
+    :class:`TargetScaling` at the other end of a network: with ``offset =
+    -mean / std`` and ``scale = 1 / std`` of the training features, it maps
+    them to mean 0 and standard deviation 1, as a ``StandardScaler`` before
+    the network would, but inside it, so the scaling is saved with the model
+    and a warm start keeps it. Built with ``dtype="float64"`` (after a float64
+    ``keras.Input``), it standardises features in any units exactly (a
+    timestamp of 1.7e9 seconds keeps its seconds, which float32 would round to
+    minutes) and hands float32 values to the next layer. Non-trainable
+    weights, like :class:`TargetScaling`'s.
+
+    Parameters
+    ----------
+    offset : float or array-like of shape (d,), default=0.0
+    scale : float or array-like of shape (d,), default=1.0
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> income = np.array([[20_000.0], [60_000.0]])  # mean 4e4, std 2e4
+    >>> layer = InputScaling(offset=-2.0, scale=1 / 20_000, dtype="float64")
+    >>> np.asarray(layer(income)).ravel().tolist()
+    [-1.0, 1.0]
+    """
