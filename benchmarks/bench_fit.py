@@ -219,8 +219,8 @@ def predict_table(args):
     )
     # many rows: our forward pass runs in float64 (rows independent of their
     # batch), as MLPRegressor's NumPy one does
+    big, _ = data(100_000, seed=1)
     for hidden in ((32,), (100,)):
-        big, _ = data(100_000, seed=1)
         fitted = {"mlp": mlp(hidden, epochs=1), "ours": ours(hidden, 1)}
         for est in fitted.values():
             est.fit(X, Y).predict(big)
