@@ -52,6 +52,7 @@ __all__ = [
     "borrow",
     "clear_cache",
     "configure_runtime",
+    "moments",
     "r2_scores",
     "signature",
     "thread_budget",
@@ -164,8 +165,7 @@ class Data:
     ``column_scale`` is the same per column of ``y`` (its mean is
     ``target_scale``).
     ``target_mean`` and ``target_std`` are the weighted mean and standard
-    deviation of each column of ``y``, ``feature_mean`` and ``feature_std``
-    those of each column of ``X`` (float64 arrays).
+    deviation of each column of ``y`` (float64 arrays, :func:`moments`).
     """
 
     X: tf.Tensor
@@ -175,17 +175,33 @@ class Data:
     column_scale: np.ndarray
     target_mean: np.ndarray
     target_std: np.ndarray
-    feature_mean: np.ndarray
-    feature_std: np.ndarray
 
 
-def _moments(A, w):
+def moments(A, w=None):
     """Weighted mean and standard deviation of each column of ``A`` (float64).
 
     The mean is taken of the rows minus the first (so a constant column has
     exactly its value as mean and 0 as deviation), the deviations are divided
-    by their largest before squaring (so no square overflows)."""
+    by their largest before squaring (so no square overflows).
+
+    Parameters
+    ----------
+    A : array-like of shape (n_samples, n_columns)
+    w : array-like of shape (n_samples,) or None
+        Row weights; None weighs every row 1.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_columns,)
+
+    Examples
+    --------
+    >>> mean, std = moments(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    >>> mean.tolist(), std.tolist()
+    ([1.0, 5.0], [1.0, 0.0])
+    """
     A = np.asarray(A, dtype=np.float64)
+    w = np.ones(len(A)) if w is None else np.asarray(w, dtype=np.float64)
     wsum = w.sum()
     if not len(A) or wsum <= 0:
         return np.zeros(A.shape[1]), np.zeros(A.shape[1])
@@ -197,7 +213,7 @@ def _moments(A, w):
     return mean, m * np.sqrt(w @ (dev / m) ** 2 / wsum)
 
 
-def as_tensors(X, y, sample_weight=None, x_dtype="float32"):
+def as_tensors(X, y, sample_weight=None, x_scaling=None):
     """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
 
     Parameters
@@ -206,9 +222,11 @@ def as_tensors(X, y, sample_weight=None, x_dtype="float32"):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
-    x_dtype : str, default="float32"
-        The dtype of the network's input (the default MLP takes float64, so
-        that features in any units are standardised exactly).
+    x_scaling : (offset, scale) or None, default=None
+        A fixed affine map of the features, ``offset + scale * X``, done here
+        once, in float64, before ``X`` becomes float32 (the work of a
+        network's first layers, which the engine's ``body`` then skips;
+        features in any units keep their precision).
 
     Returns
     -------
@@ -220,20 +238,20 @@ def as_tensors(X, y, sample_weight=None, x_dtype="float32"):
         if sample_weight is None
         else np.asarray(sample_weight, dtype=np.float64)
     )
-    mean, std = _moments(y, w)
-    feature_mean, feature_std = _moments(X, w)
+    mean, std = moments(y, w)
+    if x_scaling is not None:
+        offset, scale = x_scaling
+        X = np.asarray(offset) + np.asarray(scale) * np.asarray(X, dtype=np.float64)
     # sum_i w_i (y_ik - mean_k)^2 / n, per column
     column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
     return Data(
-        X=tf.convert_to_tensor(np.asarray(X), dtype=x_dtype),
+        X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
         y=tf.convert_to_tensor(y, dtype=tf.float32),
         sample_weight=tf.convert_to_tensor(w, dtype=tf.float32),
         target_scale=float(column_scale.mean()),
         column_scale=column_scale,
         target_mean=mean,
         target_std=std,
-        feature_mean=feature_mean,
-        feature_std=feature_std,
     )
 
 
@@ -366,6 +384,12 @@ class Engine:
     output_map : callable or None, default=None
         Maps the network's outputs to predictions for :meth:`evaluate` (e.g.
         the projection of scores trained with a Fenchel-Young ``row_loss``).
+    body : keras.Model or None, default=None
+        What the data go through in training and :meth:`evaluate`: ``model``
+        after fixed first layers whose work :func:`as_tensors` did once on the
+        data (``x_scaling``), sharing its layers and variables; None:
+        ``model`` itself. So a fixed standardisation of the features costs
+        nothing per step.
     """
 
     def __init__(
@@ -379,10 +403,12 @@ class Engine:
         jit_compile=False,
         row_loss=None,
         output_map=None,
+        body=None,
     ):
         self.row_loss = row_loss
         self.output_map = output_map
         self.model = model
+        self.body = model if body is None else body
         self.optimizer = optimizer
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
@@ -392,13 +418,11 @@ class Engine:
         self.jit_compile = jit_compile
         self._epoch = None
         self._evaluate = None
-        # the engine's own weights, in its own dtype (for the training report)
-        self.predictor = Predictor(model, wide=False)
 
     def _signature(self, with_seed):
-        n_features = self.model.inputs[0].shape[1:]
+        n_features = self.body.inputs[0].shape[1:]
         spec = [
-            tf.TensorSpec([None, *n_features], self.model.inputs[0].dtype),
+            tf.TensorSpec([None, *n_features], tf.float32),  # as_tensors' X
             tf.TensorSpec([None, None], tf.float32),
             tf.TensorSpec([None], tf.float32),
         ]
@@ -443,7 +467,7 @@ class Engine:
         if self._epoch is None:
             self._epoch = tf.function(
                 _Epoch(
-                    self.model,
+                    self.body,
                     self.optimizer,
                     self.batch_size,
                     self.shuffle,
@@ -471,7 +495,7 @@ class Engine:
         (n_outputs,); its mean is the weighted mean squared error."""
         if self._evaluate is None:
             self._evaluate = tf.function(
-                _Evaluate(self.model, self.output_map),
+                _Evaluate(self.body, self.output_map),
                 input_signature=self._signature(with_seed=False),
                 autograph=False,
             )
@@ -566,9 +590,9 @@ def clear_cache():
 class Predictor:
     """The model's forward pass, traced once for inputs of any number of rows.
 
-    With ``wide=True`` (the estimator's predictions) the forward pass runs in
-    float64: on a copy of the model's architecture whose layers compute in
-    float64 (:func:`widened`), fed the model's own weights. A float32 matrix
+    The forward pass runs in float64: on a copy of the model's architecture
+    whose layers compute in float64 (:func:`widened`), fed the model's own
+    weights (the estimator's predictions). A float32 matrix
     product rounds a row differently depending on where it sits in the batch
     (and on the instruction set: AVX2 and AVX-512 differ), so float32
     predictions of a row change in the 7th digit with the rows predicted
@@ -592,16 +616,13 @@ class Predictor:
     chunk : int, default=16384
         Rows per call; larger inputs are predicted in chunks of this size.
     shared_calls : int, default=8
-    wide : bool, default=True
-        Compute in float64 (False: in the model's own dtypes).
     """
 
-    def __init__(self, model, key=None, chunk=16384, shared_calls=8, wide=True):
+    def __init__(self, model, key=None, chunk=16384, shared_calls=8):
         self.model = model
         self.key = key
         self.chunk = int(chunk)
         self.shared_calls = shared_calls
-        self.wide = wide
         self._calls = 0
         self._own = None
         self._twin = None
@@ -609,14 +630,11 @@ class Predictor:
     def _network(self):
         """The network whose layers compute: the float64 copy, or the model."""
         if self._twin is None:
-            twin = None
-            if self.wide:
-                if self.key is not None:
-                    twin = _TWINS.get(self.key)
-                if twin is None:
-                    twin = widened(self.model)
-                    if self.key is not None and twin is not None:
-                        twin = _TWINS.put(self.key, twin)
+            twin = None if self.key is None else _TWINS.get(self.key)
+            if twin is None:
+                twin = widened(self.model)
+                if self.key is not None and twin is not None:
+                    twin = _TWINS.put(self.key, twin)
             self._twin = self.model if twin is None else twin
         return self._twin
 

@@ -181,8 +181,11 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     targets' variance, so ``alpha`` means the same whatever the units of ``y``:
     with ``penalty="l2"`` this is twice
     :class:`~sklearn.neural_network.MLPRegressor`'s objective for the same
-    ``alpha`` on standardised targets (``alpha=1e-4``, its default, is its
-    default too). The last term exists only for ``output_strategy="penalty"``.
+    ``alpha`` on standardised targets with ``solver="lbfgs"`` (``alpha=1e-4``
+    is its default too). Its mini-batch solvers ("adam", "sgd") divide
+    ``alpha`` by the rows of each batch instead of all ``n``, a penalty
+    ``n / batch_size`` times stronger at the same ``alpha``. The last term
+    exists only for ``output_strategy="penalty"``.
     ``loss_curve_`` reports ``s`` times the objective (the squared error in
     the units of ``y``).
 
@@ -544,9 +547,14 @@ default="quadratic"
         if self.early_stopping and not incremental:
             X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
         n_samples = X.shape[0]
-        data = _training.as_tensors(X, y, sample_weight, x_dtype=self._x_dtype())
+        # the default MLP's fixed standardisation of X, done once on the data
+        # (in float64): from the training rows, or kept from the first fit
+        scaling = self._input_scaling(X, sample_weight, continuing)
+        data = _training.as_tensors(X, y, sample_weight, x_scaling=scaling)
+        if validation is not None:
+            validation = _training.as_tensors(*validation, x_scaling=scaling)
         if not continuing:
-            self._build(X.shape, rng, data)
+            self._build(X.shape, rng, data, scaling)
         # The gradient is the objective's times ``_loss_weight`` (1 / the
         # targets' variance): the penalty is multiplied by the variance here,
         # so that alpha weighs it against the squared error divided by the
@@ -616,12 +624,18 @@ default="quadratic"
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _x_dtype(self):
-        """The dtype of the network's input: the default MLP takes float64
-        (standardised exactly by its :class:`InputScaling`)."""
-        if hasattr(self, "model_"):
-            return self.model_.inputs[0].dtype
-        return "float64" if self.model is None else "float32"
+    def _input_scaling(self, X, sample_weight, continuing):
+        """``(offset, scale)`` of the default MLP's :class:`InputScaling`:
+        ``(x - mean) / std`` of the training rows, or the network's own when
+        it is continued; None for a ``model`` callable (no such layer)."""
+        if self.model is not None:
+            return None
+        if continuing:
+            layer = self.model_.get_layer(_INPUT_SCALING)
+            return tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
+        mean, std = _training.moments(X, sample_weight)
+        std = _spread(mean, std, np.float64)
+        return -mean / std, 1.0 / std
 
     def _validate_fit_data(self, X, y, reset):
         X, y = validate_data(
@@ -731,8 +745,8 @@ default="quadratic"
                 if output_set is None
                 else f"output_constraint={self.output_constraint!r}",
             ),
-            "output_lower": ("lower" not in takes, "an output_constraint but 'box'"),
-            "output_upper": ("upper" not in takes, "an output_constraint but 'box'"),
+            "output_lower": ("lower" not in takes, "an output set other than 'box'"),
+            "output_upper": ("upper" not in takes, "an output set other than 'box'"),
             "output_strategy": (output_set is None, no_set),
             "output_penalty": (not penalizes, "output_strategy other than 'penalty'"),
             "output_penalty_strength": (
@@ -743,11 +757,12 @@ default="quadratic"
             "activation": (self.model is not None, "a 'model' callable"),
             "validation_fraction": (not self.early_stopping, "early_stopping=False"),
         }
-        defaults = inspect.signature(ConstrainedRegressor.__init__).parameters
+        defaults = inspect.signature(type(self).__init__).parameters
         ignored = [
             f"{name}={getattr(self, name)!r} is ignored with {why}"
             for name, (unused, why) in rules.items()
             if unused
+            and name in defaults
             and _snapshot(getattr(self, name)) != _snapshot(defaults[name].default)
         ]
         if ignored:
@@ -816,8 +831,7 @@ default="quadratic"
         sw_train, sw_val = (
             (split[4], split[5]) if sample_weight is not None else (None, None)
         )
-        validation = _training.as_tensors(X_val, y_val, sw_val, x_dtype=self._x_dtype())
-        return X_train, y_train, sw_train, validation
+        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
     def _forget_fit(self):
         """Remove what a failed first fit left, so that no half-fitted state stays."""
@@ -844,10 +858,10 @@ default="quadratic"
             return named.set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
-    def _base_network(self, meta, seed, data=None):
-        """The default MLP, or the user's model; ``data``: the training rows
-        whose features the default MLP standardises (None: an engine's copy,
-        whose weights are loaded)."""
+    def _base_network(self, meta, seed, scaling=None):
+        """The default MLP, or the user's model; ``scaling``: the default
+        MLP's :class:`InputScaling` (None: an engine's copy, whose weights are
+        loaded)."""
         n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
         if self.model is None:
             # Each kernel's initializer has its own seed, so that the weights
@@ -856,13 +870,10 @@ default="quadratic"
             def glorot(i):
                 return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
 
-            offset, scale = 0.0, 1.0
-            if data is not None:  # (x - mean) / std, exact in float64
-                std = _spread(data.feature_mean, data.feature_std, np.float64)
-                offset, scale = -data.feature_mean / std, 1.0 / std
+            offset, scale = (0.0, 1.0) if scaling is None else scaling
             layers = [
                 keras.Input((n_features,), dtype="float64"),
-                InputScaling(offset, scale, dtype="float64", name="input_scaling"),
+                InputScaling(offset, scale, dtype="float64", name=_INPUT_SCALING),
             ]
             hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
             # Fixed names: TensorFlow caches an eager kernel per distinct
@@ -937,12 +948,14 @@ default="quadratic"
                 # keep the layer's config in step, for saving and cloning
                 setattr(layer, f"{weight}_{kind}", value)
 
-    def _build_model(self, X_shape, seed, data=None):
+    def _build_model(self, X_shape, seed, data=None, scaling=None):
         """The whole network; ``seed`` seeds its initial weights.
 
-        The default MLP's outputs go through a :class:`TargetScaling` onto
-        the training targets' (``data``'s) mean and standard deviation per
-        output (:func:`_score_start`), before the head.
+        The default MLP starts with an :class:`InputScaling` (``scaling``)
+        and its outputs go through a :class:`TargetScaling` onto the training
+        targets' (``data``'s) mean and standard deviation per output
+        (:func:`_score_start`), before the head. Without ``data``, an
+        engine's copy, whose weights are loaded.
         """
         meta = {
             "n_features_in_": X_shape[1],
@@ -950,7 +963,7 @@ default="quadratic"
             "X_shape_": X_shape,
         }
         with _keras_seeded(seed):  # for the user's model, which we cannot seed
-            net = self._base_network(meta, seed, data)
+            net = self._base_network(meta, seed, scaling)
         self._apply_weight_settings(net)
         outputs = net.outputs[0]
         output_set = self._output_set
@@ -975,7 +988,7 @@ default="quadratic"
             outputs = head(**output_set, **extra, name=_free_name(net, name))(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
-    def _build(self, X_shape, rng, data):
+    def _build(self, X_shape, rng, data, scaling):
         """A new network and optimizer for data of shape ``X_shape``.
 
         The objective's gradient is divided by the targets' variance
@@ -983,7 +996,9 @@ default="quadratic"
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
-        model = self._build_model(X_shape, seed=rng.randint(2**31 - 1), data=data)
+        model = self._build_model(
+            X_shape, seed=rng.randint(2**31 - 1), data=data, scaling=scaling
+        )
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
@@ -1017,6 +1032,7 @@ default="quadratic"
             scales=list(_penalties(model)),
             row_loss=row_loss,
             output_map=output_map,
+            body=_body(model),
         )
 
     def _set_penalty_scale(self, scale):
@@ -1221,6 +1237,21 @@ def _score_start(strategy, set_name, params, mean, std):
     else:  # an unbounded box: the identity
         return mean, std
     return offset, std / np.maximum(slope, 1e-3)
+
+
+#: The name of the default MLP's first layer, an :class:`InputScaling`.
+_INPUT_SCALING = "input_scaling"
+
+
+def _body(model):
+    """``model`` after its :class:`InputScaling`, sharing its layers: what the
+    training data go through, standardised once by ``as_tensors`` (None for a
+    network without one)."""
+    names = {layer.name for layer in model.layers}
+    if _INPUT_SCALING not in names:
+        return None
+    start = model.get_layer(_INPUT_SCALING).output
+    return keras.Model(start, model.outputs[0], name="body")
 
 
 def _penalties(model):

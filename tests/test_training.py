@@ -118,15 +118,25 @@ def test_target_scale_is_weighted_as_the_loss():
     np.testing.assert_allclose(two.column_scale, [2 / 3, 6.0])
 
 
-def test_feature_moments_are_weighted_and_safe_from_overflow():
+def test_moments_are_weighted_and_safe_from_overflow():
     X = np.array([[0.0, 5.0], [2.0, 5.0], [10.0, 5.0]])
     w = np.array([1.0, 1.0, 0.0])
-    data = _training.as_tensors(X, np.zeros(3), w, x_dtype="float64")
-    np.testing.assert_allclose(data.feature_mean, [1.0, 5.0])
-    np.testing.assert_allclose(data.feature_std, [1.0, 0.0])
-    assert data.X.dtype == "float64"
-    huge = _training.as_tensors(X * 1e300, np.zeros(3), w, x_dtype="float64")
-    np.testing.assert_allclose(huge.feature_std, [1e300, 0.0])
+    mean, std = _training.moments(X, w)
+    np.testing.assert_allclose(mean, [1.0, 5.0])
+    assert std.tolist() == [1.0, 0.0]  # a constant column: exactly 0
+    mean, std = _training.moments(X * 1e300, w)
+    np.testing.assert_allclose(std, [1e300, 0.0])
+    mean, std = _training.moments(np.full((4, 1), 0.1))
+    assert mean.tolist() == [0.1] and std.tolist() == [0.0]
+
+
+def test_features_are_scaled_once_in_float64():
+    """``x_scaling`` is applied before X becomes float32: a feature of
+    1.7e9 (a timestamp in seconds) keeps its seconds."""
+    X = 1.7e9 + np.array([[0.0], [1.0], [2.0], [3.0]])
+    data = _training.as_tensors(X, np.zeros(4), x_scaling=(-1.7e9 - 1.5, 1.0))
+    assert data.X.dtype == "float32"
+    np.testing.assert_array_equal(data.X.numpy().ravel(), [-1.5, -0.5, 0.5, 1.5])
 
 
 def test_r2_scores_are_sklearns():
