@@ -15,6 +15,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
+import skconstrain._quiet_start  # noqa: F401
+
+# isort: split
+
 import keras
 import numpy as np
 

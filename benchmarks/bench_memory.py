@@ -29,6 +29,11 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
+import skconstrain._quiet_start  # noqa: F401
+
+# isort: split
+
 D, K, ROWS, EPOCHS = 10, 4, 500, 5
 
 

@@ -37,6 +37,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
+import skconstrain._quiet_start  # noqa: F401
+
+# isort: split
+
 ROWS, D, K = 4000, 10, 4
 GRID = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "learning_rate": [1e-3, 3e-3]}
 

@@ -26,6 +26,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
+import skconstrain._quiet_start  # noqa: F401
+
+# isort: split
+
 from sklearn.exceptions import ConvergenceWarning
 
 from skconstrain import demo

@@ -41,6 +41,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
+import skconstrain._quiet_start  # noqa: F401
+
+# isort: split
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin

@@ -1,0 +1,76 @@
+"""The entry points' TensorFlow import: start-up noise off the screen, errors on it."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from skconstrain._quiet_start import is_start_up_noise
+
+NOISE = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written "
+    "to STDERR\n",
+    "I0000 00:00:1795926368.136723    4782 port.cc:153] oneDNN custom operations "
+    "are on.\n",
+    "I0000 00:00:1795926368.137065    4782 cudart_stub.cc:31] Could not find cuda "
+    "drivers on your machine, GPU will not be used.\n",
+    "W0000 00:00:1795923135.783234    4424 util.cc:163] Not handling type DT_DOUBLE\n",
+]
+KEPT = [
+    "E0000 00:00:1795923907.445618    8282 cuda_platform.cc:52] failed call to "
+    "cuInit\n",
+    "F0000 00:00:1795923907.445618    8282 a.cc:1] Check failed\n",
+    "Traceback (most recent call last):\n",
+    "/x.py:3: UserWarning: something real\n",
+    "I0000 is not a log line without its time and place\n",
+]
+
+
+@pytest.mark.parametrize("line", NOISE)
+def test_start_up_lines_are_noise(line):
+    assert is_start_up_noise(line)
+
+
+@pytest.mark.parametrize("line", KEPT)
+def test_errors_and_python_output_are_kept(line):
+    assert not is_start_up_noise(line)
+
+
+def _run(code, env=None, path=None):
+    env = {**os.environ, **(env or {})}
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(path), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_only_the_noise_is_filtered(tmp_path):
+    """A stand-in TensorFlow writes noise and an error to descriptor 2 while
+    it loads: the error reaches stderr, the noise does not."""
+    fake = tmp_path / "tensorflow.py"
+    fake.write_text(
+        "import os\n"
+        + "".join(f"os.write(2, {line!r}.encode())\n" for line in NOISE + KEPT)
+    )
+    out = _run("import skconstrain._quiet_start", path=tmp_path)
+    assert out.stderr == "".join(KEPT)
+
+
+def test_the_real_import_is_quiet():
+    env = {"TF_CPP_MIN_LOG_LEVEL": "0"}  # even at the most talkative level
+    out = _run(
+        """
+        import skconstrain._quiet_start, sys
+        assert "tensorflow" in sys.modules
+        """,
+        env=env,
+    )
+    assert not any(is_start_up_noise(line) for line in out.stderr.splitlines(True))
+    assert "absl::InitializeLog" not in out.stderr
