@@ -1,9 +1,11 @@
 # Every target creates .venv (and installs the project with its extras) if needed.
 #
 # Installing: uv (bootstrapped into .venv by pip) where it can be had, which
-# takes about a quarter of pip's time; pip otherwise, with the same packages.
-# The stamp is remade, and everything reinstalled, when pyproject.toml changes.
+# takes about a quarter of pip's time; pip otherwise, with the same packages
+# (`make INSTALLER=pip ...` asks for pip). The stamp is remade, and everything
+# reinstalled, when pyproject.toml changes.
 PYTHON ?= python3
+INSTALLER ?= uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,13 +19,14 @@ export UV_LINK_MODE ?= copy
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv \
-			>/dev/null 2>&1; then \
+	@if [ "$(INSTALLER)" = uv ] && $(BIN)/python -m pip install --quiet \
+			--disable-pip-version-check uv >/dev/null 2>&1; then \
 		echo "Installing skconstrain[$(EXTRAS)] into $(VENV) with uv"; \
 		$(BIN)/python -m uv pip install --quiet --python $(BIN)/python \
 			-e ".[$(EXTRAS)]"; \
 	else \
-		echo "uv could not be installed; installing skconstrain[$(EXTRAS)] with pip"; \
+		if [ "$(INSTALLER)" = uv ]; then echo "uv could not be installed"; fi; \
+		echo "Installing skconstrain[$(EXTRAS)] into $(VENV) with pip"; \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 			-e ".[$(EXTRAS)]"; \
 	fi
