@@ -8,11 +8,19 @@ portfolio respects the limit, and small positions come out exactly zero.
 Run: ``python examples/portfolio_l1_ball.py``
 """
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skconstrain import ConstrainedRegressor
 from skconstrain.datasets import make_constrained_regression
+
+# A short, fixed training budget for a quick example: the fits stop before
+# their stopping rule is met, which ConstrainedRegressor reports as a
+# ConvergenceWarning (as MLPRegressor does).
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, W = make_constrained_regression(
     n_samples=1500,

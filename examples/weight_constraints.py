@@ -3,17 +3,25 @@ MaxNorm, and NonNeg together with an L1 penalty.
 
 ``model`` is a function that builds the network; ConstrainedRegressor applies
 ``kernel_constraint`` and ``penalty`` to every layer that has a kernel, here the
-convolution and the dense head. A constraint's default ``axis=0`` means "each
+convolution and the dense head. A constraint's default (``axis=None``) means "each
 unit's incoming weights" of a Dense kernel and "each filter" of a Conv2D kernel.
 
 Run: ``python examples/weight_constraints.py``
 """
 
+import warnings
+
 import keras
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from skconstrain import ConstrainedRegressor
 from skconstrain.keras import MaxNorm, NonNeg, UnitNorm
+
+# A short, fixed training budget for a quick example: the fits stop before
+# their stopping rule is met, which ConstrainedRegressor reports as a
+# ConvergenceWarning (as MLPRegressor does).
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 rng = np.random.default_rng(0)
 images = rng.normal(size=(400, 8, 8))
@@ -34,15 +42,14 @@ def conv_net(n_features_in, n_outputs):
 
 
 for name, constraint, penalty in [
-    ("UnitNorm (each filter)", UnitNorm(), None),
-    ("MaxNorm 0.5", MaxNorm(max_value=0.5), None),
-    ("NonNeg + L1", NonNeg(), "l1"),
+    ("UnitNorm (each filter)", UnitNorm(), {"penalty": None}),
+    ("MaxNorm 0.5", MaxNorm(max_value=0.5), {"penalty": None}),
+    ("NonNeg + L1", NonNeg(), {"penalty": "l1", "alpha": 1.0}),
 ]:
     model = ConstrainedRegressor(
         conv_net,
         kernel_constraint=constraint,
-        penalty=penalty,
-        alpha=1.0,
+        **penalty,
         epochs=30,
         learning_rate=0.01,
         random_state=0,
