@@ -5,7 +5,8 @@ callbacks and a return to Python. For the small dense networks that
 :class:`skconstrain.ConstrainedRegressor` trains, that per-step overhead, not the
 arithmetic, is the cost of a fit. Here instead:
 
-- ``X``, ``y`` and the sample weights become tensors once (:func:`as_tensors`);
+- ``X``, ``y`` and the sample weights become tensors once (:func:`as_tensors`),
+  with any fixed scaling of the features done then, in float64, not per step;
 - an :class:`Engine` traces one TensorFlow function that runs a whole epoch: a
   seeded permutation of the rows, then a ``tf.while_loop`` over the
   mini-batches, each sliced from the tensors in the graph, with the forward pass
@@ -17,7 +18,8 @@ arithmetic, is the cost of a fit. Here instead:
   so the fits of a grid search, of cross-validation folds or of ``partial_fit``
   calls trace once. What varies between them without changing the graph (the
   penalty's ``alpha / n``, the loss weight, the learning rate) is an input;
-- :class:`Predictor` predicts through one traced forward pass, shared per
+- :class:`Predictor` predicts through one traced forward pass in float64 (so a
+  row's prediction does not depend on its batch or the CPU), shared per
   architecture for a model's first calls;
 - :func:`train` runs Python once per epoch: history, early stopping, progress.
 
