@@ -64,6 +64,14 @@ def test_alpha_means_the_same_in_any_units_of_y(shares):
     np.testing.assert_allclose(big.predict(X), 1e3 * base.predict(X), rtol=1e-3)
 
 
+def _small_model(n_features_in, n_outputs):
+    import keras
+
+    return keras.Sequential(
+        [keras.Input((n_features_in,)), keras.layers.Dense(n_outputs)]
+    )
+
+
 @pytest.mark.parametrize(
     "params, ignored",
     [
@@ -85,15 +93,18 @@ def test_alpha_means_the_same_in_any_units_of_y(shares):
         ),
         (dict(validation_fraction=0.3), "validation_fraction=0.3 is ignored"),
         (
-            dict(model=lambda n_features_in, n_outputs: None, activation="tanh"),
+            dict(model=_small_model, activation="tanh"),
             "activation='tanh' is ignored with a 'model' callable",
         ),
     ],
 )
-def test_a_hyperparameter_that_does_nothing_is_warned_about(params, ignored):
-    reg = ConstrainedRegressor(**params)
+def test_a_hyperparameter_that_does_nothing_is_warned_about(shares, params, ignored):
+    X, Y = shares
+    reg = ConstrainedRegressor(**{**FAST, "epochs": 2, **params})
+    if "model" in params:
+        reg.set_params(hidden_layer_sizes=(100,))  # the default: not warned about
     with pytest.warns(UserWarning, match=ignored):
-        reg._warn_ignored()
+        reg.fit(X, Y)
 
 
 def test_defaults_and_used_hyperparameters_are_not_warned_about(shares):
