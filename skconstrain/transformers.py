@@ -52,7 +52,9 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 "nonneg"}, default="l2_sphere"
         The set: ``||p||_2 = radius``, ``||p||_2 <= radius``, ``||p||_1 <= radius``,
         ``p >= 0 and sum(p) = radius``, ``max|p_i| <= radius``,
-        ``lower <= p <= upper`` or ``p >= 0``.
+        ``lower <= p <= upper`` or ``p >= 0``. Case-insensitive. ``fit``
+        warns when the set is a point or two for rows of one column (the
+        simplex, the sphere); a "box" needs ``lower``, ``upper`` or both.
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex. Ignored by "box" and
         "nonneg".
@@ -221,7 +223,8 @@ class ProjectedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         sphere). It is cloned and fitted on ``y`` (which, for a NormProjector,
         checks its parameters against the number of targets). For 1-D ``y``
         each prediction is projected as a row of length 1 (so "linf_ball",
-        "box" and "nonneg" bound it, while "l2_sphere" keeps only its sign).
+        "box" and "nonneg" bound it, while "l2_sphere" keeps only its sign,
+        and ``fit`` warns so).
 
     Attributes
     ----------
