@@ -728,9 +728,9 @@ default="quadratic"
         """Warn about each hyperparameter set away from its default that this
         configuration does not use (as ``LogisticRegression`` warns that
         ``penalty=None`` ignores ``C``): a grid over it would change nothing."""
-        output_set = self._output_params()
-        takes = () if output_set is None else SETS[output_set["set"]].params
-        penalizes = output_set is not None and self.output_strategy == "penalty"
+        no_output = self.output_constraint is None  # validated by the caller
+        takes = () if no_output else SETS[check_set(self.output_constraint)].params
+        penalizes = not no_output and self.output_strategy == "penalty"
         no_set = "output_constraint=None"
         rules = {
             "alpha": (self.penalty is None, "penalty=None"),
@@ -742,12 +742,12 @@ default="quadratic"
             "output_radius": (
                 "radius" not in takes,
                 no_set
-                if output_set is None
+                if no_output
                 else f"output_constraint={self.output_constraint!r}",
             ),
             "output_lower": ("lower" not in takes, "an output set other than 'box'"),
             "output_upper": ("upper" not in takes, "an output set other than 'box'"),
-            "output_strategy": (output_set is None, no_set),
+            "output_strategy": (no_output, no_set),
             "output_penalty": (not penalizes, "output_strategy other than 'penalty'"),
             "output_penalty_strength": (
                 not penalizes,
@@ -971,11 +971,7 @@ default="quadratic"
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
             if data is not None:
                 offset, scale = _score_start(
-                    self.output_strategy if output_set else None,
-                    None if output_set is None else output_set["set"],
-                    output_set,
-                    data.target_mean,
-                    data.target_std,
+                    self.output_strategy, output_set, data.target_mean, data.target_std
                 )
             outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
         if output_set is not None and not self._projects_after():
@@ -1088,7 +1084,7 @@ default="quadratic"
 
     def _violation(self, pred):
         """How far the predictions ``pred`` lie from the output set."""
-        tol = 1e-5 * max(1.0, float(self.output_radius))
+        tol = 1e-5 * max(1.0, self._output_set.get("radius", 1.0))
         return _distances(pred, self._output_set, tol)
 
     # ---------------------------------------------------------- persistence
@@ -1190,7 +1186,7 @@ _HEADS = {
 }
 
 
-def _score_start(strategy, set_name, params, mean, std):
+def _score_start(strategy, output_set, mean, std):
     """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
     a spread of about 1 at initialisation) to scores ``offset + scale * z``
     that start at the targets' ``mean`` with their spread ``std`` (per column;
@@ -1202,14 +1198,15 @@ def _score_start(strategy, set_name, params, mean, std):
     are mapped by :func:`skconstrain.keras.ops.activate`, so the offset is the
     scores that it maps to (about) ``mean``, and the scale is ``std`` over the
     map's slope there. So a network does not first spend its training on
-    shrinking outputs of size 1 to targets of size 0.001, say.
+    shrinking outputs of size 1 to targets of size 0.001, say. ``output_set``
+    is the estimator's ``{"set": name, **validated parameters}``, or None.
     """
     std = _spread(mean, std, np.float32)
-    if strategy != "activation" or set_name == "l2_sphere":
+    set_name = None if output_set is None else output_set["set"]
+    if strategy != "activation" or set_name in (None, "l2_sphere"):
         return mean, std  # the sphere's map is its projection
-    params = params or {}
-    r = params.get("radius", 1.0)
-    lower, upper = params.get("lower"), params.get("upper")
+    r = output_set.get("radius", 1.0)
+    lower, upper = output_set.get("lower"), output_set.get("upper")
     if set_name == "nonneg":
         lower = 0.0
     # the start is kept strictly inside the set, where the map can be inverted

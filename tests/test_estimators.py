@@ -882,8 +882,9 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params
         "nonneg": np.array([0.3, 1.0, 0.05]),
     }.get(set_name, np.array([0.3, -0.4, 0.2]))
     std = np.array([0.05, 0.02, 0.01])
-    validated = set_params(set_name, **params)  # as the estimator passes them
-    offset, scale = _score_start("activation", set_name, validated, mean, std)
+    validated = set_params(set_name, **params)
+    output_set = {"set": set_name, **validated}  # as the estimator passes it
+    offset, scale = _score_start("activation", output_set, mean, std)
     start = np.asarray(activate(offset[None], set_name, **params))[0]
     np.testing.assert_allclose(start, mean, rtol=1e-6, atol=1e-9)
     # a unit step of the network's output moves the prediction by about std
@@ -902,9 +903,9 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params
             )
     # other strategies: the scores are in the targets' units
     for got, expected in zip(
-        _score_start("project", set_name, params, mean, std), (mean, std), strict=True
+        _score_start("project", output_set, mean, std), (mean, std), strict=True
     ):
         np.testing.assert_array_equal(got, expected)
     # a column without spread is scaled by 1, as StandardScaler does
-    flat = _score_start("project", set_name, params, mean, np.array([0.05, 0.0, 1e-12]))
+    flat = _score_start("project", output_set, mean, np.array([0.05, 0.0, 1e-12]))
     np.testing.assert_array_equal(flat[1], [0.05, 1.0, 1.0])
