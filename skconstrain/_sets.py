@@ -41,23 +41,37 @@ class SetSpec:
         The set, as text.
     ball : bool
         Whether the set is a norm ball ``{y : ||y|| <= radius}`` (convex, contains 0).
+    keeps_order : bool
+        Whether the projection (and the activation) onto the set is monotone
+        coordinate-wise: raising some scores never lowers any output. Then a
+        network monotone in a feature stays monotone after its head
+        (``monotonic_cst``); the simplex, the balls of the L1 and L2 norms and
+        the sphere mix the coordinates (raising one score can lower the other
+        outputs).
     """
 
     name: str
     params: tuple[str, ...]
     formula: str
     ball: bool = False
+    keeps_order: bool = False
 
 
 SETS: dict[str, SetSpec] = {
     spec.name: spec
     for spec in (
-        SetSpec("box", ("lower", "upper"), "lower <= y <= upper"),
+        SetSpec("box", ("lower", "upper"), "lower <= y <= upper", keeps_order=True),
         SetSpec("l1_ball", ("radius",), "||y||_1 <= radius", ball=True),
         SetSpec("l2_ball", ("radius",), "||y||_2 <= radius", ball=True),
         SetSpec("l2_sphere", ("radius",), "||y||_2 = radius"),
-        SetSpec("linf_ball", ("radius",), "||y||_inf <= radius", ball=True),
-        SetSpec("nonneg", (), "y >= 0"),
+        SetSpec(
+            "linf_ball",
+            ("radius",),
+            "||y||_inf <= radius",
+            ball=True,
+            keeps_order=True,
+        ),
+        SetSpec("nonneg", (), "y >= 0", keeps_order=True),
         SetSpec("simplex", ("radius",), "y >= 0, sum(y) = radius"),
     )
 }

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import random
-import tempfile
-import threading
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import keras
@@ -29,13 +24,15 @@ from sklearn.utils import check_random_state
 # private, and what every scikit-learn estimator validates its parameters with
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
+    _check_monotonic_cst,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from skconstrain import _training
+from skconstrain import _networks, _training
 from skconstrain._sets import (
+    SET_NAMES,
     SETS,
     check_bounds,
     check_radius,
@@ -47,10 +44,6 @@ from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
-    InputScaling,
-    OutputActivation,
-    OutputPenaltyLayer,
-    OutputProjection,
     TargetScaling,
 )
 from skconstrain.keras.losses import fenchel_young
@@ -72,6 +65,7 @@ _STRUCTURAL = (
     "model",
     "hidden_layer_sizes",
     "activation",
+    "monotonic_cst",
     "penalty",
     "l1_ratio",
     "kernel_constraint",
@@ -89,52 +83,12 @@ _STRUCTURAL = (
 )
 
 
-#: Held while a network is built under a seed (see :func:`_keras_seeded`).
-_SEED_LOCK = threading.RLock()
-
-
-@contextmanager
-def _keras_seeded(seed):
-    """Seed the weights of the Keras layers built inside, and nothing else.
-
-    Keras draws the seed of each initializer and ``SeedGenerator`` made without
-    one from Python's ``random`` (``keras.random.make_default_seed``), so
-    seeding that is enough, and its state is restored after.
-    ``keras.utils.set_random_seed`` is not used: it also reseeds NumPy's global
-    generator, which scikit-learn estimators leave alone, and
-    ``tf.random.set_seed`` clears TensorFlow's caches of instantiated
-    functions, which made every fit pay for its graph's optimisation again.
-
-    Python's generator is global, so networks are built one at a time: two
-    fits in threads (``GridSearchCV`` under joblib's threading backend) would
-    otherwise draw from each other's seeds. Other code drawing from ``random``
-    in another thread meanwhile still shifts the seeds, which is why the
-    default MLP gives each initializer its own seed and this only serves the
-    user's ``model`` callable.
-    """
-    with _SEED_LOCK:
-        state = random.getstate()
-        random.seed(int(seed))
-        try:
-            yield
-        finally:
-            random.setstate(state)
-
-
-def _free_name(net, name):
-    """``name``, or ``name_1``, ``name_2``...: the first no layer of ``net`` has."""
-    taken = {layer.name for layer in net.layers}
-    free, n = name, 0
-    while free in taken:
-        n += 1
-        free = f"{name}_{n}"
-    return free
-
-
 def _snapshot(value):
     """A comparable copy of a hyperparameter value (objects by their params)."""
     if hasattr(value, "get_params") and not isinstance(value, type):
         return (type(value), repr(sorted(value.get_params().items())))
+    if isinstance(value, dict):
+        return ("dict", repr(sorted(value.items(), key=repr)))
     if isinstance(value, np.ndarray | list | tuple):
         return repr(np.asarray(value).tolist())
     return value
@@ -227,7 +181,34 @@ class ConstrainedRegressor(RegressorMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of the hidden layers of the default MLP.
     activation : str, default="relu"
-        Keras activation of the hidden layers of the default MLP.
+        Keras activation of the hidden layers of the default MLP (not used
+        with ``monotonic_cst``).
+    monotonic_cst : array-like of int of shape (n_features,), dict or None, \
+default=None
+        Monotonic constraints, as in :class:`~sklearn.ensemble.
+        HistGradientBoostingRegressor`: per feature, 1 (predictions never
+        decrease when the feature increases and the others stay fixed), -1
+        (never increase) or 0 (no constraint); a dict maps feature names (of a
+        DataFrame ``X``) to those values, the others being 0. It holds for
+        every output, everywhere in input space (far outside the training
+        data too), for any weights: by construction, not by a penalty. The
+        default MLP then becomes the sum of a Lipschitz monotonic network
+        (Kitouni et al., ICLR 2023) and an MLP of the unconstrained features:
+        ``lam * (h(x) + sum_i c_i x_i) + u(x_free)`` on the standardised
+        features, where ``h`` is made of
+        :class:`~skconstrain.keras.LipschitzDense` layers (kernels rescaled in
+        each forward pass so that ``h``'s slope in each constrained feature is
+        at most 1) with :class:`~skconstrain.keras.GroupSort` activations,
+        sized by ``hidden_layer_sizes`` (a single layer is repeated: one
+        GroupSort layer cannot bend both ways), ``lam > 0`` is trained per
+        output (:class:`~skconstrain.keras.MonotoneResidual`), and ``u`` is an
+        ordinary MLP (``hidden_layer_sizes``, ``activation``) that sees only
+        the unconstrained features. It can represent any function monotone in
+        the constrained features with slopes up to ``2 lam`` (S-shapes and
+        steps, not only convex ones). Works with the output sets whose head
+        keeps the order of each coordinate (None, "box", "nonneg",
+        "linf_ball"); the other sets (whose projection mixes the outputs),
+        and a ``model`` callable, are an error.
     penalty : {"l1", "l2", "elasticnet", "orthogonality", "clip", \
 "group_lasso", ...}, regularizer, callable or None, default="l2"
         Weight penalty of every kernel (see the objective above), by default
@@ -387,6 +368,7 @@ default="quadratic"
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [str, callable],
+        "monotonic_cst": ["array-like", dict, None],
         "penalty": [StrOptions(set(PENALTIES)), callable, None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -420,6 +402,7 @@ default="quadratic"
         *,
         hidden_layer_sizes=(100,),
         activation="relu",
+        monotonic_cst=None,
         penalty="l2",
         alpha=1e-4,
         l1_ratio=0.5,
@@ -448,6 +431,7 @@ default="quadratic"
         self.model = model
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.monotonic_cst = monotonic_cst
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -534,6 +518,7 @@ default="quadratic"
         X, y = self._validate_fit_data(X, y, reset=not continuing)
         if not continuing:
             self._output_set = self._output_params(self.n_outputs_)
+            self._monotonic_cst = self._check_monotonic_cst()
             self._warn_degenerate()
         if sample_weight is not None:
             # private helper, the one every scikit-learn estimator uses; there
@@ -631,10 +616,10 @@ default="quadratic"
         if self.model is not None:
             return None
         if continuing:
-            layer = self.model_.get_layer(_INPUT_SCALING)
+            layer = self.model_.get_layer(_networks.INPUT_SCALING)
             return tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
         mean, std = _training.moments(X, sample_weight)
-        std = _spread(mean, std, np.float64)
+        std = _networks.spread(mean, std, np.float64)
         return -mean / std, 1.0 / std
 
     def _validate_fit_data(self, X, y, reset):
@@ -692,6 +677,37 @@ default="quadratic"
                 "The 'hidden_layer_sizes' parameter must be a tuple of positive "
                 f"integers; got {self.hidden_layer_sizes!r}."
             )
+
+    def _check_monotonic_cst(self):
+        """The validated ``monotonic_cst`` as a list of -1/0/1 per feature,
+        or None when no feature is constrained; errors where the guarantee
+        cannot hold."""
+        if self.monotonic_cst is None:
+            return None
+        # private, and what HistGradientBoostingRegressor and the trees use:
+        # the same rules and messages (pinned by tests/test_monotonic.py)
+        signs = _check_monotonic_cst(self, self.monotonic_cst)
+        if not np.any(signs):
+            return None
+        if self.model is not None:
+            raise ValueError(
+                "monotonic_cst builds its own monotone network; it cannot make "
+                "a 'model' callable monotone. Use model=None (the network is "
+                "set by hidden_layer_sizes), or build monotonicity into your "
+                "model (e.g. with skconstrain.keras.LipschitzDense, GroupSort "
+                "and MonotoneResidual)."
+            )
+        output_set = self._output_set
+        if output_set is not None and not SETS[output_set["set"]].keeps_order:
+            kept = [name for name in SET_NAMES if SETS[name].keeps_order]
+            raise ValueError(
+                f"monotonic_cst cannot hold with output_constraint="
+                f"{self.output_constraint!r}: its projection mixes the outputs "
+                "(raising one score can lower the other outputs), so outputs "
+                "monotone before it may not be after. Use None or a set whose "
+                f"head keeps each output's order: {kept}."
+            )
+        return [int(s) for s in signs]
 
     def _check_unchanged(self):
         """A continued fit needs the hyperparameters the network was built with."""
@@ -754,7 +770,14 @@ default="quadratic"
                 "output_strategy other than 'penalty'",
             ),
             "hidden_layer_sizes": (self.model is not None, "a 'model' callable"),
-            "activation": (self.model is not None, "a 'model' callable"),
+            "activation": (
+                self.model is not None or _constrains_all(self.monotonic_cst),
+                "a 'model' callable"
+                if self.model is not None
+                else "monotonic_cst constraining every feature (the monotone "
+                "network uses GroupSort; activation is that of the "
+                "unconstrained features' branch)",
+            ),
             "validation_fraction": (not self.early_stopping, "early_stopping=False"),
         }
         defaults = inspect.signature(type(self).__init__).parameters
@@ -844,6 +867,7 @@ default="quadratic"
             "_key",
             "_fit_shape",
             "_loss_weight",
+            "_monotonic_cst",
         ):
             self.__dict__.pop(name, None)
 
@@ -859,94 +883,26 @@ default="quadratic"
         return clone(_regularizers.get(self.penalty), safe=False)
 
     def _base_network(self, meta, seed, scaling=None):
-        """The default MLP, or the user's model; ``scaling``: the default
-        MLP's :class:`InputScaling` (None: an engine's copy, whose weights are
-        loaded)."""
+        """The default MLP (monotone with ``monotonic_cst``), or the user's
+        model; ``scaling``: the default MLP's :class:`InputScaling` (None: an
+        engine's copy, whose weights are loaded)."""
         n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
-        if self.model is None:
-            # Each kernel's initializer has its own seed, so that the weights
-            # do not depend on Python's global ``random``, which other threads
-            # of the process (a dask worker's, for one) may draw from meanwhile.
-            def glorot(i):
-                return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
-
-            offset, scale = (0.0, 1.0) if scaling is None else scaling
-            layers = [
-                keras.Input((n_features,), dtype="float64"),
-                InputScaling(offset, scale, dtype="float64", name=_INPUT_SCALING),
-            ]
-            hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-            # Fixed names: TensorFlow caches an eager kernel per distinct
-            # variable name (about 35 KiB each, never freed), so Keras's
-            # auto-numbered names (dense_17, dense_18, ...) grew the memory of a
-            # process by every fit; see benchmarks/bench_memory.py.
-            layers += [
-                keras.layers.Dense(
-                    int(h),
-                    self.activation,
-                    kernel_initializer=glorot(i),
-                    name=f"hidden_{i}",
-                )
-                for i, h in enumerate(hidden, start=1)
-            ]
-            layers.append(
-                keras.layers.Dense(
-                    n_outputs, kernel_initializer=glorot(0), name="output"
-                )
+        if self.model is not None:
+            return _networks.user_model(self.model, meta, seed)
+        hidden = [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
+        if self._monotonic_cst is not None:
+            return _networks.monotone_mlp(
+                n_features,
+                n_outputs,
+                hidden,
+                self.activation,
+                self._monotonic_cst,
+                seed,
+                scaling,
             )
-            return keras.Sequential(layers, name="mlp")
-        given = {
-            "n_features_in": n_features,
-            "n_outputs": n_outputs,
-            "meta": meta,
-            "seed": seed,
-        }
-        params = inspect.signature(self.model).parameters
-        takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        kwargs = {k: v for k, v in given.items() if takes_all or k in params}
-        net = self.model(**kwargs)
-        if not isinstance(net, keras.Model) or not net.built or not net.inputs:
-            raise ValueError(
-                "The 'model' callable must return a built keras.Model (e.g. "
-                f"starting with keras.Input); got {net!r}."
-            )
-        if len(net.inputs) != 1:
-            raise ValueError(
-                f"The model must have one input; it has {len(net.inputs)}."
-            )
-        width = net.outputs[0].shape[-1]
-        if len(net.outputs) != 1 or width != n_outputs:
-            raise ValueError(
-                f"The model has {len(net.outputs)} output(s) of width {width}, "
-                f"but y has {n_outputs} column(s); the model must end in one "
-                f"output with {n_outputs} unit(s)."
-            )
-        return net
-
-    def _apply_weight_settings(self, net):
-        """Penalty and constraints on every kernel-bearing layer of ``net``."""
-        base = self._penalty_object()
-        regularizer = None if base is None else _regularizers.Scaled(base, scale=0.0)
-        kernel_c = self.kernel_constraint
-        bias_c = self.bias_constraint
-        # ``_flatten_layers`` (private) walks nested models and layers; Keras has
-        # no public recursive walk.
-        for layer in net._flatten_layers(include_self=False):
-            kernel = getattr(layer, "kernel", None)
-            if not isinstance(kernel, keras.Variable):
-                continue
-            settings = [("kernel", "regularizer", regularizer)]
-            settings.append(("kernel", "constraint", kernel_c))
-            if isinstance(getattr(layer, "bias", None), keras.Variable):
-                settings.append(("bias", "constraint", bias_c))
-            for weight, kind, value in settings:
-                if value is None:
-                    continue
-                if kind == "constraint":  # its own copy; it decides its axes
-                    value = clone(_constraints.get(value), safe=False)
-                getattr(layer, weight).__setattr__(kind, value)
-                # keep the layer's config in step, for saving and cloning
-                setattr(layer, f"{weight}_{kind}", value)
+        return _networks.mlp(
+            n_features, n_outputs, hidden, self.activation, seed, scaling
+        )
 
     def _build_model(self, X_shape, seed, data=None, scaling=None):
         """The whole network; ``seed`` seeds its initial weights.
@@ -962,26 +918,28 @@ default="quadratic"
             "n_outputs_": self.n_outputs_,
             "X_shape_": X_shape,
         }
-        with _keras_seeded(seed):  # for the user's model, which we cannot seed
-            net = self._base_network(meta, seed, scaling)
-        self._apply_weight_settings(net)
+        net = self._base_network(meta, seed, scaling)
+        _networks.apply_weight_settings(
+            net, self._penalty_object(), self.kernel_constraint, self.bias_constraint
+        )
         outputs = net.outputs[0]
         output_set = self._output_set
         if self.model is None:
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
             if data is not None:
-                offset, scale = _score_start(
+                offset, scale = _networks.score_start(
                     self.output_strategy, output_set, data.target_mean, data.target_std
                 )
             outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
         if output_set is not None and not self._projects_after():
-            head, name = _HEADS[self.output_strategy]
+            head, name = _networks.HEADS[self.output_strategy]
             extra = {}
             if self.output_strategy == "penalty":
                 extra = dict(
                     kind=self.output_penalty, strength=self.output_penalty_strength
                 )
-            outputs = head(**output_set, **extra, name=_free_name(net, name))(outputs)
+            name = _networks.free_name(net, name)
+            outputs = head(**output_set, **extra, name=name)(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
     def _build(self, X_shape, rng, data, scaling):
@@ -1025,10 +983,10 @@ default="quadratic"
             keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=self._batch_size,
             shuffle=self.shuffle,
-            scales=list(_penalties(model)),
+            scales=list(_networks.penalties(model)),
             row_loss=row_loss,
             output_map=output_map,
-            body=_body(model),
+            body=_networks.body(model),
         )
 
     def _set_penalty_scale(self, scale):
@@ -1038,7 +996,7 @@ default="quadratic"
         (a fresh build shares one), so each is set. Training feeds the same
         value to the engine's network.
         """
-        for regularizer in _penalties(self.model_):
+        for regularizer in _networks.penalties(self.model_):
             regularizer.scale = scale
 
     # -------------------------------------------------------------- predict
@@ -1105,25 +1063,26 @@ default="quadratic"
                     "keras.regularizers.Regularizer registered with "
                     "keras.saving.register_keras_serializable)."
                 )
-            state["model_"] = _model_to_bytes(state["model_"])
+            state["model_"] = _networks.to_bytes(state["model_"])
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         if isinstance(state.get("model_"), bytes):
             _training.configure_runtime()
-            state["model_"] = _model_from_bytes(state["model_"])
+            state["model_"] = _networks.from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:
             self._predict_fn = _training.Predictor(self.model_, self._key)
 
 
-def _spread(mean, std, dtype):
-    """``std``, with 1 where it is 0 or too small to divide by at ``dtype``'s
-    precision relative to ``mean`` (as :class:`~sklearn.preprocessing.
-    StandardScaler` leaves constant columns unscaled)."""
-    tiny = 10 * np.finfo(dtype).eps * np.maximum(np.abs(mean), 1.0)
-    return np.where(std > tiny, std, 1.0)
+def _constrains_all(monotonic_cst):
+    """Whether a (not yet validated) array-like ``monotonic_cst`` constrains
+    every feature (a dict's features are not known before the data)."""
+    if monotonic_cst is None or isinstance(monotonic_cst, dict):
+        return False
+    values = np.ravel(np.asarray(monotonic_cst, dtype=object)).tolist()
+    return bool(values) and all(v in (-1, 1) for v in values)
 
 
 def _distances(P, output_set, tol):
@@ -1175,113 +1134,3 @@ def _suggest_output(Y, output_set):
         f"They range over [{Y.min():.4g}, {Y.max():.4g}]: set output_lower and "
         "output_upper to hold them."
     )
-
-
-#: The head that ends the network for each output strategy that has one, and
-#: its layer's name.
-_HEADS = {
-    "project": (OutputProjection, "output_projection"),
-    "activation": (OutputActivation, "output_activation"),
-    "penalty": (OutputPenaltyLayer, "output_penalty"),
-}
-
-
-def _score_start(strategy, output_set, mean, std):
-    """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
-    a spread of about 1 at initialisation) to scores ``offset + scale * z``
-    that start at the targets' ``mean`` with their spread ``std`` (per column;
-    a spread of 0, or too small to divide by, counts as 1, as in
-    :class:`~sklearn.preprocessing.StandardScaler`).
-
-    The scores are the predictions themselves, or the input of a projection or
-    penalty (in the targets' units), except for ``"activation"``: its scores
-    are mapped by :func:`skconstrain.keras.ops.activate`, so the offset is the
-    scores that it maps to (about) ``mean``, and the scale is ``std`` over the
-    map's slope there. So a network does not first spend its training on
-    shrinking outputs of size 1 to targets of size 0.001, say. ``output_set``
-    is the estimator's ``{"set": name, **validated parameters}``, or None.
-    """
-    std = _spread(mean, std, np.float32)
-    set_name = None if output_set is None else output_set["set"]
-    if strategy != "activation" or set_name in (None, "l2_sphere"):
-        return mean, std  # the sphere's map is its projection
-    r = output_set.get("radius", 1.0)
-    lower, upper = output_set.get("lower"), output_set.get("upper")
-    if set_name == "nonneg":
-        lower = 0.0
-    # the start is kept strictly inside the set, where the map can be inverted
-    if set_name == "simplex":  # r * softmax
-        p = np.clip(mean / r, 1e-6, 1.0)
-        p = p / p.sum()
-        offset, slope = np.log(p), r * p * (1.0 - p)
-    elif set_name in ("l1_ball", "l2_ball"):  # radial tanh squash
-        norm = np.linalg.norm(mean, ord=1 if set_name == "l1_ball" else 2)
-        t = min(norm / r, 0.9)
-        offset = mean * (r * np.arctanh(t) / norm if norm > 0 else 1.0)
-        slope = np.ones_like(mean)  # the squash's slope at 0; about 1 inside
-    elif set_name == "linf_ball":  # r * tanh
-        t = np.clip(mean / r, -0.9, 0.9)
-        offset, slope = np.arctanh(t), r * (1.0 - t**2)
-    elif lower is not None and upper is not None:  # lower + width * sigmoid
-        width = upper - lower
-        s = np.clip((mean - lower) / np.where(width > 0, width, 1.0), 0.05, 0.95)
-        offset, slope = np.log(s / (1 - s)), width * s * (1 - s)
-    elif lower is not None or upper is not None:  # lower + softplus(x), ...
-        side, gap = (1.0, mean - lower) if lower is not None else (-1.0, upper - mean)
-        g = np.maximum(gap, 0.1 * std)
-        offset = side * (g + np.log(-np.expm1(-g)))  # softplus^-1(g), stable
-        slope = -np.expm1(-g)  # sigmoid(softplus^-1(g))
-    else:  # an unbounded box: the identity
-        return mean, std
-    return offset, std / np.maximum(slope, 1e-3)
-
-
-#: The name of the default MLP's first layer, an :class:`InputScaling`.
-_INPUT_SCALING = "input_scaling"
-
-
-def _body(model):
-    """``model`` after its :class:`InputScaling`, sharing its layers: what the
-    training data go through, standardised once by ``as_tensors`` (None for a
-    network without one)."""
-    names = {layer.name for layer in model.layers}
-    if _INPUT_SCALING not in names:
-        return None
-    start = model.get_layer(_INPUT_SCALING).output
-    return keras.Model(start, model.outputs[0], name="body")
-
-
-def _penalties(model):
-    """The distinct ``Scaled`` kernel penalties of ``model``."""
-    found = {}
-    # private: Keras has no public walk of nested layers (see _apply_weight_settings)
-    for layer in model._flatten_layers(include_self=False):
-        regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
-        if isinstance(regularizer, _regularizers.Scaled):
-            found[id(regularizer)] = regularizer
-    return found.values()
-
-
-def _model_to_bytes(model):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        with open(path, "rb") as f:
-            return f.read()
-
-
-def _model_from_bytes(data):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        with open(path, "wb") as f:
-            f.write(data)
-        try:
-            return keras.saving.load_model(path, safe_mode=True)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "Could not load the network of a pickled ConstrainedRegressor "
-                "from its .keras bytes (Keras's safe mode). Custom layers, "
-                "regularizers or constraints of your own must be registered with "
-                "keras.saving.register_keras_serializable and imported before "
-                f"loading. Keras said: {exc}"
-            ) from exc

@@ -259,6 +259,18 @@ FIT_CASES = [
         "activation function identifier: nope",
     ),
     (
+        "monotonic_cst=[2, 0, 0]",
+        lambda: est(monotonic_cst=[2, 0, 0]).fit(X, Y),
+        ValueError,
+        re.escape("monotonic_cst must be an array-like of -1, 0 or 1. Observed "),
+    ),
+    (
+        "monotonic_cst='up'",
+        lambda: est(monotonic_cst="up").fit(X, Y),
+        ValueError,
+        "'monotonic_cst' parameter of ConstrainedRegressor must be an array-like",
+    ),
+    (
         "kernel_constraint name",
         lambda: est(kernel_constraint="nope").fit(X, Y),
         ValueError,

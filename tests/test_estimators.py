@@ -872,8 +872,8 @@ def test_tiny_targets_are_learned():
     ],
 )
 def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params):
+    from skconstrain._networks import score_start as _score_start
     from skconstrain._sets import set_params
-    from skconstrain.estimators import _score_start
     from skconstrain.keras.ops import activate
 
     mean = {

@@ -33,8 +33,9 @@ OURS = ["skconstrain.estimators.ConstrainedRegressor"]
             "output_penalty": "log_barrier",
         },
         {"output_constraint": "l2_sphere", "penalty": "l2", "alpha": 0.1},
+        {"monotonic_cst": [1, -1, 0, 0], "output_constraint": "nonneg"},
     ],
-    ids=["none", "project", "post", "activation", "penalty", "sphere+l2"],
+    ids=["none", "project", "post", "activation", "penalty", "sphere+l2", "monotone"],
 )
 def test_constrained_regressor_round_trips(tmp_path, params):
     est = ConstrainedRegressor(**FAST, **params).fit(X, Y)

@@ -10,7 +10,10 @@ them. Everything is registered for ``.keras`` saving under the package
   :class:`OutputActivation`: a layer that maps smoothly into a set;
   :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss;
   :class:`TargetScaling`: a fixed affine map onto the targets' scale;
-  :class:`InputScaling`: the same map, standardising features at the input.
+  :class:`InputScaling`: the same map, standardising features at the input;
+  :class:`LipschitzDense`, :class:`GroupSort`, :class:`MonotoneResidual` and
+  :class:`SelectFeatures`: the parts of a network monotone in chosen features
+  by construction.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
@@ -33,10 +36,14 @@ from skconstrain.keras.constraints import (
     UnitNorm,
 )
 from skconstrain.keras.layers import (
+    GroupSort,
     InputScaling,
+    LipschitzDense,
+    MonotoneResidual,
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
+    SelectFeatures,
     TargetScaling,
 )
 from skconstrain.keras.losses import ProjectionLoss
@@ -57,10 +64,13 @@ __all__ = [
     "ClipPenalty",
     "ElasticNet",
     "GroupLasso",
+    "GroupSort",
     "InputScaling",
     "L1Ball",
+    "LipschitzDense",
     "MaxNorm",
     "MinMaxNorm",
+    "MonotoneResidual",
     "NonNeg",
     "Orthogonality",
     "OutputActivation",
@@ -68,6 +78,7 @@ __all__ = [
     "OutputPenaltyLayer",
     "OutputProjection",
     "ProjectionLoss",
+    "SelectFeatures",
     "Simplex",
     "TargetScaling",
     "UnitNorm",

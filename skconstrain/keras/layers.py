@@ -5,6 +5,8 @@
 - ``OutputPenaltyLayer``: passes its input through and adds an output penalty.
 - ``TargetScaling``: a fixed affine map that puts scores on the targets' scale.
 - ``InputScaling``: the same map, standardising the features at the input.
+- ``LipschitzDense``, ``GroupSort``, ``MonotoneResidual``, ``SelectFeatures``:
+  the parts of a network that is monotone in chosen features by construction.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
 __all__ = [
+    "GroupSort",
     "InputScaling",
+    "LipschitzDense",
+    "MonotoneResidual",
     "OutputActivation",
     "OutputPenaltyLayer",
     "OutputProjection",
+    "SelectFeatures",
     "TargetScaling",
 ]
 
@@ -289,3 +295,227 @@ class InputScaling(TargetScaling):
     >>> np.asarray(layer(income)).ravel().tolist()
     [-1.0, 1.0]
     """
+
+
+# ------------------------------------------------------------ monotone networks
+# The layers of a Lipschitz monotonic network (Kitouni, Nolte, Williams et al.,
+# "Expressive Monotonic Neural Networks", ICLR 2023): a network ``h`` whose
+# slope in each chosen feature is at most 1 in absolute value (norm-bounded
+# layers with GroupSort activations, Anil, Lucas and Grosse, ICML 2019), plus
+# the ramp ``sum_i c_i x_i``: ``lam * (h(x) + sum_i c_i x_i)`` then never
+# decreases in ``x_i`` for ``c_i = +1`` and never increases for ``c_i = -1``.
+
+
+def _cap(norms):
+    """``max(1, norms)``: dividing by it leaves a norm of at most 1 alone."""
+    return keras.ops.maximum(norms, 1.0)
+
+
+@serializable
+class LipschitzDense(keras.layers.Dense):
+    """A ``Dense`` layer whose kernel is rescaled in every call to bound its slope.
+
+    The layer uses the kernel ``W`` divided, in its forward pass, by the norms
+    that exceed 1, so the bound holds for *any* value of the trainable
+    variable: at initialisation, after every step of any optimizer, after
+    ``set_weights``. With ``x @ W`` (Keras's layout, ``W`` of shape
+    ``(inputs, units)``):
+
+    - ``bound="columns"``: each unit's incoming weights have
+      ``sum_i |W[i, j]| <= 1``: the layer is 1-Lipschitz in the L-infinity
+      norm, ``max_j |dy_j| <= max_i |dx_i|``;
+    - ``bound="rows"``: the rows ``i`` with ``rows[i]`` true have
+      ``max_j |W[i, j]| <= 1``, so no unit's slope in input ``i`` exceeds 1;
+      the other rows are free (the first layer of a network that bounds the
+      slope in chosen inputs only).
+
+    A stack of such layers (rows first, columns after) with 1-Lipschitz
+    activations such as :class:`GroupSort` has, in each output, a slope of at
+    most 1 in each chosen input (the product of the layers' norms), which is
+    what :class:`MonotoneResidual` needs. Weight constraints and penalties
+    apply to the stored kernel as usual.
+
+    Parameters
+    ----------
+    units : int
+    bound : {"columns", "rows"}, default="columns"
+    rows : None or list of bool, default=None
+        For ``bound="rows"``: the inputs whose slope is bounded (all if None).
+    **kwargs
+        Arguments of :class:`keras.layers.Dense`.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> layer = LipschitzDense(2, use_bias=False)
+    >>> y = layer(np.ones((1, 3), dtype="float32"))
+    >>> _ = layer.kernel.assign(np.full((3, 2), 5.0))  # column sums 15
+    >>> np.asarray(layer(np.ones((1, 3), dtype="float32"))).tolist()
+    [[1.0, 1.0]]
+    """
+
+    def __init__(self, units, bound="columns", rows=None, **kwargs):
+        super().__init__(units, **kwargs)
+        if bound not in ("columns", "rows"):
+            raise ValueError(
+                f"The 'bound' parameter must be 'columns' or 'rows'; got {bound!r}."
+            )
+        self.bound = bound
+        self.rows = None if rows is None else [bool(r) for r in rows]
+
+    def bounded_kernel(self):
+        """The kernel the layer multiplies by: ``kernel`` with its norms capped."""
+        kernel = keras.ops.cast(self.kernel, self.compute_dtype)
+        if self.bound == "columns":
+            norms = keras.ops.sum(keras.ops.abs(kernel), axis=0, keepdims=True)
+            return kernel / _cap(norms)
+        norms = keras.ops.max(keras.ops.abs(kernel), axis=1, keepdims=True)
+        if self.rows is not None:  # free rows are divided by max(1, 0)
+            chosen = np.asarray(self.rows, dtype=self.compute_dtype).reshape(-1, 1)
+            norms = norms * chosen
+        return kernel / _cap(norms)
+
+    def call(self, inputs):
+        outputs = keras.ops.matmul(inputs, self.bounded_kernel())
+        if self.use_bias:
+            outputs = outputs + keras.ops.cast(self.bias, self.compute_dtype)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(bound=self.bound, rows=self.rows)
+        return config
+
+
+@serializable
+class GroupSort(keras.layers.Layer):
+    """Sort the units in pairs: ``(a, b) -> (max(a, b), min(a, b))``.
+
+    The GroupSort activation of group size 2 ("MaxMin", Anil, Lucas and
+    Grosse, ICML 2019). Unit ``j`` of the first half is paired with unit ``j``
+    of the second half; the maxima come first, then the minima. Its Jacobian
+    is a permutation matrix wherever it exists, so it is 1-Lipschitz in every
+    norm and keeps the size of the gradient; with norm-bounded layers it can
+    approximate any Lipschitz function, where ReLU cannot. An odd last unit
+    passes through. No weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(GroupSort()(np.array([[1.0, 3.0, 2.0, -1.0, 7.0]]))).tolist()
+    [[2.0, 3.0, 1.0, -1.0, 7.0]]
+    """
+
+    def call(self, inputs):
+        width = inputs.shape[-1]
+        pairs = width // 2
+        first, second = inputs[..., :pairs], inputs[..., pairs : 2 * pairs]
+        parts = [keras.ops.maximum(first, second), keras.ops.minimum(first, second)]
+        if width % 2:
+            parts.append(inputs[..., 2 * pairs :])
+        return keras.ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@serializable
+class MonotoneResidual(keras.layers.Layer):
+    """``lam * (h + sum_i signs[i] * x[i])``: monotone if ``h``'s slopes are <= 1.
+
+    Called on ``[h, x]``: ``h`` of shape ``(n, d)``, the output of a network
+    whose slope in each feature ``i`` with ``signs[i] != 0`` is at most 1 in
+    absolute value (e.g. :class:`LipschitzDense` layers with
+    :class:`GroupSort`), and ``x`` of shape ``(n, n_features)``, the inputs.
+    Then each output's slope in a feature with ``signs[i] = +1`` is
+    ``lam * (dh/dx_i + 1) >= 0``, and with ``signs[i] = -1`` it is ``<= 0``:
+    monotone everywhere, by construction, whatever the weights (Kitouni et
+    al., "Expressive Monotonic Neural Networks", ICLR 2023). The network can
+    represent any such function whose slopes lie within ``[0, 2 lam]``
+    (``[-2 lam, 0]``); ``lam = exp(log_lam)`` is a trainable weight per
+    output (starting at 1), so training sets how steep the function may be.
+
+    Parameters
+    ----------
+    signs : list of int
+        -1, 0 or +1 per input feature.
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = MonotoneResidual([1, 0])
+    >>> h = np.zeros((2, 1), dtype="float32")
+    >>> x = np.array([[1.0, 5.0], [2.0, 5.0]], dtype="float32")
+    >>> np.asarray(layer([h, x])).ravel().tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, signs, **kwargs):
+        super().__init__(**kwargs)
+        self.signs = [int(s) for s in signs]
+        if any(s not in (-1, 0, 1) for s in self.signs):
+            raise ValueError(f"signs must be -1, 0 or 1; got {signs!r}.")
+
+    def build(self, input_shape):
+        width = input_shape[0][-1]
+        self.log_lam = self.add_weight(
+            shape=(width,), initializer="zeros", trainable=True, name="log_lam"
+        )
+
+    def call(self, inputs):
+        h, x = inputs
+        x = keras.ops.cast(x, self.compute_dtype)
+        signs = keras.ops.convert_to_tensor(
+            np.asarray(self.signs, dtype=float).reshape(-1, 1), self.compute_dtype
+        )
+        ramp = keras.ops.matmul(x, signs)
+        lam = keras.ops.exp(keras.ops.cast(self.log_lam, self.compute_dtype))
+        return lam * (keras.ops.cast(h, self.compute_dtype) + ramp)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(signs=self.signs)
+        return config
+
+
+@serializable
+class SelectFeatures(keras.layers.Layer):
+    """The columns ``indices`` of the input (its last axis), in that order.
+
+    A network's branch that must not depend on some features (the
+    unconstrained part of a monotone network) starts with it. No weights.
+
+    Parameters
+    ----------
+    indices : list of int
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(SelectFeatures([2, 0])(np.array([[1.0, 2.0, 3.0]]))).tolist()
+    [[3.0, 1.0]]
+    """
+
+    def __init__(self, indices, **kwargs):
+        super().__init__(**kwargs)
+        self.indices = [int(i) for i in indices]
+
+    def call(self, inputs):
+        return keras.ops.take(inputs, self.indices, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.indices))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(indices=self.indices)
+        return config

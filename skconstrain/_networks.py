@@ -1,0 +1,358 @@
+"""Building Keras networks from an estimator's hyperparameters.
+
+One place for what every estimator builds: the default MLP and the monotone
+network (each starting with an :class:`~skconstrain.keras.InputScaling`), the
+user's model from its callable, the weight settings (penalty and
+constraints) on every kernel-bearing layer, the output head chosen by the
+output strategy, where the scores start (the target scaling), the body that
+training runs (the network after its input scaling), seeding, and the
+``.keras`` bytes round trip. It imports ``skconstrain.keras`` and ``_sets``,
+never the estimators.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import tempfile
+import threading
+from contextlib import contextmanager
+
+import keras
+import numpy as np
+from sklearn.base import clone
+
+from skconstrain.keras import constraints as _constraints
+from skconstrain.keras import regularizers as _regularizers
+from skconstrain.keras.layers import (
+    GroupSort,
+    InputScaling,
+    LipschitzDense,
+    MonotoneResidual,
+    OutputActivation,
+    OutputPenaltyLayer,
+    OutputProjection,
+    SelectFeatures,
+)
+
+#: Held while a network is built under a seed (see :func:`keras_seeded`).
+_SEED_LOCK = threading.RLock()
+
+
+@contextmanager
+def keras_seeded(seed):
+    """Seed the weights of the Keras layers built inside, and nothing else.
+
+    Keras draws the seed of each initializer and ``SeedGenerator`` made without
+    one from Python's ``random`` (``keras.random.make_default_seed``), so
+    seeding that is enough, and its state is restored after.
+    ``keras.utils.set_random_seed`` is not used: it also reseeds NumPy's global
+    generator, which scikit-learn estimators leave alone, and
+    ``tf.random.set_seed`` clears TensorFlow's caches of instantiated
+    functions, which made every fit pay for its graph's optimisation again.
+
+    Python's generator is global, so networks are built one at a time: two
+    fits in threads (``GridSearchCV`` under joblib's threading backend) would
+    otherwise draw from each other's seeds. Other code drawing from ``random``
+    in another thread meanwhile still shifts the seeds, which is why the
+    default MLP gives each initializer its own seed and this only serves the
+    user's ``model`` callable.
+    """
+    with _SEED_LOCK:
+        state = random.getstate()
+        random.seed(int(seed))
+        try:
+            yield
+        finally:
+            random.setstate(state)
+
+
+def free_name(net, name):
+    """``name``, or ``name_1``, ``name_2``...: the first no layer of ``net`` has."""
+    taken = {layer.name for layer in net.layers}
+    free, n = name, 0
+    while free in taken:
+        n += 1
+        free = f"{name}_{n}"
+    return free
+
+
+def spread(mean, std, dtype):
+    """``std``, with 1 where it is 0 or too small to divide by at ``dtype``'s
+    precision relative to ``mean`` (as :class:`~sklearn.preprocessing.
+    StandardScaler` leaves constant columns unscaled)."""
+    tiny = 10 * np.finfo(dtype).eps * np.maximum(np.abs(mean), 1.0)
+    return np.where(std > tiny, std, 1.0)
+
+
+#: The head that ends the network for each output strategy that has one, and
+#: its layer's name.
+HEADS = {
+    "project": (OutputProjection, "output_projection"),
+    "activation": (OutputActivation, "output_activation"),
+    "penalty": (OutputPenaltyLayer, "output_penalty"),
+}
+
+
+def score_start(strategy, output_set, mean, std):
+    """Offset and scale that map the default MLP's outputs ``z`` (near 0, with
+    a spread of about 1 at initialisation) to scores ``offset + scale * z``
+    that start at the targets' ``mean`` with their spread ``std`` (per column;
+    a spread of 0, or too small to divide by, counts as 1, as in
+    :class:`~sklearn.preprocessing.StandardScaler`).
+
+    The scores are the predictions themselves, or the input of a projection or
+    penalty (in the targets' units), except for ``"activation"``: its scores
+    are mapped by :func:`skconstrain.keras.ops.activate`, so the offset is the
+    scores that it maps to (about) ``mean``, and the scale is ``std`` over the
+    map's slope there. So a network does not first spend its training on
+    shrinking outputs of size 1 to targets of size 0.001, say. ``output_set``
+    is the estimator's ``{"set": name, **validated parameters}``, or None.
+    """
+    std = spread(mean, std, np.float32)
+    set_name = None if output_set is None else output_set["set"]
+    if strategy != "activation" or set_name in (None, "l2_sphere"):
+        return mean, std  # the sphere's map is its projection
+    r = output_set.get("radius", 1.0)
+    lower, upper = output_set.get("lower"), output_set.get("upper")
+    if set_name == "nonneg":
+        lower = 0.0
+    # the start is kept strictly inside the set, where the map can be inverted
+    if set_name == "simplex":  # r * softmax
+        p = np.clip(mean / r, 1e-6, 1.0)
+        p = p / p.sum()
+        offset, slope = np.log(p), r * p * (1.0 - p)
+    elif set_name in ("l1_ball", "l2_ball"):  # radial tanh squash
+        norm = np.linalg.norm(mean, ord=1 if set_name == "l1_ball" else 2)
+        t = min(norm / r, 0.9)
+        offset = mean * (r * np.arctanh(t) / norm if norm > 0 else 1.0)
+        slope = np.ones_like(mean)  # the squash's slope at 0; about 1 inside
+    elif set_name == "linf_ball":  # r * tanh
+        t = np.clip(mean / r, -0.9, 0.9)
+        offset, slope = np.arctanh(t), r * (1.0 - t**2)
+    elif lower is not None and upper is not None:  # lower + width * sigmoid
+        width = upper - lower
+        s = np.clip((mean - lower) / np.where(width > 0, width, 1.0), 0.05, 0.95)
+        offset, slope = np.log(s / (1 - s)), width * s * (1 - s)
+    elif lower is not None or upper is not None:  # lower + softplus(x), ...
+        side, gap = (1.0, mean - lower) if lower is not None else (-1.0, upper - mean)
+        g = np.maximum(gap, 0.1 * std)
+        offset = side * (g + np.log(-np.expm1(-g)))  # softplus^-1(g), stable
+        slope = -np.expm1(-g)  # sigmoid(softplus^-1(g))
+    else:  # an unbounded box: the identity
+        return mean, std
+    return offset, std / np.maximum(slope, 1e-3)
+
+
+#: The name of the default MLP's first layer, an :class:`InputScaling`.
+INPUT_SCALING = "input_scaling"
+
+
+def body(model):
+    """``model`` after its :class:`InputScaling`, sharing its layers: what the
+    training data go through, standardised once by ``as_tensors`` (None for a
+    network without one)."""
+    names = {layer.name for layer in model.layers}
+    if INPUT_SCALING not in names:
+        return None
+    start = model.get_layer(INPUT_SCALING).output
+    return keras.Model(start, model.outputs[0], name="body")
+
+
+def penalties(model):
+    """The distinct ``Scaled`` kernel penalties of ``model``."""
+    found = {}
+    # private: Keras has no public walk of nested layers (see apply_weight_settings)
+    for layer in model._flatten_layers(include_self=False):
+        regularizer = getattr(getattr(layer, "kernel", None), "regularizer", None)
+        if isinstance(regularizer, _regularizers.Scaled):
+            found[id(regularizer)] = regularizer
+    return found.values()
+
+
+def to_bytes(model):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def from_bytes(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "Could not load the network of a pickled ConstrainedRegressor "
+                "from its .keras bytes (Keras's safe mode). Custom layers, "
+                "regularizers or constraints of your own must be registered with "
+                "keras.saving.register_keras_serializable and imported before "
+                f"loading. Keras said: {exc}"
+            ) from exc
+
+
+def mlp(n_features, n_outputs, hidden_layer_sizes, activation, seed, scaling=None):
+    """The default MLP: float64 input, :class:`InputScaling` (``scaling``:
+    ``(offset, scale)``; None: the identity, for an engine's copy whose
+    weights are loaded), Dense hidden layers, a linear output layer."""
+    layers = [keras.Input((n_features,), dtype="float64"), _input_scaling(scaling)]
+    # Fixed names: TensorFlow caches an eager kernel per distinct variable
+    # name (about 35 KiB each, never freed), so Keras's auto-numbered names
+    # (dense_17, dense_18, ...) grew the memory of a process by every fit;
+    # see benchmarks/bench_memory.py.
+    layers += [
+        keras.layers.Dense(
+            int(h), activation, kernel_initializer=_glorot(seed, i), name=f"hidden_{i}"
+        )
+        for i, h in enumerate(hidden_layer_sizes, start=1)
+    ]
+    layers.append(
+        keras.layers.Dense(
+            n_outputs, kernel_initializer=_glorot(seed, 0), name="output"
+        )
+    )
+    return keras.Sequential(layers, name="mlp")
+
+
+def monotone_mlp(
+    n_features, n_outputs, hidden_layer_sizes, activation, signs, seed, scaling=None
+):
+    """A network monotone in the features whose ``signs`` are -1 or +1.
+
+    The sum of two branches after the :class:`InputScaling` (a positive
+    scale per feature, which keeps every direction):
+
+    - a Lipschitz monotonic network (Kitouni, Nolte, Williams et al.,
+      "Expressive Monotonic Neural Networks", ICLR 2023) on all features:
+      :class:`LipschitzDense` layers with :class:`GroupSort` activations form
+      ``h``, whose slope in each constrained feature is at most 1 in every
+      output (the first layer bounds the constrained features' rows, the
+      others each unit's L1 norm; the unconstrained features' rows are free),
+      and :class:`MonotoneResidual` returns ``lam * (h + sum_i signs_i x_i)``:
+      monotone for any weights. At least two layers: a single
+      ``hidden_layer_sizes`` layer is repeated;
+    - an ordinary MLP (``activation``) on the unconstrained features only
+      (:class:`SelectFeatures`), which cannot break monotonicity and learns
+      their effects at the pace of an unconstrained network (in the first
+      branch they pass through layers of bounded norm).
+    """
+    signs = [int(s) for s in signs]
+    inputs = keras.Input((n_features,), dtype="float64")
+    scaled = _input_scaling(scaling)(inputs)
+    z = scaled
+    # One GroupSort layer gives each unit one bend (a max or a min of two
+    # slopes), so h cannot go from slope -1 to +1 and back: S-shaped and step
+    # functions were fitted with R^2 0.92 and 0.87 by (32,), 0.999 and 0.97
+    # by (32, 32) (tests/test_monotonic.py). One layer is repeated.
+    lipschitz_sizes = list(hidden_layer_sizes) * (
+        2 if len(hidden_layer_sizes) == 1 else 1
+    )
+    for i, h in enumerate(lipschitz_sizes, start=1):
+        z = LipschitzDense(
+            int(h),
+            bound="rows" if i == 1 else "columns",
+            rows=[s != 0 for s in signs] if i == 1 else None,
+            kernel_initializer=_glorot(seed, i),
+            name=f"hidden_{i}",
+        )(z)
+        z = GroupSort(name=f"groupsort_{i}")(z)
+    z = LipschitzDense(n_outputs, kernel_initializer=_glorot(seed, 0), name="output")(z)
+    outputs = MonotoneResidual(signs, name="monotone_residual")([z, scaled])
+    free = [j for j, s in enumerate(signs) if s == 0]
+    if free:
+        u = SelectFeatures(free, name="unconstrained_features")(scaled)
+        for i, h in enumerate(hidden_layer_sizes, start=1):
+            u = keras.layers.Dense(
+                int(h),
+                activation,
+                kernel_initializer=_glorot(seed, 100 + i),
+                name=f"free_hidden_{i}",
+            )(u)
+        u = keras.layers.Dense(
+            n_outputs, kernel_initializer=_glorot(seed, 100), name="free_output"
+        )(u)
+        outputs = keras.layers.Add(name="monotone_plus_free")([outputs, u])
+    return keras.Model(inputs, outputs, name="monotone_mlp")
+
+
+def _glorot(seed, i):
+    """A Glorot initializer with its own seed: the weights do not depend on
+    Python's global ``random``, which other threads of the process (a dask
+    worker's, for one) may draw from meanwhile."""
+    return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
+
+
+def _input_scaling(scaling):
+    offset, scale = (0.0, 1.0) if scaling is None else scaling
+    return InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)
+
+
+def user_model(build, meta, seed):
+    """The user's model from its callable ``build``, checked: a built
+    ``keras.Model`` with one input and one output of ``n_outputs`` units.
+
+    ``build`` receives whichever of ``n_features_in``, ``n_outputs``,
+    ``meta`` and ``seed`` it accepts; initializers without a seed are seeded
+    through Python's ``random`` (:func:`keras_seeded`).
+    """
+    n_outputs = meta["n_outputs_"]
+    given = {
+        "n_features_in": meta["n_features_in_"],
+        "n_outputs": n_outputs,
+        "meta": meta,
+        "seed": seed,
+    }
+    params = inspect.signature(build).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    kwargs = {k: v for k, v in given.items() if takes_all or k in params}
+    with keras_seeded(seed):
+        net = build(**kwargs)
+    if not isinstance(net, keras.Model) or not net.built or not net.inputs:
+        raise ValueError(
+            "The 'model' callable must return a built keras.Model (e.g. "
+            f"starting with keras.Input); got {net!r}."
+        )
+    if len(net.inputs) != 1:
+        raise ValueError(f"The model must have one input; it has {len(net.inputs)}.")
+    width = net.outputs[0].shape[-1]
+    if len(net.outputs) != 1 or width != n_outputs:
+        raise ValueError(
+            f"The model has {len(net.outputs)} output(s) of width {width}, "
+            f"but y has {n_outputs} column(s); the model must end in one "
+            f"output with {n_outputs} unit(s)."
+        )
+    return net
+
+
+def apply_weight_settings(net, penalty, kernel_constraint, bias_constraint):
+    """The penalty (a regularizer at unit strength, or None) and the
+    constraints on every kernel-bearing layer of ``net``.
+
+    The penalty is wrapped in one :class:`~skconstrain.keras.regularizers.
+    Scaled` whose scale (``alpha / n``) is set before training; each layer
+    gets its own copy of a constraint, which decides its axes.
+    """
+    regularizer = None if penalty is None else _regularizers.Scaled(penalty, scale=0.0)
+    # ``_flatten_layers`` (private) walks nested models and layers; Keras has
+    # no public recursive walk.
+    for layer in net._flatten_layers(include_self=False):
+        kernel = getattr(layer, "kernel", None)
+        if not isinstance(kernel, keras.Variable):
+            continue
+        settings = [("kernel", "regularizer", regularizer)]
+        settings.append(("kernel", "constraint", kernel_constraint))
+        if isinstance(getattr(layer, "bias", None), keras.Variable):
+            settings.append(("bias", "constraint", bias_constraint))
+        for weight, kind, value in settings:
+            if value is None:
+                continue
+            if kind == "constraint":  # its own copy; it decides its axes
+                value = clone(_constraints.get(value), safe=False)
+            getattr(layer, weight).__setattr__(kind, value)
+            # keep the layer's config in step, for saving and cloning
+            setattr(layer, f"{weight}_{kind}", value)
