@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from skconstrain._sets import check_radius, check_set
 from skconstrain.projections import project
 
-__all__ = ["load_age_structure", "make_constrained_regression"]
+__all__ = ["load_age_structure", "load_auto_mpg", "make_constrained_regression"]
 
 
 def _check_int(value, name, low):
@@ -384,6 +384,98 @@ def _check_age_groups(age_groups):
             f"{age_groups!r}."
         )
     return starts
+
+
+#: The features of :func:`load_auto_mpg`, and the sign of the effect that
+#: physics and the literature agree on (fuel economy falls with mass and power).
+AUTO_MPG_FEATURES = (
+    "cylinders",
+    "displacement",
+    "horsepower",
+    "weight",
+    "acceleration",
+    "model_year",
+    "origin",
+)
+AUTO_MPG_MONOTONIC = {"displacement": -1, "horsepower": -1, "weight": -1}
+
+
+def load_auto_mpg(*, as_frame=False, return_X_y=False):
+    """Fuel economy of 392 cars (1970-1982) from their engine and mass: Auto MPG.
+
+    The classic regression data set for monotone models: miles per gallon
+    should not increase with the weight, the displacement or the
+    horsepower, the others fixed (``AUTO_MPG_MONOTONIC``, the constraints of
+    the monotone-network literature). Features, in this order: ``cylinders``,
+    ``displacement`` (cubic inches), ``horsepower``, ``weight`` (pounds),
+    ``acceleration`` (seconds from 0 to 60 mph), ``model_year`` (70-82) and
+    ``origin`` (1 USA, 2 Europe, 3 Japan, as a number, as the literature uses
+    it); target ``mpg``. The 392 rows with a known horsepower (the UCI
+    table has 398; six lack it).
+
+    Parameters
+    ----------
+    as_frame : bool, default=False
+        Return pandas objects (a DataFrame of features, a Series ``mpg``).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data`` (392, 7), ``target`` (392,), ``feature_names``,
+        ``target_names`` (``["mpg"]``), ``monotonic_cst`` (a dict for
+        ``monotonic_cst``), ``frame`` (features, target and the car's name,
+        when ``as_frame``), ``DESCR``.
+    (X, y) : tuple, if ``return_X_y``
+
+    Notes
+    -----
+    The data ship with the ``bokeh_sampledata`` package (install the extra:
+    ``pip install skconstrain[data]``); nothing is downloaded. Source: the
+    UCI Machine Learning Repository, "Auto MPG" (R. Quinlan, 1993, from the
+    StatLib library of Carnegie Mellon University), licence CC BY 4.0.
+
+    Examples
+    --------
+    >>> from skconstrain.datasets import load_auto_mpg
+    >>> data = load_auto_mpg()
+    >>> data.data.shape, data.monotonic_cst["weight"]
+    ((392, 7), -1)
+    """
+    from sklearn.utils import Bunch
+
+    try:
+        from bokeh_sampledata.autompg import autompg
+    except ImportError:
+        raise ImportError(
+            "load_auto_mpg needs the data of the 'bokeh_sampledata' package; "
+            "install the extra: pip install 'skconstrain[data]'."
+        ) from None
+    names = dict(
+        zip(
+            ["cyl", "displ", "hp", "weight", "accel", "yr", "origin"],
+            AUTO_MPG_FEATURES,
+            strict=True,
+        )
+    )
+    frame = autompg.rename(columns=names)
+    frame = frame[[*AUTO_MPG_FEATURES, "mpg", "name"]].reset_index(drop=True)
+    X = frame[list(AUTO_MPG_FEATURES)].astype(float)
+    y = frame["mpg"].astype(float)
+    if not as_frame:
+        X, y = X.to_numpy(), y.to_numpy()
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        feature_names=list(AUTO_MPG_FEATURES),
+        target_names=["mpg"],
+        monotonic_cst=dict(AUTO_MPG_MONOTONIC),
+        frame=frame if as_frame else None,
+        DESCR=load_auto_mpg.__doc__,
+    )
 
 
 def _sampledata():

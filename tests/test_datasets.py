@@ -181,3 +181,35 @@ def test_sparsity_gives_exact_zeros_on_the_boundary(set_name, sparsity):
 def test_bad_sparsity(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_constrained_regression(50, 3, 4, **kwargs)
+
+
+def test_auto_mpg_is_the_uci_table_and_its_constraints_hold_on_average():
+    pytest.importorskip("bokeh_sampledata")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from skconstrain.datasets import load_auto_mpg
+
+    data = load_auto_mpg(as_frame=True)
+    assert data.data.shape == (392, 7) and data.target.shape == (392,)
+    assert list(data.data.columns) == data.feature_names
+    assert not data.data.isna().any().any()
+    assert data.target.min() >= 9 and data.target.max() <= 47  # mpg of the table
+    # each constrained feature is negatively correlated with mpg
+    for name, sign in data.monotonic_cst.items():
+        assert sign * np.corrcoef(data.data[name], data.target)[0, 1] > 0.7
+    # the constraints are usable as they are
+    HistGradientBoostingRegressor(monotonic_cst=data.monotonic_cst).fit(
+        data.data, data.target
+    )
+    X, y = load_auto_mpg(return_X_y=True)
+    assert isinstance(X, np.ndarray) and X.shape == (392, 7) and y.shape == (392,)
+
+
+def test_auto_mpg_without_the_data_extra(monkeypatch):
+    import sys
+
+    from skconstrain.datasets import load_auto_mpg
+
+    monkeypatch.setitem(sys.modules, "bokeh_sampledata.autompg", None)
+    with pytest.raises(ImportError, match=r"skconstrain\[data\]"):
+        load_auto_mpg()
