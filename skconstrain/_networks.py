@@ -118,6 +118,12 @@ def score_start(strategy, output_set, mean, std):
     lower, upper = output_set.get("lower"), output_set.get("upper")
     if set_name == "nonneg":
         lower = 0.0
+    if set_name == "ordered":  # the first score, then softplus increments
+        steps = np.diff(mean, prepend=0.0)
+        gap = np.maximum(steps[1:], 0.1 * std[1:])
+        inverse = gap + np.log(-np.expm1(-gap))  # softplus^-1(gap), stable
+        slope = np.concatenate([[1.0], -np.expm1(-gap)])
+        return np.concatenate([steps[:1], inverse]), std / slope
     # the start is kept strictly inside the set, where the map can be inverted
     if set_name == "simplex":  # r * softmax
         p = np.clip(mean / r, 1e-6, 1.0)

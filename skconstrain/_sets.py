@@ -24,6 +24,7 @@ __all__ = [
     "check_zero_norm",
     "degenerate",
     "set_params",
+    "vacuous",
 ]
 
 
@@ -72,6 +73,7 @@ SETS: dict[str, SetSpec] = {
             keeps_order=True,
         ),
         SetSpec("nonneg", (), "y >= 0", keeps_order=True),
+        SetSpec("ordered", (), "y_1 <= y_2 <= ... <= y_d", keeps_order=True),
         SetSpec("simplex", ("radius",), "y >= 0, sum(y) = radius"),
     )
 }
@@ -250,7 +252,8 @@ def degenerate(name, n_columns, *, radius=1.0):
 
     The simplex of one column is the single point ``radius``, and the sphere
     of one column the two points ``-radius`` and ``radius``: every projection
-    onto them is one of those points, whatever it is given.
+    onto them is one of those points, whatever it is given. (The "ordered"
+    set of one column is all of R, the other extreme: see :func:`vacuous`.)
 
     Examples
     --------
@@ -269,6 +272,18 @@ def degenerate(name, n_columns, *, radius=1.0):
     if name == "l2_sphere":
         return f"the two points {-float(radius)} and {float(radius)}"
     return None
+
+
+def vacuous(name, n_columns):
+    """Whether set ``name`` constrains nothing on rows of ``n_columns``
+    entries: "ordered" with one column (one number is always in order).
+
+    Examples
+    --------
+    >>> vacuous("ordered", 1), vacuous("ordered", 3), vacuous("simplex", 1)
+    (True, False, False)
+    """
+    return check_set(name) == "ordered" and n_columns == 1
 
 
 def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""):

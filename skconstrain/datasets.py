@@ -54,7 +54,9 @@ def make_constrained_regression(
     n_targets : int, default=5
     set : str, default="simplex"
         A registry name: "simplex", "l1_ball", "l2_ball", "l2_sphere",
-        "linf_ball", "box" (the box ``[-radius, radius]``), "nonneg".
+        "linf_ball", "box" (the box ``[-radius, radius]``), "nonneg",
+        "ordered" (the signal plus a ramp from ``-radius`` to ``radius``
+        across the targets, then sorted by isotonic regression).
     radius : float, default=1.0
         Radius of the set (sum of the simplex).
     noise : float, default=0.1
@@ -112,9 +114,11 @@ def make_constrained_regression(
     Z = signal + noise * radius * rng.standard_normal((n_samples, n_targets))
     if set == "simplex":
         Z += radius / n_targets  # centre on the simplex: several positive shares
+    if set == "ordered":  # increasing on average: a few ties where rows pool
+        Z += radius * np.linspace(-1.0, 1.0, n_targets)
     if set == "box":
         params = {"lower": -radius, "upper": radius}
-    elif set == "nonneg":
+    elif set in ("nonneg", "ordered"):
         params = {}
     else:
         params = {"radius": radius}

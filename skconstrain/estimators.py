@@ -39,6 +39,7 @@ from skconstrain._sets import (
     check_set,
     degenerate,
     set_params,
+    vacuous,
 )
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import ops as _keras_ops
@@ -796,8 +797,18 @@ default="quadratic"
             )
 
     def _warn_degenerate(self):
-        """Warn when the output set is a point or two for y's width."""
+        """Warn when the output set is a point or two for y's width, or all
+        of it."""
         if self._output_set is None:
+            return
+        if vacuous(self._output_set["set"], self.n_outputs_):
+            warnings.warn(
+                f"output_constraint={self.output_constraint!r} on a y of 1 column "
+                "constrains nothing: one number is always in order. It orders "
+                "the columns of a y of several (quantiles by level, say).",
+                UserWarning,
+                stacklevel=4,
+            )
             return
         left = degenerate(
             self._output_set["set"],
@@ -1130,6 +1141,12 @@ def _suggest_output(Y, output_set):
         return f"output_radius={float(norms.max()):.4g} would hold them all."
     if name == "nonneg":
         return "Some are negative: use 'box' with output_lower below them."
+    if name == "ordered":
+        share = float((np.diff(Y, axis=1) < 0).any(axis=1).mean())
+        return (
+            f"{share:.1%} of the rows decrease somewhere: put the columns in the "
+            "order they should increase in (quantiles by level, say)."
+        )
     return (
         f"They range over [{Y.min():.4g}, {Y.max():.4g}]: set output_lower and "
         "output_upper to hold them."

@@ -55,6 +55,7 @@ __all__ = [
     "project_l2_sphere",
     "project_linf_ball",
     "project_nonneg",
+    "project_ordered",
     "project_simplex",
 ]
 
@@ -172,6 +173,10 @@ def _sparse_refusal(name, params, n_features):
     """Why the projection of sparse rows onto ``name`` is not sparse, or None."""
     if name == "simplex":
         return "its zeros become positive wherever a row sums to less than the radius"
+    if name == "ordered":
+        return (
+            "its zeros take part in the order: pooled with their neighbours, they move"
+        )
     if name == "l2_sphere" and params.get("zero_norm", "keep") == "uniform":
         return "zero_norm='uniform' turns zero rows into dense rows"
     if name == "box":
@@ -779,6 +784,90 @@ def project_nonneg(V):
     return _out(np.maximum(X, 0), was_1d)
 
 
+@_takes_sparse("ordered")  # refused, saying why (its zeros move)
+def project_ordered(V):
+    """Project each row onto the monotone cone ``{p : p_1 <= p_2 <= ... <= p_d}``.
+
+    Solves ``argmin_p ||x - p||_2 s.t. p_1 <= ... <= p_d``: isotonic
+    regression of the row against its positions, with unit weights, by the
+    pool-adjacent-violators algorithm (Ayer et al. 1955; Best and Chakravarti
+    1990): entries are pushed one by one as blocks onto a stack, and while the
+    last block's mean is below the one before, the two are pooled; each entry
+    becomes the mean of its block. O(d) merges per row, vectorised over rows
+    (one pass over the columns, the pooling done for all rows at once). Each
+    row is divided by its largest magnitude first (the projection onto a cone
+    commutes with positive scaling), so no block sum overflows. Ordered
+    quantiles, cumulative shares and thresholds are its typical use: a row of
+    crossing quantile predictions becomes the nearest non-crossing one.
+
+    Parameters
+    ----------
+    V : array-like of shape (n_features,) or (n_samples, n_features)
+        Vector or rows to project.
+
+    Returns
+    -------
+    P : ndarray of the same shape as ``V``
+
+    References
+    ----------
+    Best and Chakravarti, "Active set algorithms for isotonic regression; a
+    unifying framework", Mathematical Programming 47, 1990.
+    :func:`sklearn.isotonic.isotonic_regression` solves the same problem for
+    one vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_ordered(np.array([[1.0, 3.0, 2.0], [0.2, 0.1, 0.0]]))
+    array([[1. , 2.5, 2.5],
+           [0.1, 0.1, 0.1]])
+    """
+    X, was_1d = _as_rows(V)
+    m = np.abs(X).max(axis=1, keepdims=True)
+    m = np.where(m > 0, m, 1).astype(X.dtype)
+    means, pooled = _pava_rows(X / m)
+    # an entry left alone keeps its value exactly (not x / m * m)
+    return _out(np.where(pooled, means * m, X), was_1d)
+
+
+def _pava_rows(X):
+    """Pool adjacent violators in every row of ``X`` at once (see
+    :func:`project_ordered`); entries of magnitude at most 1. Returns the
+    block means of the entries and whether each was pooled with another."""
+    n, d = X.shape
+    # the stack of blocks of every row: sums, sizes, index of the top block
+    sums = np.zeros((n, d), dtype=np.float64)
+    sizes = np.zeros((n, d), dtype=np.float64)
+    top = np.full(n, -1)
+    every = np.arange(n)
+    for j in range(d):
+        top += 1
+        sums[every, top] = X[:, j]
+        sizes[every, top] = 1.0
+        rows = every
+        while rows.size:  # pool while the top block's mean is below the next
+            t = top[rows]
+            rows, t = rows[t > 0], t[t > 0]
+            low = (
+                sums[rows, t - 1] * sizes[rows, t] > sums[rows, t] * sizes[rows, t - 1]
+            )
+            rows, t = rows[low], t[low]
+            sums[rows, t - 1] += sums[rows, t]
+            sizes[rows, t - 1] += sizes[rows, t]
+            sums[rows, t] = sizes[rows, t] = 0.0
+            top[rows] -= 1
+    means = sums / np.where(sizes > 0, sizes, 1.0)
+    # the block of each entry: the number of block ends at or before it
+    ends = np.cumsum(sizes, axis=1)
+    starts = np.zeros((n, d + 1), dtype=np.int64)
+    used = sizes > 0
+    np.add.at(starts, (np.nonzero(used)[0], ends[used].astype(np.int64)), 1)
+    block = np.cumsum(starts[:, :d], axis=1)
+    index = (every[:, None], block)
+    return means[index].astype(X.dtype), sizes[index] > 1
+
+
 _FUNCTIONS = {
     "box": project_box,
     "l1_ball": project_l1_ball,
@@ -786,6 +875,7 @@ _FUNCTIONS = {
     "l2_sphere": project_l2_sphere,
     "linf_ball": project_linf_ball,
     "nonneg": project_nonneg,
+    "ordered": project_ordered,
     "simplex": project_simplex,
 }
 assert set(_FUNCTIONS) == set(SETS)
@@ -804,7 +894,7 @@ def project(V, set="l2_sphere", **params):
         keep zeros at zero (see the module's docstring).
     set : str, default="l2_sphere"
         One of "box", "l1_ball", "l2_ball", "l2_sphere", "linf_ball", "nonneg",
-        "simplex".
+        "ordered", "simplex".
     **params
         Parameters of the set: ``radius`` for the norm sets and the simplex,
         ``lower`` and ``upper`` for the box, and ``zero_norm`` for the sphere.

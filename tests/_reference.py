@@ -6,6 +6,7 @@ between the two is evidence about both.
 """
 
 import numpy as np
+from sklearn.isotonic import isotonic_regression
 
 
 def simplex_ref(x, radius=1.0, iters=200):
@@ -53,6 +54,8 @@ REFERENCES = {
     "l2_sphere": l2_sphere_ref,
     "linf_ball": lambda x, radius=1.0: np.clip(x, -radius, radius),
     "nonneg": lambda x: np.maximum(x, 0),
+    # scikit-learn's PAVA, one row at a time (ours is vectorised over rows)
+    "ordered": lambda x: isotonic_regression(np.asarray(x, dtype=np.float64)),
     "box": lambda x, lower=None, upper=None: np.clip(x, lower, upper),
 }
 
@@ -78,6 +81,10 @@ def violation(P, name, radius=1.0, lower=None, upper=None):
         return max(neg, np.abs(P.sum(axis=1) - radius).max() / radius)
     if name == "nonneg":
         return max(0.0, -P.min())
+    if name == "ordered":
+        if P.shape[1] < 2:
+            return 0.0
+        return max(0.0, (P[:, :-1] - P[:, 1:]).max())
     if name == "box":
         lo = -np.inf if lower is None else lower
         hi = np.inf if upper is None else upper

@@ -12,7 +12,7 @@ from skconstrain.projections import project
 def _kwargs(name):
     if name == "box":
         return {"lower": [-1.0, 0.0, -0.5], "upper": 0.5}
-    return {} if name == "nonneg" else {"radius": 2.0}
+    return {} if name in ("nonneg", "ordered") else {"radius": 2.0}
 
 
 @pytest.mark.parametrize("name", SET_NAMES)

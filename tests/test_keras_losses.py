@@ -12,6 +12,7 @@ from skconstrain.keras.losses import ProjectionLoss, fenchel_young
 PARAMS = {
     "box": {"lower": [-0.5, 0.0, 0.2, -1.0, 0.0], "upper": 1.0},
     "nonneg": {},
+    "ordered": {},
 }
 
 

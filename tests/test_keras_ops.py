@@ -13,6 +13,7 @@ from skconstrain.keras import ops as kops
 PARAMS = {
     "box": {"lower": -0.5, "upper": [1.0, 0.2, 2.0, 0.0, 1.0]},
     "nonneg": {},
+    "ordered": {},
 }
 
 
@@ -91,7 +92,7 @@ def test_simplex_row_of_only_masked_scores_is_nan():
     assert np.isnan(np.asarray(kops.project_simplex(row))).all()
 
 
-ROW_WISE = ("simplex", "l1_ball", "l2_ball", "l2_sphere")
+ROW_WISE = ("simplex", "l1_ball", "l2_ball", "l2_sphere", "ordered")
 
 
 @pytest.mark.parametrize("name", SET_NAMES)
@@ -210,6 +211,7 @@ ACTIVATIONS = [
     ("box", {"lower": -1.0}),
     ("box", {"upper": 2.0}),
     ("nonneg", {}),
+    ("ordered", {}),
 ]
 
 

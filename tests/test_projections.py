@@ -16,14 +16,14 @@ from skconstrain import projections as P
 from skconstrain._sets import SET_NAMES
 
 RADIUS_SETS = ["l2_sphere", "l2_ball", "l1_ball", "simplex", "linf_ball"]
-CONVEX_SETS = ["l2_ball", "l1_ball", "simplex", "linf_ball", "nonneg", "box"]
+CONVEX_SETS = ["l2_ball", "l1_ball", "simplex", "linf_ball", "nonneg", "box", "ordered"]
 BOX = {"lower": -0.5, "upper": 2.0}
 
 
 def params_for(name, radius=1.0):
     if name == "box":
         return dict(BOX)
-    if name == "nonneg":
+    if name in ("nonneg", "ordered"):
         return {}
     return {"radius": radius}
 
@@ -95,7 +95,12 @@ def test_variational_inequality(name, V, Z, radius):
     z = P.project(np.resize(Z, (Z.shape[0], d)), name, **params)  # feasible points
     for x_row, p_row in zip(V, p, strict=True):
         inner = (z - p_row) @ (x_row - p_row)
-        bound = 1e-10 * (1 + np.linalg.norm(x_row)) * (1 + np.abs(z).max())
+        # rounding of p grows with x for the cones (nonneg, ordered: p ~ x)
+        bound = (
+            1e-10
+            * (1 + np.linalg.norm(x_row))
+            * (1 + np.abs(z).max() + np.linalg.norm(p_row))
+        )
         assert inner.max() <= bound
 
 
@@ -139,6 +144,35 @@ def test_matches_slow_reference(name, V, radius):
     ref = np.array([REFERENCES[name](v, radius) for v in V]).reshape(V.shape)
     scale = max(radius, np.abs(V).max() if V.size else 0.0)
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-11 * scale)
+
+
+@settings(max_examples=80, deadline=None)
+@given(V=batches())
+def test_ordered_matches_isotonic_regression_row_by_row(V):
+    out = P.project_ordered(V)
+    ref = np.array([REFERENCES["ordered"](v) for v in V]).reshape(V.shape)
+    scale = np.abs(V).max() if V.size else 1.0
+    np.testing.assert_allclose(out, ref, rtol=0, atol=tol_for(V.dtype) * scale)
+
+
+@pytest.mark.parametrize("d", [1, 2, 7, 40, 200])
+def test_ordered_long_rows_ties_and_sorted_rows(d):
+    rng = np.random.default_rng(d)
+    V = np.vstack(
+        [
+            rng.normal(size=(50, d)),
+            np.sort(rng.normal(size=(5, d)), axis=1),  # in the set: unchanged
+            -np.sort(rng.normal(size=(5, d)), axis=1),  # decreasing: all pooled
+            rng.integers(0, 3, size=(20, d)).astype(float),  # ties
+        ]
+    )
+    out = P.project_ordered(V)
+    ref = np.array([REFERENCES["ordered"](v) for v in V])
+    np.testing.assert_allclose(out, ref, atol=1e-12 * max(1.0, np.abs(V).max()))
+    np.testing.assert_array_equal(out[50:55], V[50:55])
+    np.testing.assert_allclose(
+        out[55:60], V[55:60].mean(axis=1, keepdims=True) + 0 * V[55:60], atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", ["l2_ball", "l1_ball", "linf_ball"])
@@ -423,7 +457,12 @@ def test_sparse_zero_rows_on_the_sphere():
 
 @pytest.mark.parametrize(
     "name, params",
-    [("simplex", {}), ("box", {"lower": 0.1}), ("box", {"upper": [1.0, -1.0]})],
+    [
+        ("simplex", {}),
+        ("box", {"lower": 0.1}),
+        ("box", {"upper": [1.0, -1.0]}),
+        ("ordered", {}),
+    ],
 )
 def test_sparse_input_is_refused_where_zeros_would_move(name, params):
     with pytest.raises(TypeError, match=r"not sparse: .*toarray"):

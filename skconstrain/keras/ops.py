@@ -14,6 +14,7 @@ sphere, the shift by the row maximum for the simplex) are wrapped in
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 from skconstrain._sets import (
@@ -33,6 +34,7 @@ __all__ = [
     "project_l2_sphere",
     "project_linf_ball",
     "project_nonneg",
+    "project_ordered",
     "project_simplex",
     "safe_norm",
 ]
@@ -318,6 +320,58 @@ def project_nonneg(x):
     return ops.relu(ops.convert_to_tensor(x))
 
 
+def project_ordered(x):
+    """Project onto ``{p : p_1 <= p_2 <= ... <= p_d}`` along the last axis.
+
+    Isotonic regression of each row, by its max-min formula: ``p_k =
+    max_{i <= k} min_{j >= k} mean(x_i, ..., x_j)`` (Barlow et al. 1972), over
+    all the row's contiguous means at once, which costs O(d^3) per row (fine
+    for the few outputs an ordered head has: quantile levels, thresholds).
+    Its gradient is the projection's exact derivative: each output is the mean
+    of its block, so it passes ``1 / size`` to each entry of the block (the
+    block-averaging Jacobian of isotonic regression) and nothing to the
+    others. Rows are divided by their largest magnitude first, so no sum
+    overflows; a row holding NaN or an infinity gives a row of NaN. The NumPy
+    version, :func:`skconstrain.projections.project_ordered`, runs the
+    pool-adjacent-violators algorithm instead.
+
+    Parameters
+    ----------
+    x : tensor of shape (..., d)
+
+    Returns
+    -------
+    tensor of the same shape and dtype as ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(project_ordered(np.array([[1.0, 3.0, 2.0], [0.2, 0.1, 0.0]])))
+    array([[1. , 2.5, 2.5],
+           [0.1, 0.1, 0.1]])
+    """
+    x = ops.convert_to_tensor(x)
+    d = x.shape[-1]
+    xs, m = _scaled(x)
+    zero = ops.zeros_like(xs[..., :1])
+    cumulative = ops.concatenate([zero, ops.cumsum(xs, axis=-1)], axis=-1)
+    i = np.arange(d)
+    # means[..., i, j] = mean(x_i, ..., x_j) for i <= j
+    sizes = (i[None, :] - i[:, None] + 1).astype(float)
+    means = (
+        ops.expand_dims(cumulative[..., 1:], -2)
+        - ops.expand_dims(cumulative[..., :-1], -1)
+    ) / ops.cast(np.maximum(sizes, 1.0), xs.dtype)
+    big = ops.cast(np.finfo(np.float32).max, xs.dtype)
+    # [..., i, k, j]: mean(x_i..x_j) where i <= k <= j
+    upper = (i[None, :] >= i[:, None])[None, :, :]  # j >= k
+    spans = ops.where(upper, ops.expand_dims(means, -2), big)
+    inner = ops.min(spans, axis=-1)  # [..., i, k]: min over j >= k
+    inner = ops.where(i[:, None] <= i[None, :], inner, -big)  # i <= k
+    p = ops.max(inner, axis=-2) * m
+    return _nan_rows(x, p, masked=False)
+
+
 _FUNCTIONS = {
     "box": project_box,
     "l1_ball": project_l1_ball,
@@ -325,6 +379,7 @@ _FUNCTIONS = {
     "l2_sphere": project_l2_sphere,
     "linf_ball": project_linf_ball,
     "nonneg": project_nonneg,
+    "ordered": project_ordered,
     "simplex": project_simplex,
 }
 
@@ -337,7 +392,7 @@ def project(x, set="l2_sphere", **params):
     x : tensor of shape (..., d)
     set : str, default="l2_sphere"
         A registry name: "box", "l1_ball", "l2_ball", "l2_sphere", "linf_ball",
-        "nonneg", "simplex".
+        "nonneg", "ordered", "simplex".
     **params
         ``radius`` for the norm sets and the simplex, ``lower``/``upper`` for
         the box.
@@ -389,6 +444,8 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     box          ``lower + (upper - lower) * sigmoid(x)``; one-sided bounds:
                  ``lower + softplus(x)``, ``upper - softplus(-x)``
     nonneg       ``softplus(x)``
+    ordered      ``x_1``, then ``x_1 + softplus(x_2) + ... + softplus(x_k)``:
+                 the first score, then positive increments
     ============ ===============================================================
 
     The balls' radial squash is the identity to first order near 0 and tends to
@@ -426,6 +483,9 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
         return params["radius"] * ops.tanh(x)
     if set == "nonneg":
         return ops.softplus(x)
+    if set == "ordered":
+        steps = ops.concatenate([x[..., :1], ops.softplus(x[..., 1:])], axis=-1)
+        return ops.cumsum(steps, axis=-1)
     if set == "box":
         lo, hi = params["lower"], params["upper"]
         if lo is not None and hi is not None:

@@ -13,6 +13,7 @@ set             inequalities ``g``                               equality ``h``
 ``l2_sphere``                                                    ``||y||_2 / r - 1``
 ``simplex``     ``-y_i / r`` for each ``i``                      ``sum(y) / r - 1``
 ``nonneg``      ``-y_i`` for each ``i``
+``ordered``     ``y_i - y_{i+1}`` for each ``i < d``
 ``box``         ``lower_i - y_i`` and ``y_i - upper_i``
 ==============  ===============================================  =================
 
@@ -184,6 +185,8 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
             eq = ops.sum(y, axis=-1) / r - 1.0
         elif name == "nonneg":
             ineq.append(-y)
+        elif name == "ordered":
+            ineq.append(y[..., :-1] - y[..., 1:])
         else:  # box
             lower, upper = self._params["lower"], self._params["upper"]
             if lower is not None:
