@@ -12,6 +12,7 @@ from skconstrain.transformers import NormProjector, ProjectedRegressor
 __version__ = "0.2.0"
 
 __all__ = [
+    "ConstrainedQuantileRegressor",
     "ConstrainedRegressor",
     "NormProjector",
     "ProjectedRegressor",
@@ -22,10 +23,10 @@ __all__ = [
 
 
 def __getattr__(name):
-    # ConstrainedRegressor imports TensorFlow; load it on first use only, so that
+    # The estimators import TensorFlow; load them on first use only, so that
     # ``import skconstrain.projections`` stays free of TensorFlow.
-    if name == "ConstrainedRegressor":
-        from skconstrain.estimators import ConstrainedRegressor
+    if name in ("ConstrainedRegressor", "ConstrainedQuantileRegressor"):
+        from skconstrain import estimators
 
-        return ConstrainedRegressor
+        return getattr(estimators, name)
     raise AttributeError(f"module 'skconstrain' has no attribute {name!r}")

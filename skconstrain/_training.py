@@ -165,7 +165,8 @@ class Data:
     weighted mean (the loss of the best constant prediction, weighted as the
     loss is); losses divided by it are on the scale of ``1 - R^2``.
     ``column_scale`` is the same per column of ``y`` (its mean is
-    ``target_scale``).
+    ``target_scale``), or, for another loss, the loss of the best constant
+    per output column, as given to :func:`as_tensors`.
     ``target_mean`` and ``target_std`` are the weighted mean and standard
     deviation of each column of ``y`` (float64 arrays, :func:`moments`).
     """
@@ -215,7 +216,7 @@ def moments(A, w=None):
     return mean, m * np.sqrt(w @ (dev / m) ** 2 / wsum)
 
 
-def as_tensors(X, y, sample_weight=None, x_scaling=None):
+def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
 
     Parameters
@@ -229,6 +230,11 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None):
         once, in float64, before ``X`` becomes float32 (the work of a
         network's first layers, which the engine's ``body`` then skips;
         features in any units keep their precision).
+    column_scale : ndarray of shape (n_outputs,) or None, default=None
+        The loss of the best constant prediction per output column, for a
+        loss other than the squared error (the pinball loss of the
+        constant quantile, say); None: the weighted variance of each column
+        of ``y``.
 
     Returns
     -------
@@ -244,8 +250,9 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None):
     if x_scaling is not None:
         offset, scale = x_scaling
         X = np.asarray(offset) + np.asarray(scale) * np.asarray(X, dtype=np.float64)
-    # sum_i w_i (y_ik - mean_k)^2 / n, per column
-    column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
+    if column_scale is None:  # sum_i w_i (y_ik - mean_k)^2 / n, per column
+        column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
+    column_scale = np.asarray(column_scale, dtype=np.float64)
     return Data(
         X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
         y=tf.convert_to_tensor(y, dtype=tf.float32),
@@ -260,12 +267,12 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None):
 def _data_loss(y, pred, w, row_loss=None):
     """Weighted loss summed over rows: ``sum_i w_i mean_k (y - p)**2``, or with
     ``row_loss(y, pred)`` (per row, summed over outputs) divided by their number
-    in place of the squared error."""
+    (the width of ``pred``) in place of the squared error."""
     pred = tf.cast(pred, y.dtype)
     if row_loss is None:
         per_row = tf.reduce_mean(tf.square(y - pred), axis=-1)
     else:
-        per_row = row_loss(y, pred) / tf.cast(tf.shape(y)[-1], y.dtype)
+        per_row = row_loss(y, pred) / tf.cast(tf.shape(pred)[-1], y.dtype)
     return tf.reduce_sum(w * per_row)
 
 
@@ -340,18 +347,24 @@ class _Epoch:
 class _Evaluate:
     """Weighted squared error of the model's predictions on ``(X, y)`` (its
     outputs through ``output_map``, when given), no penalty, per output column:
-    ``sum_i w_i (y_ik - p_ik)**2 / n``."""
+    ``sum_i w_i (y_ik - p_ik)**2 / n``; or ``column_loss(y, p)`` (per row and
+    column) in place of the squared error."""
 
-    def __init__(self, model, output_map):
+    def __init__(self, model, output_map, column_loss=None):
         self.model = model
         self.output_map = output_map
+        self.column_loss = column_loss
 
     def __call__(self, X, y, w):
         pred = self.model(X, training=False)
         if self.output_map is not None:
             pred = self.output_map(pred)
         pred = tf.cast(pred, y.dtype)
-        per_column = tf.reduce_sum(w[:, None] * tf.square(y - pred), axis=0)
+        if self.column_loss is None:
+            losses = tf.square(y - pred)
+        else:
+            losses = self.column_loss(y, pred)
+        per_column = tf.reduce_sum(w[:, None] * losses, axis=0)
         return per_column / tf.cast(tf.shape(X)[0], y.dtype)
 
 
@@ -386,6 +399,10 @@ class Engine:
     output_map : callable or None, default=None
         Maps the network's outputs to predictions for :meth:`evaluate` (e.g.
         the projection of scores trained with a Fenchel-Young ``row_loss``).
+    column_loss : callable or None, default=None
+        ``column_loss(y, predictions)``: the loss of each row and output
+        column that :meth:`evaluate` reports (the pinball loss of each
+        quantile level, say); None: squared error.
     body : keras.Model or None, default=None
         What the data go through in training and :meth:`evaluate`: ``model``
         after fixed first layers whose work :func:`as_tensors` did once on the
@@ -405,10 +422,12 @@ class Engine:
         jit_compile=False,
         row_loss=None,
         output_map=None,
+        column_loss=None,
         body=None,
     ):
         self.row_loss = row_loss
         self.output_map = output_map
+        self.column_loss = column_loss
         self.model = model
         self.body = model if body is None else body
         self.optimizer = optimizer
@@ -494,10 +513,11 @@ class Engine:
     def evaluate(self, data):
         """Weighted squared error on ``data`` per output column (no penalty
         terms): ``sum_i w_i (y_ik - p_ik)**2 / n``, a float64 array of shape
-        (n_outputs,); its mean is the weighted mean squared error."""
+        (n_outputs,); its mean is the weighted mean squared error. (With a
+        ``column_loss``, that loss instead.)"""
         if self._evaluate is None:
             self._evaluate = tf.function(
-                _Evaluate(self.body, self.output_map),
+                _Evaluate(self.body, self.output_map, self.column_loss),
                 input_signature=self._signature(with_seed=False),
                 autograph=False,
             )

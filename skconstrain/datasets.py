@@ -12,7 +12,13 @@ from sklearn.utils import check_random_state
 from skconstrain._sets import check_radius, check_set
 from skconstrain.projections import project
 
-__all__ = ["load_age_structure", "load_auto_mpg", "make_constrained_regression"]
+__all__ = [
+    "load_age_structure",
+    "load_auto_mpg",
+    "load_glucose",
+    "make_constrained_regression",
+    "make_heteroscedastic_regression",
+]
 
 
 def _check_int(value, name, low):
@@ -133,6 +139,86 @@ def make_constrained_regression(
         Y = pd.DataFrame(Y, columns=[f"y{j}" for j in range(n_targets)])
         return X, (Y.iloc[:, 0] if n_targets == 1 else Y)
     return X, (Y[:, 0] if n_targets == 1 else Y)
+
+
+def make_heteroscedastic_regression(
+    n_samples=1000,
+    n_features=2,
+    *,
+    noise=1.0,
+    quantiles=None,
+    random_state=None,
+    as_frame=False,
+):
+    """Generate a regression problem whose noise grows with a feature.
+
+    For quantile regression: ``X`` is uniform on ``[-2, 2]``; ``y = sin(1.5
+    x0) + 0.5 x0 + s(x) e`` with standard normal ``e`` and the noise scale
+    ``s(x) = noise * (0.1 + 0.5 |x1|)`` (of ``|x0|`` with one feature), so
+    the conditional quantiles ``sin(1.5 x0) + 0.5 x0 + s(x) Phi^-1(tau)``
+    fan out where ``|x1|`` is large. The other features are noise.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+    n_features : int, default=2
+    noise : float, default=1.0
+        Scale of the noise, >= 0.
+    quantiles : None or array-like of float in (0, 1), default=None
+        If given, also return the true conditional quantiles at these levels.
+    random_state : int, RandomState or None, default=None
+    as_frame : bool, default=False
+        Return a DataFrame ``x0, x1, ...`` and a Series ``y``.
+
+    Returns
+    -------
+    X : ndarray or DataFrame of shape (n_samples, n_features)
+    y : ndarray or Series of shape (n_samples,)
+    Q : ndarray of shape (n_samples, len(quantiles)), if ``quantiles``
+
+    Examples
+    --------
+    >>> from skconstrain.datasets import make_heteroscedastic_regression
+    >>> X, y, Q = make_heteroscedastic_regression(
+    ...     500, quantiles=[0.1, 0.9], random_state=0)
+    >>> X.shape, y.shape, Q.shape
+    ((500, 2), (500,), (500, 2))
+    >>> bool(abs((y < Q[:, 0]).mean() - 0.1) < 0.05)
+    True
+    """
+    from scipy.stats import norm
+
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, numbers.Real)
+        or not 0 <= noise < np.inf
+    ):
+        raise ValueError(
+            f"The 'noise' parameter must be a real number >= 0; got {noise!r}."
+        )
+    rng = check_random_state(random_state)
+    X = rng.uniform(-2.0, 2.0, size=(n_samples, n_features))
+    mean = np.sin(1.5 * X[:, 0]) + 0.5 * X[:, 0]
+    scale = noise * (0.1 + 0.5 * np.abs(X[:, 1 if n_features > 1 else 0]))
+    y = mean + scale * rng.standard_normal(n_samples)
+    if as_frame:
+        out = [
+            pd.DataFrame(X, columns=[f"x{i}" for i in range(n_features)]),
+            pd.Series(y, name="y"),
+        ]
+    else:
+        out = [X, y]
+    if quantiles is not None:
+        levels = np.atleast_1d(np.asarray(quantiles, dtype=float))
+        if levels.ndim != 1 or not np.all((levels > 0) & (levels < 1)):
+            raise ValueError(
+                "The 'quantiles' parameter must be levels in (0, 1); got "
+                f"{quantiles!r}."
+            )
+        out.append(mean[:, None] + scale[:, None] * norm.ppf(levels)[None, :])
+    return tuple(out)
 
 
 def _check_sparsity(sparsity, set):
@@ -479,6 +565,107 @@ def load_auto_mpg(*, as_frame=False, return_X_y=False):
         monotonic_cst=dict(AUTO_MPG_MONOTONIC),
         frame=frame if as_frame else None,
         DESCR=load_auto_mpg.__doc__,
+    )
+
+
+def load_glucose(*, horizon=30, as_frame=False, return_X_y=False):
+    """Blood glucose ``horizon`` minutes ahead, from a continuous monitor.
+
+    Some 52 000 readings of one person's continuous glucose monitor, every 5
+    minutes from March to October 2010 (mg/dL). Each row is a reading with a
+    full history: the features are the glucose now, its change over the
+    last 15 and 30 minutes, and the time of day (as ``sin`` and ``cos`` of
+    the hour angle); the target is the glucose ``horizon`` minutes later.
+    The spread of the future glucose depends strongly on the present (it
+    moves fast when high, and after meals), which makes it a problem for
+    prediction intervals and quantile regression rather than a point
+    forecast. Rows are in time order (split them by time for honest tests).
+
+    Parameters
+    ----------
+    horizon : int, default=30
+        Minutes ahead, a positive multiple of 5.
+    as_frame : bool, default=False
+        Return pandas objects (with the readings' times as the index).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data`` (n, 5), ``target`` (n,), ``feature_names``, ``target_names``,
+        ``times`` (the time of each row's reading), ``frame`` (when
+        ``as_frame``), ``DESCR``.
+    (X, y) : tuple, if ``return_X_y``
+
+    Notes
+    -----
+    The data ship with the ``bokeh_sampledata`` package (install the extra:
+    ``pip install skconstrain[data]``); nothing is downloaded. Public domain
+    (given to a Bokeh maintainer by an acquaintance).
+
+    Examples
+    --------
+    >>> from skconstrain.datasets import load_glucose
+    >>> X, y = load_glucose(horizon=30, return_X_y=True)
+    >>> X.shape[1], len(X) > 40_000
+    (5, True)
+    """
+    from sklearn.utils import Bunch
+
+    if (
+        isinstance(horizon, bool)
+        or not isinstance(horizon, numbers.Integral)
+        or horizon <= 0
+        or horizon % 5
+    ):
+        raise ValueError(
+            "The 'horizon' parameter must be a positive multiple of 5 (minutes); "
+            f"got {horizon!r}."
+        )
+    try:
+        from bokeh_sampledata.glucose import data as readings
+    except ImportError:
+        raise ImportError(
+            "load_glucose needs the data of the 'bokeh_sampledata' package; "
+            "install the extra: pip install 'skconstrain[data]'."
+        ) from None
+    glucose = readings["glucose"].astype(float)
+    glucose = glucose[~glucose.index.duplicated()].sort_index()
+
+    def at(minutes):  # the reading exactly that many minutes away, or NaN
+        shifted = glucose.copy()
+        shifted.index = shifted.index - pd.Timedelta(minutes=minutes)
+        return shifted.reindex(glucose.index)
+
+    hour = (glucose.index.hour + glucose.index.minute / 60.0).to_numpy()
+    angle = 2 * np.pi * hour / 24.0
+    frame = pd.DataFrame(
+        {
+            "glucose": glucose,
+            "change_15min": glucose - at(-15),
+            "change_30min": glucose - at(-30),
+            "hour_sin": np.sin(angle),
+            "hour_cos": np.cos(angle),
+            f"glucose_in_{horizon}min": at(horizon),
+        },
+        index=glucose.index,
+    ).dropna()
+    feature_names = ["glucose", "change_15min", "change_30min", "hour_sin", "hour_cos"]
+    target_name = f"glucose_in_{horizon}min"
+    X, y = frame[feature_names], frame[target_name]
+    if not as_frame:
+        X, y = X.to_numpy(), y.to_numpy()
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        feature_names=feature_names,
+        target_names=[target_name],
+        times=frame.index.to_numpy(),
+        frame=frame if as_frame else None,
+        DESCR=load_glucose.__doc__,
     )
 
 

@@ -213,3 +213,49 @@ def test_auto_mpg_without_the_data_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "bokeh_sampledata.autompg", None)
     with pytest.raises(ImportError, match=r"skconstrain\[data\]"):
         load_auto_mpg()
+
+
+def test_heteroscedastic_quantiles_are_the_true_ones():
+    from skconstrain.datasets import make_heteroscedastic_regression
+
+    levels = [0.1, 0.5, 0.9]
+    X, y, Q = make_heteroscedastic_regression(
+        20_000, 3, quantiles=levels, random_state=0
+    )
+    np.testing.assert_allclose((y[:, None] <= Q).mean(axis=0), levels, atol=0.01)
+    assert (np.diff(Q, axis=1) > 0).all()
+    # the spread grows with |x1|
+    width = Q[:, 2] - Q[:, 0]
+    assert np.corrcoef(width, np.abs(X[:, 1]))[0, 1] > 0.99
+    frame, series, _ = make_heteroscedastic_regression(
+        10, quantiles=[0.5], as_frame=True, random_state=0
+    )
+    assert list(frame.columns) == ["x0", "x1"] and series.name == "y"
+    with pytest.raises(ValueError, match="'quantiles' parameter must be levels"):
+        make_heteroscedastic_regression(10, quantiles=[1.5])
+    with pytest.raises(ValueError, match="'noise' parameter"):
+        make_heteroscedastic_regression(10, noise=-1)
+
+
+def test_glucose_rows_have_a_full_history_and_a_future():
+    pytest.importorskip("bokeh_sampledata")
+    from skconstrain.datasets import load_glucose
+
+    data = load_glucose(horizon=30, as_frame=True)
+    frame = data.frame
+    assert len(frame) > 40_000 and not frame.isna().any().any()
+    assert list(data.data.columns) == data.feature_names
+    # the target is the reading 30 minutes later, the changes are of the past
+    from bokeh_sampledata.glucose import data as raw
+
+    series = raw["glucose"][~raw.index.duplicated()].astype(float)
+    t = frame.index[1000]
+    later = series[t + np.timedelta64(30, "m")]
+    assert frame.loc[t, "glucose_in_30min"] == later
+    earlier = series[t - np.timedelta64(15, "m")]
+    assert frame.loc[t, "change_15min"] == series[t] - earlier
+    assert np.all(np.diff(data.times) > np.timedelta64(0, "s"))  # time order
+    X, y = load_glucose(horizon=60, return_X_y=True)
+    assert X.shape[1] == 5 and len(X) == len(y)
+    with pytest.raises(ValueError, match="positive multiple of 5"):
+        load_glucose(horizon=7)

@@ -1,0 +1,835 @@
+"""The base of the public estimators (as ``BaseMultilayerPerceptron`` carries
+``MLPRegressor`` and ``MLPClassifier``).
+
+``BaseConstrainedRegressor`` holds what :class:`~skconstrain.ConstrainedRegressor`
+and :class:`~skconstrain.ConstrainedQuantileRegressor` share: the common
+hyperparameters' constraints and tags, ``fit`` / ``partial_fit`` (validate ->
+build or continue -> train -> report), predict and the projection after
+predict, the violation report and persistence. A subclass supplies its output
+set, its losses and its checks through the hooks marked below. Network
+building is :mod:`skconstrain._networks`'s, training
+:mod:`skconstrain._training`'s.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+# private, and what every scikit-learn estimator validates its parameters with
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_monotonic_cst,
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from skconstrain import _networks, _training
+from skconstrain._sets import (
+    SET_NAMES,
+    SETS,
+    degenerate,
+    vacuous,
+)
+from skconstrain.keras import constraints as _constraints
+from skconstrain.keras import regularizers as _regularizers
+from skconstrain.keras.layers import (
+    TargetScaling,
+)
+from skconstrain.keras.penalties import KINDS
+from skconstrain.projections import distance, project
+
+__all__ = ["BaseConstrainedRegressor"]
+
+#: The registry's names, and scikit-learn's "elasticnet".
+PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
+STRATEGIES = ("project", "activation", "penalty", "post")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# Hyperparameters that shape the network or its training objective. A warm
+# start or a further partial_fit continues the network built with them, so a
+# change of one of them since then is an error (MLPRegressor does the same for
+# the layer sizes).
+_STRUCTURAL = (
+    "model",
+    "hidden_layer_sizes",
+    "activation",
+    "monotonic_cst",
+    "penalty",
+    "l1_ratio",
+    "kernel_constraint",
+    "bias_constraint",
+    "output_constraint",
+    "output_radius",
+    "output_lower",
+    "output_upper",
+    "output_strategy",
+    "output_penalty",
+    "output_penalty_strength",
+    "loss",
+    "quantiles",
+    "batch_size",
+    "shuffle",
+)
+
+
+def _snapshot(value):
+    """A comparable copy of a hyperparameter value (objects by their params)."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return (type(value), repr(sorted(value.get_params().items())))
+    if isinstance(value, dict):
+        return ("dict", repr(sorted(value.items(), key=repr)))
+    if isinstance(value, np.ndarray | list | tuple):
+        return repr(np.asarray(value).tolist())
+    return value
+
+
+class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
+    """Base of the constrained network regressors; not for direct use.
+
+    Subclasses define ``__init__`` (every common hyperparameter of
+    ``_parameter_constraints``, plus their own) and the hooks:
+    :meth:`_output_params`, :meth:`_check_output_hyperparameters`, and, where
+    they differ from the squared error on ``y``'s columns, :meth:`_losses`,
+    :meth:`_n_outputs`, :meth:`_column_scale`, :meth:`_score_start`,
+    :meth:`_ignored_rules`, :meth:`_projects_after`.
+    """
+
+    _parameter_constraints: dict = {
+        "model": [None, callable],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [str, callable],
+        "monotonic_cst": ["array-like", dict, None],
+        "penalty": [StrOptions(set(PENALTIES)), callable, None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "kernel_constraint": [str, callable, None],
+        "bias_constraint": [str, callable, None],
+        "output_strategy": [StrOptions(set(STRATEGIES))],
+        "output_penalty": [StrOptions(set(KINDS))],
+        "output_penalty_strength": [Interval(Real, 0, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Build the network (unless ``warm_start``) and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (a DataFrame's column names are recorded).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets. Rows need not lie in the output set.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative weights of the rows in the loss.
+
+        Returns
+        -------
+        self : ConstrainedRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One pass (one epoch) over ``(X, y)``; builds the network on first call.
+
+        Continues the current network and its optimizer's state, as
+        :meth:`sklearn.neural_network.MLPRegressor.partial_fit` does; outputs are
+        constrained exactly as in :meth:`fit`. No early stopping. The penalty's
+        ``alpha / n`` uses the rows of each call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : ConstrainedRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _fit(self, X, y, sample_weight, incremental):
+        _training.configure_runtime()
+        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        if not (incremental and continuing):
+            self._validate_params()
+            self._check_hyperparameters()
+            self._warn_ignored()
+        if continuing:
+            self._check_unchanged()
+        X, y = self._validate_fit_data(X, y, reset=not continuing)
+        if not continuing:
+            self._output_set = self._output_params(self.n_outputs_)
+            self._monotonic_cst = self._check_monotonic_cst()
+            self._warn_degenerate()
+        if sample_weight is not None:
+            # private helper, the one every scikit-learn estimator uses; there
+            # is no public equivalent
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        target_violation = self._target_violation(y)
+        rng = check_random_state(self.random_state)
+        validation = None
+        if self.early_stopping and not incremental:
+            X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
+        n_samples = X.shape[0]
+        # the default MLP's fixed standardisation of X, done once on the data
+        # (in float64): from the training rows, or kept from the first fit
+        scaling = self._input_scaling(X, sample_weight, continuing)
+        data = _training.as_tensors(
+            X,
+            y,
+            sample_weight,
+            x_scaling=scaling,
+            column_scale=self._column_scale(y, sample_weight),
+        )
+        if validation is not None:
+            validation = _training.as_tensors(
+                *validation,
+                x_scaling=scaling,
+                column_scale=self._column_scale(validation[1], validation[2]),
+            )
+        if not continuing:
+            self._build(X.shape, rng, data, scaling)
+        # The gradient is the objective's times ``_loss_weight`` (1 / the
+        # targets' variance): the penalty is multiplied by the variance here,
+        # so that alpha weighs it against the squared error divided by the
+        # variance, whatever the units of y.
+        penalty_scale = float(self.alpha) / max(n_samples, 1) / self._loss_weight
+        self._set_penalty_scale(penalty_scale)
+        self.model_.optimizer.learning_rate.assign(self.learning_rate)
+        # a continued fit moves the epochs' seeds on
+        seed = int(rng.randint(2**31 - 1)) + (self.n_iter_ if continuing else 0)
+        with _training.borrow(self._key, self._new_engine) as engine:
+            engine.load(self.model_)
+            try:
+                history, stopped = _training.train(
+                    engine,
+                    data,
+                    epochs=1 if incremental else self.epochs,
+                    validation=validation,
+                    tol=self.tol,
+                    n_iter_no_change=None if incremental else self.n_iter_no_change,
+                    seed=seed,
+                    verbose=self.verbose,
+                    loss_weight=self._loss_weight,
+                    penalty_scale=penalty_scale,
+                )
+            except _training.NonFiniteLossError:
+                if not continuing:
+                    self._forget_fit()
+                raise
+            engine.store(self.model_)
+        if not continuing:
+            self.history_ = {key: [] for key in history}
+        for key, values in history.items():
+            self.history_.setdefault(key, []).extend(values)
+        self.loss_curve_ = list(self.history_["loss"])
+        self.n_iter_ = len(self.loss_curve_)
+        self._report_scores()
+        self.target_violation_ = target_violation
+        self._predict_fn = _training.Predictor(self.model_, self._key)
+        self.constraint_violation_ = (
+            None
+            if self._output_set is None
+            else self._violation(self._finish(self._predict_fn(X)))
+        )
+        if not incremental and not stopped:
+            warnings.warn(
+                f"{type(self).__name__}: all {self.epochs} epochs ran and the "
+                f"{'validation' if validation is not None else 'training'} loss "
+                f"still improved by more than tol={self.tol} (relative to the "
+                "loss of the best constant prediction, the targets' variance for "
+                f"the squared error) within the last {self.n_iter_no_change} "
+                "epochs: the fit has not converged. Raise 'epochs', or "
+                "'tol' to stop sooner.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _report_scores(self):
+        """``best_loss_``, ``validation_scores_`` and ``best_validation_score_``,
+        with :class:`~sklearn.neural_network.MLPRegressor`'s meanings."""
+        scores = self.history_.get("val_score")
+        if scores:
+            self.best_loss_ = None
+            self.validation_scores_ = list(scores)
+            self.best_validation_score_ = max(scores)
+        else:
+            self.best_loss_ = min(self.loss_curve_)
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _input_scaling(self, X, sample_weight, continuing):
+        """``(offset, scale)`` of the default MLP's :class:`InputScaling`:
+        ``(x - mean) / std`` of the training rows, or the network's own when
+        it is continued; None for a ``model`` callable (no such layer)."""
+        if self.model is not None:
+            return None
+        if continuing:
+            layer = self.model_.get_layer(_networks.INPUT_SCALING)
+            return tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
+        mean, std = _training.moments(X, sample_weight)
+        std = _networks.spread(mean, std, np.float64)
+        return -mean / std, 1.0 / std
+
+    def _validate_fit_data(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=[np.float32, np.float64],
+            multi_output=True,
+            y_numeric=True,
+        )
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError("y has no columns.")
+        if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+            raise ValueError(
+                "X has values beyond the float32 range (about 3.4e38), in which "
+                "the Keras model computes; scale the features first."
+            )
+        n_outputs = self._n_outputs(y)
+        if not reset and n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_outputs} column(s), but {type(self).__name__} was "
+                f"fitted with {self.n_outputs_}; a warm start or partial_fit "
+                "needs the same targets."
+            )
+        if reset:
+            self.n_outputs_ = n_outputs
+            self._y_ndim = y.ndim
+        return X, y
+
+    def _check_hyperparameters(self):
+        """Checks beyond ``_parameter_constraints``: names and objects."""
+        self._penalty_object()
+        for name in ("kernel_constraint", "bias_constraint"):
+            _constraints.get(getattr(self, name))
+        self._check_output_hyperparameters()
+        hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if hidden.dtype.kind not in "iu" or (hidden < 1).any():
+            raise ValueError(
+                "The 'hidden_layer_sizes' parameter must be a tuple of positive "
+                f"integers; got {self.hidden_layer_sizes!r}."
+            )
+
+    def _check_monotonic_cst(self):
+        """The validated ``monotonic_cst`` as a list of -1/0/1 per feature,
+        or None when no feature is constrained; errors where the guarantee
+        cannot hold."""
+        if self.monotonic_cst is None:
+            return None
+        # private, and what HistGradientBoostingRegressor and the trees use:
+        # the same rules and messages (pinned by tests/test_monotonic.py)
+        signs = _check_monotonic_cst(self, self.monotonic_cst)
+        if not np.any(signs):
+            return None
+        if self.model is not None:
+            raise ValueError(
+                "monotonic_cst builds its own monotone network; it cannot make "
+                "a 'model' callable monotone. Use model=None (the network is "
+                "set by hidden_layer_sizes), or build monotonicity into your "
+                "model (e.g. with skconstrain.keras.LipschitzDense, GroupSort "
+                "and MonotoneResidual)."
+            )
+        output_set = self._output_set
+        if output_set is not None and not SETS[output_set["set"]].keeps_order:
+            kept = [name for name in SET_NAMES if SETS[name].keeps_order]
+            raise ValueError(
+                f"monotonic_cst cannot hold with output_constraint="
+                f"{output_set['set']!r}: its projection mixes the outputs "
+                "(raising one score can lower the other outputs), so outputs "
+                "monotone before it may not be after. Use None or a set whose "
+                f"head keeps each output's order: {kept}."
+            )
+        return [int(s) for s in signs]
+
+    def _check_unchanged(self):
+        """A continued fit needs the hyperparameters the network was built with."""
+        params = self.get_params(deep=False)
+        changed = [
+            name
+            for name in _STRUCTURAL
+            if name in params and _snapshot(params[name]) != self._built_with.get(name)
+        ]
+        if changed:
+            raise ValueError(
+                f"{type(self).__name__} continues the current network (warm_start="
+                f"True or partial_fit), but {changed} changed since it was built. "
+                "Fit with warm_start=False to build a new network."
+            )
+
+    # ---------------------------------------------------------------- hooks
+    def _output_params(self, n_outputs=None):
+        """The output set, ``{"set": registry name, **its validated
+        parameters}`` (bounds' length checked against ``n_outputs`` when
+        given), or None without an output constraint."""
+        raise NotImplementedError
+
+    def _check_output_hyperparameters(self):
+        """Checks of the subclass's own hyperparameters (the output set's,
+        the loss's), beyond ``_parameter_constraints``."""
+        raise NotImplementedError
+
+    def _n_outputs(self, y):
+        """The network's outputs for the validated targets ``y``."""
+        return 1 if y.ndim == 1 else y.shape[1]
+
+    def _losses(self):
+        """The engine's ``row_loss``, ``output_map`` and ``column_loss``
+        (:class:`skconstrain._training.Engine`); none: squared error."""
+        return {}
+
+    def _column_scale(self, y, sample_weight):
+        """The loss of the best constant per output column (None: the
+        variance of ``y``'s columns, for the squared error)."""
+        return None
+
+    def _score_start(self, data):
+        """Offset and scale of the default MLP's :class:`TargetScaling`: the
+        scores start at the targets' mean with their spread."""
+        return self._score_start_from(data.target_mean, data.target_std)
+
+    def _score_start_from(self, mean, std):
+        """The offset and scale that start the predictions at ``mean`` with
+        the spread ``std``, through the output strategy's head."""
+        return _networks.score_start(self.output_strategy, self._output_set, mean, std)
+
+    def _ignored_rules(self):
+        """``{name: (unused, why)}`` for the subclass's own hyperparameters
+        (see :meth:`_warn_ignored`)."""
+        return {}
+
+    def _projects_after(self):
+        """Whether predictions are the projection of the network's outputs."""
+        return self.output_strategy == "post"
+
+    # ------------------------------------------------------------- warnings
+    def _warn_ignored(self):
+        """Warn about each hyperparameter set away from its default that this
+        configuration does not use (as ``LogisticRegression`` warns that
+        ``penalty=None`` ignores ``C``): a grid over it would change nothing."""
+        penalizes = (
+            self._output_params() is not None and self.output_strategy == "penalty"
+        )
+        rules = {
+            "alpha": (self.penalty is None, "penalty=None"),
+            "l1_ratio": (
+                not isinstance(self._penalty_object(), _regularizers.ElasticNet)
+                or not isinstance(self.penalty, str),
+                f"penalty={self.penalty!r} (it mixes the elastic-net names only)",
+            ),
+            "output_penalty": (not penalizes, "output_strategy other than 'penalty'"),
+            "output_penalty_strength": (
+                not penalizes,
+                "output_strategy other than 'penalty'",
+            ),
+            "hidden_layer_sizes": (self.model is not None, "a 'model' callable"),
+            "activation": (
+                self.model is not None or _constrains_all(self.monotonic_cst),
+                "a 'model' callable"
+                if self.model is not None
+                else "monotonic_cst constraining every feature (the monotone "
+                "network uses GroupSort; activation is that of the "
+                "unconstrained features' branch)",
+            ),
+            "validation_fraction": (not self.early_stopping, "early_stopping=False"),
+            **self._ignored_rules(),
+        }
+        defaults = inspect.signature(type(self).__init__).parameters
+        ignored = [
+            f"{name}={getattr(self, name)!r} is ignored with {why}"
+            for name, (unused, why) in rules.items()
+            if unused
+            and name in defaults
+            and _snapshot(getattr(self, name)) != _snapshot(defaults[name].default)
+        ]
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__}: " + "; ".join(ignored) + ".",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _warn_degenerate(self):
+        """Warn when the output set is a point or two for y's width, or all
+        of it."""
+        if self._output_set is None:
+            return
+        if vacuous(self._output_set["set"], self.n_outputs_):
+            warnings.warn(
+                f"output_constraint={self._output_set['set']!r} on a y of 1 column "
+                "constrains nothing: one number is always in order. It orders "
+                "the columns of a y of several (quantiles by level, say).",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        left = degenerate(
+            self._output_set["set"],
+            self.n_outputs_,
+            radius=self._output_set.get("radius", 1.0),
+        )
+        if left is not None:
+            warnings.warn(
+                f"output_constraint={self._output_set['set']!r} on a y of 1 column "
+                f"is only {left}: every prediction will be one of them. To bound "
+                "a single output, use 'box' (with output_lower/output_upper), "
+                "'linf_ball' or 'nonneg'.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _target_violation(self, y):
+        """How far the training targets lie from the output set, and a warning
+        when some are farther than a tolerance (the network can only predict
+        inside the set, so such targets are never fitted)."""
+        if self._output_set is None:
+            return None
+        name = self._output_set["set"]
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        found = _target_distance(Y, self._output_set)
+        # a set of a point or two is warned about already (_warn_degenerate)
+        if found["fraction"] > 0 and degenerate(name, Y.shape[1]) is None:
+            hint = _suggest_output(Y, self._output_set)
+            warnings.warn(
+                f"{found['fraction']:.1%} of the training targets lie outside "
+                f"output_constraint={name!r} ({SETS[name].formula}"
+                + (
+                    f", radius={self._output_set['radius']:g}"
+                    if "radius" in self._output_set
+                    else ""
+                )
+                + f") by more than {found['tol']:.3g} (the largest by "
+                f"{found['max']:.3g}): predictions stay in the set, so these "
+                f"targets cannot be fitted. {hint}",
+                UserWarning,
+                stacklevel=4,
+            )
+        return found
+
+    def _split(self, X, y, sample_weight, rng):
+        parts = [X, y] + ([] if sample_weight is None else [sample_weight])
+        split = train_test_split(
+            *parts,
+            test_size=self.validation_fraction,
+            random_state=rng.randint(2**31 - 1),
+            shuffle=True,
+        )
+        X_train, X_val, y_train, y_val = split[:4]
+        sw_train, sw_val = (
+            (split[4], split[5]) if sample_weight is not None else (None, None)
+        )
+        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
+
+    def _forget_fit(self):
+        """Remove what a failed first fit left, so that no half-fitted state stays."""
+        for name in (
+            "model_",
+            "_predict_fn",
+            "_output_set",
+            "_built_with",
+            "_batch_size",
+            "_key",
+            "_fit_shape",
+            "_loss_weight",
+            "_monotonic_cst",
+        ):
+            self.__dict__.pop(name, None)
+
+    # ------------------------------------------------------------- building
+    def _penalty_object(self):
+        if self.penalty is None:
+            return None
+        if isinstance(self.penalty, str):
+            named = _regularizers.get(self.penalty)
+            if isinstance(named, _regularizers.ElasticNet):  # also Keras's l1_l2
+                return _regularizers.ElasticNet(1.0, l1_ratio=self.l1_ratio)
+            return named.set_params(factor=1.0)
+        return clone(_regularizers.get(self.penalty), safe=False)
+
+    def _base_network(self, meta, seed, scaling=None):
+        """The default MLP (monotone with ``monotonic_cst``), or the user's
+        model; ``scaling``: the default MLP's :class:`InputScaling` (None: an
+        engine's copy, whose weights are loaded)."""
+        n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
+        if self.model is not None:
+            return _networks.user_model(self.model, meta, seed)
+        hidden = [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
+        if self._monotonic_cst is not None:
+            return _networks.monotone_mlp(
+                n_features,
+                n_outputs,
+                hidden,
+                self.activation,
+                self._monotonic_cst,
+                seed,
+                scaling,
+            )
+        return _networks.mlp(
+            n_features, n_outputs, hidden, self.activation, seed, scaling
+        )
+
+    def _build_model(self, X_shape, seed, data=None, scaling=None):
+        """The whole network; ``seed`` seeds its initial weights.
+
+        The default MLP starts with an :class:`InputScaling` (``scaling``)
+        and its outputs go through a :class:`TargetScaling` onto the training
+        targets' (``data``'s) mean and standard deviation per output
+        (:func:`_score_start`), before the head. Without ``data``, an
+        engine's copy, whose weights are loaded.
+        """
+        meta = {
+            "n_features_in_": X_shape[1],
+            "n_outputs_": self.n_outputs_,
+            "X_shape_": X_shape,
+        }
+        net = self._base_network(meta, seed, scaling)
+        _networks.apply_weight_settings(
+            net, self._penalty_object(), self.kernel_constraint, self.bias_constraint
+        )
+        outputs = net.outputs[0]
+        output_set = self._output_set
+        if self.model is None:
+            offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
+            if data is not None:
+                offset, scale = self._score_start(data)
+            outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
+        if output_set is not None and not self._projects_after():
+            head, name = _networks.HEADS[self.output_strategy]
+            extra = {}
+            if self.output_strategy == "penalty":
+                extra = dict(
+                    kind=self.output_penalty, strength=self.output_penalty_strength
+                )
+            name = _networks.free_name(net, name)
+            outputs = head(**output_set, **extra, name=name)(outputs)
+        return keras.Model(net.inputs[0], outputs, name="constrained_network")
+
+    def _build(self, X_shape, rng, data, scaling):
+        """A new network and optimizer for data of shape ``X_shape``.
+
+        The objective's gradient is divided by the targets' variance
+        (``_loss_weight``); with Adam that is the same as scaling its
+        ``epsilon`` by it, so the training, like the stopping, does not depend
+        on the units of ``y``.
+        """
+        model = self._build_model(
+            X_shape, seed=rng.randint(2**31 - 1), data=data, scaling=scaling
+        )
+        optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
+        # Compiled only so that the optimizer (and its state) is saved with the
+        # network; training does not use Model.fit.
+        model.compile(optimizer=optimizer)
+        optimizer.build(model.trainable_variables)
+        self.model_ = model
+        self._fit_shape = X_shape
+        scale = data.target_scale
+        self._loss_weight = 1.0 / scale if scale > 0 else 1.0
+        self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
+        params = self.get_params(deep=False)
+        self._built_with = {
+            name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
+        }
+        self._key = (tuple(self._built_with.items()), _training.signature(model))
+        try:
+            hash(self._key)
+        except TypeError:  # e.g. an unhashable callable: no engine reuse
+            self._key = None
+
+    def _new_engine(self):
+        """An engine with a network like ``model_`` (its weights do not matter)."""
+        model = self._build_model(self._fit_shape, seed=0)
+        return _training.Engine(
+            model,
+            keras.optimizers.Adam(self.learning_rate, name="adam"),
+            batch_size=self._batch_size,
+            shuffle=self.shuffle,
+            scales=list(_networks.penalties(model)),
+            body=_networks.body(model),
+            **self._losses(),
+        )
+
+    def _set_penalty_scale(self, scale):
+        """``alpha / n_samples`` into every kernel penalty of ``model_``.
+
+        A network loaded from ``.keras`` bytes holds one ``Scaled`` per kernel
+        (a fresh build shares one), so each is set. Training feeds the same
+        value to the engine's network.
+        """
+        for regularizer in _networks.penalties(self.model_):
+            regularizer.scale = scale
+
+    # -------------------------------------------------------------- predict
+    def _predict_network(self, X):
+        """Validated float X -> raw network output, float64 (n, n_outputs)."""
+        return self._predict_fn(X)
+
+    def predict(self, X):
+        """Predict with the network (for ``output_strategy="post"``, then project).
+
+        The forward pass runs in float64 with the network's (float32) weights,
+        so a row's prediction does not depend on the rows predicted with it
+        (its order, the batch, the CPU's instruction set) beyond float64
+        rounding, and a projection head puts every prediction in its set to
+        float64 rounding. (A ``model`` that Keras cannot rebuild from its
+        config predicts in its own dtype.)
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            float64; 1-D when ``y`` was 1-D in ``fit``.
+        """
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        pred = self._finish(self._predict_network(X))
+        return pred.ravel() if self._y_ndim == 1 else pred
+
+    def _finish(self, pred):
+        """Project the network's outputs where :meth:`_projects_after`."""
+        if self._output_set is not None and self._projects_after():
+            pred = project(pred, **self._output_set)
+        return pred
+
+    def _violation(self, pred):
+        """How far the predictions ``pred`` lie from the output set."""
+        tol = 1e-5 * max(1.0, self._output_set.get("radius", 1.0))
+        return _distances(pred, self._output_set, tol)
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        """The state, with the network (and optimizer) as ``.keras`` bytes."""
+        state = dict(super().__getstate__())  # object.__getstate__ is no copy
+        for name in ("_predict_fn",):
+            state.pop(name, None)
+        if "model_" in state:
+            if callable(self.penalty) and not isinstance(
+                self.penalty, keras.regularizers.Regularizer
+            ):
+                raise TypeError(
+                    f"A fitted {type(self).__name__} whose 'penalty' is a plain "
+                    f"callable ({self.penalty!r}) cannot be pickled: its network "
+                    "is saved as a .keras file, which cannot hold the function. "
+                    "Use a regularizer of skconstrain.keras.regularizers (or a "
+                    "keras.regularizers.Regularizer registered with "
+                    "keras.saving.register_keras_serializable)."
+                )
+            state["model_"] = _networks.to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("model_"), bytes):
+            _training.configure_runtime()
+            state["model_"] = _networks.from_bytes(state["model_"])
+        super().__setstate__(state)
+        if "model_" in state:
+            self._predict_fn = _training.Predictor(self.model_, self._key)
+
+
+def _constrains_all(monotonic_cst):
+    """Whether a (not yet validated) array-like ``monotonic_cst`` constrains
+    every feature (a dict's features are not known before the data)."""
+    if monotonic_cst is None or isinstance(monotonic_cst, dict):
+        return False
+    values = np.ravel(np.asarray(monotonic_cst, dtype=object)).tolist()
+    return bool(values) and all(v in (-1, 1) for v in values)
+
+
+def _distances(P, output_set, tol):
+    """``{"max", "fraction", "tol"}``: the largest Euclidean distance from a
+    row of ``P`` to the set, and the fraction of rows farther than ``tol``."""
+    P = P.reshape(len(P), -1)
+    dist = distance(P, **output_set)
+    return {
+        "max": float(dist.max()) if dist.size else 0.0,
+        "fraction": float((dist > tol).mean()) if dist.size else 0.0,
+        "tol": tol,
+    }
+
+
+def _target_distance(Y, output_set):
+    """:func:`_distances` of the targets ``Y``, with a tolerance of 1% of the
+    set's radius (of the targets' spread for the sets without one): rounding,
+    and noise of that size, are not reported."""
+    scale = output_set.get("radius")
+    if scale is None:
+        spread = float(Y.std(axis=0).max()) if Y.size else 0.0
+        scale = spread if spread > 0 else 1.0
+    return _distances(Y, output_set, 1e-2 * scale)
+
+
+_NORMS = {"l1_ball": 1, "l2_ball": 2, "linf_ball": np.inf, "l2_sphere": 2}
+
+
+def _suggest_output(Y, output_set):
+    """A sentence on what output set the targets ``Y`` suggest."""
+    name = output_set["set"]
+    if name == "simplex":
+        if (Y < 0).any():
+            return (
+                "Some targets are negative, which the simplex excludes; 'l1_ball' "
+                "or 'box' may suit them."
+            )
+        total = float(np.median(Y.sum(axis=1)))
+        return f"Their rows sum to {total:.4g} (median): try output_radius={total:.4g}."
+    if name in _NORMS:
+        norms = np.linalg.norm(Y, ord=_NORMS[name], axis=1)
+        if name == "l2_sphere":
+            median = float(np.median(norms))
+            return f"Their norms' median suggests output_radius={median:.4g}."
+        return f"output_radius={float(norms.max()):.4g} would hold them all."
+    if name == "nonneg":
+        return "Some are negative: use 'box' with output_lower below them."
+    if name == "ordered":
+        share = float((np.diff(Y, axis=1) < 0).any(axis=1).mean())
+        return (
+            f"{share:.1%} of the rows decrease somewhere: put the columns in the "
+            "order they should increase in (quantiles by level, say)."
+        )
+    return (
+        f"They range over [{Y.min():.4g}, {Y.max():.4g}]: set output_lower and "
+        "output_upper to hold them."
+    )
