@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 # warning about hard links
 export UV_LINK_MODE ?= copy
 
-.PHONY: test demo bench lint format dist clean
+.PHONY: test demo bench lint format dist docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,5 +57,22 @@ dist: $(STAMP)
 		>/dev/null 2>&1 && echo uv || echo pip) --outdir dist .
 	$(BIN)/python .ci/check_dist.py dist
 
+# The documentation site, into docs/_build/html: offline (no intersphinx,
+# MathJax served locally), warnings as errors, every example of the gallery
+# run. Its tools are the "docs" extra, installed on first use.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	@if $(BIN)/python -m uv --version >/dev/null 2>&1; then \
+		$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[docs]"; \
+	else \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[docs]"; \
+	fi
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated docs/auto_examples
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info \
+		docs/_build docs/generated docs/auto_examples

@@ -1,4 +1,5 @@
 """Choose a weight penalty and its strength by grid search, like Ridge's alpha.
+============================================================================
 
 The grid covers the penalty kind (L2, elastic net, orthogonality of the kernels,
 a soft box on the weights) and ``alpha``, weighed against the squared error
@@ -25,6 +26,9 @@ from skconstrain.keras import ClipPenalty
 # ConvergenceWarning (as MLPRegressor does).
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
+# %%
+# A nonlinear problem with targets in the L2 ball, and a grid over the kind
+# of weight penalty and its strength ``alpha``.
 X, Y = make_constrained_regression(
     n_samples=600,
     n_features=10,
@@ -49,11 +53,13 @@ grid = GridSearchCV(
             "orthogonality",
             ClipPenalty(1.0, lower=-0.5, upper=0.5),
         ],
-        "constrainedregressor__alpha": [1e-3, 1e-1, 10.0],
+        "constrainedregressor__alpha": [1e-3, 1e-2, 1e-1, 1.0, 10.0],
     },
     cv=2,
 ).fit(X, Y)
 
+# %%
+# The scores of every candidate, best first.
 results = pd.DataFrame(grid.cv_results_)[
     [
         "param_constrainedregressor__penalty",
@@ -63,3 +69,29 @@ results = pd.DataFrame(grid.cv_results_)[
 ].sort_values("mean_test_score", ascending=False)
 print(results.to_string(index=False))
 print("best:", grid.best_params_)
+
+# %%
+# The validation curve of each penalty: the cross-validated R^2 against
+# ``alpha``. Too strong a penalty flattens the network; the best strength
+# depends on the kind.
+import matplotlib.pyplot as plt  # noqa: E402
+
+table = pd.DataFrame(grid.cv_results_)
+table["penalty"] = table["param_constrainedregressor__penalty"].map(
+    lambda p: p if isinstance(p, str) else type(p).__name__
+)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for penalty, rows in table.groupby("penalty"):
+    rows = rows.sort_values("param_constrainedregressor__alpha")
+    ax.errorbar(
+        rows["param_constrainedregressor__alpha"].astype(float),
+        rows["mean_test_score"],
+        yerr=rows["std_test_score"],
+        marker="o",
+        capsize=3,
+        label=penalty,
+    )
+ax.set(xscale="log", xlabel="alpha", ylabel="cross-validated R^2")
+ax.legend()
+ax.set_title("Validation curves of the weight penalties")
+fig.tight_layout()

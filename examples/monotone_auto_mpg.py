@@ -1,4 +1,5 @@
 """Fuel economy that never rises with weight: monotone predictions on Auto MPG.
+============================================================================
 
 Heavier cars, larger engines and more horsepower should never *raise* the
 predicted miles per gallon, the other features fixed. An unconstrained
@@ -50,6 +51,8 @@ for name, model in models.items():
         f"somewhere for {rising} of {len(X_test)} test cars"
     )
 
+# %%
+# The chart.
 try:
     import matplotlib.pyplot as plt
 except ImportError:
@@ -66,5 +69,3 @@ else:
     ax.set(xlabel="weight (pounds)", ylabel="predicted mpg", title=title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig("monotone_auto_mpg.png", dpi=100)
-    print("saved monotone_auto_mpg.png")

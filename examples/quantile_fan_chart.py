@@ -1,4 +1,5 @@
 """Prediction intervals that never cross: glucose 30 minutes ahead.
+================================================================
 
 A continuous glucose monitor reads every 5 minutes; how high will it be in
 half an hour? A point forecast hides how uncertain that is, and the
@@ -10,7 +11,7 @@ is never above the 20% line, on any row. Fitting one model per level (here
 ``NormProjector("ordered")`` repairs such predictions after the fact.
 
 Run: ``python examples/quantile_fan_chart.py`` (needs the ``data`` extra;
-writes ``quantile_fan_chart.png`` when matplotlib is installed).
+draws the chart when matplotlib is installed).
 """
 
 import warnings
@@ -65,6 +66,8 @@ for name, P in [
         + " ".join(f"{c:.2f}" for c in coverage)
     )
 
+# %%
+# The chart.
 try:
     import matplotlib.pyplot as plt
 except ImportError:
@@ -80,5 +83,3 @@ else:
     ax.set(xlabel="hours", ylabel="mg/dL", title="Glucose forecast: 5%-95% fan")
     ax.legend(loc="upper right")
     fig.tight_layout()
-    fig.savefig("quantile_fan_chart.png", dpi=100)
-    print("saved quantile_fan_chart.png")

@@ -257,7 +257,7 @@ default="quadratic"
         Number of epochs run.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit`` (DataFrame ``X``); checked at predict.
     n_outputs_ : int
         Number of target columns.

@@ -786,10 +786,11 @@ def project_nonneg(V):
 
 @_takes_sparse("ordered")  # refused, saying why (its zeros move)
 def project_ordered(V):
-    """Project each row onto the monotone cone ``{p : p_1 <= p_2 <= ... <= p_d}``.
+    """Project each row onto the ordered set: entries in nondecreasing order.
 
-    Solves ``argmin_p ||x - p||_2 s.t. p_1 <= ... <= p_d``: isotonic
-    regression of the row against its positions, with unit weights, by the
+    The set is the monotone cone ``{p : p_1 <= p_2 <= ... <= p_d}``. Solves
+    ``argmin_p ||x - p||_2 s.t. p_1 <= ... <= p_d``: isotonic regression of
+    the row against its positions, with unit weights, by the
     pool-adjacent-violators algorithm (Ayer et al. 1955; Best and Chakravarti
     1990): entries are pushed one by one as blocks onto a stack, and while the
     last block's mean is below the one before, the two are pooled; each entry

@@ -69,7 +69,7 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, when ``X`` was a DataFrame with string
         column names.
 
@@ -234,7 +234,7 @@ class ProjectedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         The fitted clone of ``projector``.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen in ``fit``, when ``X`` was a DataFrame with
         string column names; ``predict`` checks them.
 

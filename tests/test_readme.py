@@ -1,4 +1,4 @@
-"""Every Python code block of the README runs."""
+"""Every Python code block of the README and of the user guide (docs/) runs."""
 
 import itertools
 import re
@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from sklearn.model_selection._search import BaseSearchCV
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+FOUND = [
+    (page, block)
+    for page in PAGES
+    for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+]
+BLOCKS = [block for _, block in FOUND]
+IDS = [f"{page.stem}-{i}" for i, (page, _) in enumerate(FOUND)]
 
 
 def test_readme_has_code():
@@ -18,12 +26,12 @@ def test_readme_has_code():
     assert sum("GridSearchCV(" in block for block in BLOCKS) >= 3
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("code", BLOCKS, ids=IDS)
 def test_readme_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks may write files
     # as a script would run it (the dask block is under a __main__ guard)
     namespace = {"__name__": "__main__"}
-    exec(compile(code, str(README), "exec"), namespace)
+    exec(compile(code, "<a page's code block>", "exec"), namespace)
     # every grid a block searches changes something: no two candidates score
     # the same on every split (a hyperparameter that does nothing would)
     for search in namespace.values():

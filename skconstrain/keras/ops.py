@@ -321,7 +321,9 @@ def project_nonneg(x):
 
 
 def project_ordered(x):
-    """Project onto ``{p : p_1 <= p_2 <= ... <= p_d}`` along the last axis.
+    """Project onto the ordered set (nondecreasing entries) along the last axis.
+
+    The set is ``{p : p_1 <= p_2 <= ... <= p_d}``.
 
     Isotonic regression of each row, by its max-min formula: ``p_k =
     max_{i <= k} min_{j >= k} mean(x_i, ..., x_j)`` (Barlow et al. 1972), over

@@ -1,0 +1,75 @@
+"""The documentation site: every public object has an API page, every
+example is a gallery page, and the site's sources are where make docs looks."""
+
+import importlib
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+API = (ROOT / "docs" / "api.rst").read_text()
+PUBLIC_MODULES = [
+    "skconstrain",
+    "skconstrain.projections",
+    "skconstrain.datasets",
+    "skconstrain.keras",
+    "skconstrain.keras.constraints",
+    "skconstrain.keras.regularizers",
+    "skconstrain.keras.layers",
+    "skconstrain.keras.ops",
+    "skconstrain.keras.losses",
+    "skconstrain.keras.penalties",
+]
+# data, described in the text of the API page rather than given a page
+DESCRIBED = {"__version__", "SET_NAMES", "KINDS"}
+
+
+def documented():
+    """The objects the API page's autosummary tables give a page to."""
+    found = {}
+    module = None
+    for line in API.splitlines():
+        if m := re.match(r"\.\. currentmodule:: (\S+)", line):
+            module = m.group(1)
+        elif m := re.match(r"   ([A-Za-z_][\w.]*)$", line):
+            path = f"{module}.{m.group(1)}"
+            owner, name = path.rsplit(".", 1)
+            found[path] = getattr(importlib.import_module(owner), name)
+    return found
+
+
+def public_objects():
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, types.ModuleType) or name in DESCRIBED:
+                continue
+            yield f"{module_name}.{name}", obj
+
+
+@pytest.mark.parametrize(
+    "path, obj", list(public_objects()), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_every_public_object_has_an_api_page(path, obj):
+    pages = documented()
+    assert any(target is obj for target in pages.values()), (
+        f"{path} has no page: add it to an autosummary table of docs/api.rst"
+    )
+
+
+def test_the_api_page_lists_only_what_exists():
+    assert len(documented()) >= 60
+
+
+def test_every_example_is_a_gallery_page_with_a_title_and_a_figure():
+    examples = sorted((ROOT / "examples").glob("*.py"))
+    assert (ROOT / "examples" / "README.txt").exists()
+    for path in examples:
+        text = path.read_text()
+        doc = text.split('"""')[1]
+        title, underline = doc.splitlines()[:2]
+        assert set(underline) == {"="} and len(underline) == len(title), path.name
+        assert "matplotlib" in text, f"{path.name} makes no figure"
