@@ -14,6 +14,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ConstrainedQuantileRegressor",
     "ConstrainedRegressor",
+    "ConstrainedRegressorCV",
     "NormProjector",
     "ProjectedRegressor",
     "SET_NAMES",
@@ -25,7 +26,11 @@ __all__ = [
 def __getattr__(name):
     # The estimators import TensorFlow; load them on first use only, so that
     # ``import skconstrain.projections`` stays free of TensorFlow.
-    if name in ("ConstrainedRegressor", "ConstrainedQuantileRegressor"):
+    if name in (
+        "ConstrainedRegressor",
+        "ConstrainedRegressorCV",
+        "ConstrainedQuantileRegressor",
+    ):
         from skconstrain import estimators
 
         return getattr(estimators, name)

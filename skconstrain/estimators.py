@@ -10,24 +10,43 @@ hyperparameters and docstring, its output set, its loss and its score.
 from __future__ import annotations
 
 import functools
+import time
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
+from joblib import Parallel, delayed
 from keras import ops
+from scipy.stats import rankdata
 from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import d2_pinball_score
+from sklearn.metrics import check_scoring, d2_pinball_score, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing  # what scikit-learn indexes folds with
 
 # private, and what every scikit-learn estimator validates its parameters with
-from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
+
+# the helpers LassoCV and GridSearchCV route metadata with (private names of
+# a public module)
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skconstrain._base_estimator import BaseConstrainedRegressor
 from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras.losses import fenchel_young
 
-__all__ = ["ConstrainedQuantileRegressor", "ConstrainedRegressor"]
+__all__ = [
+    "ConstrainedQuantileRegressor",
+    "ConstrainedRegressor",
+    "ConstrainedRegressorCV",
+]
 
 
 class ConstrainedRegressor(BaseConstrainedRegressor):
@@ -427,6 +446,305 @@ default="quadratic"
         ``output_strategy="post"``, or scores trained with the Fenchel-Young
         loss."""
         return self.output_strategy == "post" or self.loss == "fenchel_young"
+
+
+class ConstrainedRegressorCV(ConstrainedRegressor):
+    """:class:`ConstrainedRegressor` with ``alpha`` chosen by cross-validation.
+
+    As :class:`~sklearn.linear_model.RidgeCV` and
+    :class:`~sklearn.linear_model.LassoCV` do for their ``alpha``: every value
+    of ``alphas`` is fitted on the training rows of every split of ``cv`` and
+    scored on the held-out rows; ``alpha_`` is the best mean score's, and the
+    network is then refitted on all rows with it. The result is the same as
+    ``GridSearchCV(ConstrainedRegressor(...), {"alpha": alphas}, cv=cv,
+    scoring=scoring)`` (the same fits, the same scores, ``cv_results_`` in its
+    format), and the fitted estimator is a :class:`ConstrainedRegressor` in
+    every way (``predict``, ``score``, ``model_``, ``partial_fit`` continuing
+    the refitted network, pickling).
+
+    The fits run one after another (or in ``n_jobs`` processes); each reuses
+    the compiled training of the ones before (one architecture), so the search
+    costs about one fit per alpha and fold. (Training the whole search as one
+    stack of networks is planned.)
+
+    Parameters
+    ----------
+    alphas : int or array-like of float, default=5
+        The penalty strengths tried, each >= 0; an int: that many values
+        spaced evenly on a log scale from 1e-5 to 10.
+    cv : int, cross-validation generator or iterable, default=5
+        As in :class:`~sklearn.model_selection.GridSearchCV`. With metadata
+        routing enabled, ``groups`` passed to :meth:`fit` go to the splitter
+        (``sklearn.set_config(enable_metadata_routing=True)``).
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer; None: :meth:`score` (R^2 averaged over
+        outputs).
+    refit : bool, default=True
+        Refit on all rows with ``alpha_``. If False, only the search's
+        results are kept (``predict`` is then unavailable).
+    n_jobs : int or None, default=None
+        Processes for the fits of the search (joblib).
+    **params
+        Every other hyperparameter of :class:`ConstrainedRegressor` (all but
+        ``alpha``), with the same meaning.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen strength.
+    alphas_ : ndarray
+        The strengths tried.
+    best_score_ : float
+        The mean cross-validated score of ``alpha_``.
+    cv_results_ : dict of ndarray
+        In :class:`~sklearn.model_selection.GridSearchCV`'s format:
+        ``params``, ``param_alpha``, ``split{k}_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
+        ``mean_fit_time``, ``std_fit_time``, ``mean_score_time``,
+        ``std_score_time``.
+    n_splits_ : int
+        The number of cross-validation splits.
+    model_, history_, n_iter_, constraint_violation_, ...
+        Those of :class:`ConstrainedRegressor`, for the refitted network.
+
+    See Also
+    --------
+    ConstrainedRegressor : The estimator with a given ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconstrain import ConstrainedRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 3))
+    >>> y = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=120)
+    >>> reg = ConstrainedRegressorCV(
+    ...     alphas=[1e-4, 1.0], cv=3, hidden_layer_sizes=(8,), epochs=3,
+    ...     random_state=0,
+    ... ).fit(X, y)
+    >>> reg.alphas_.tolist(), sorted(reg.cv_results_)[:2]
+    ([0.0001, 1.0], ['mean_fit_time', 'mean_score_time'])
+    >>> reg.predict(X).shape
+    (120,)
+    """
+
+    _parameter_constraints: dict = {
+        **ConstrainedRegressor._parameter_constraints,
+        "alphas": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "refit": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+    _parameter_constraints.pop("alpha")
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        alphas=5,
+        cv=5,
+        scoring=None,
+        refit=True,
+        n_jobs=None,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        monotonic_cst=None,
+        penalty="l2",
+        l1_ratio=0.5,
+        kernel_constraint=None,
+        bias_constraint=None,
+        output_constraint=None,
+        output_radius=1.0,
+        output_lower=None,
+        output_upper=None,
+        output_strategy="project",
+        output_penalty="quadratic",
+        output_penalty_strength=1.0,
+        loss="squared_error",
+        epochs=200,
+        batch_size=None,
+        learning_rate=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.alphas = alphas
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.monotonic_cst = monotonic_cst
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.output_constraint = output_constraint
+        self.output_radius = output_radius
+        self.output_lower = output_lower
+        self.output_upper = output_upper
+        self.output_strategy = output_strategy
+        self.output_penalty = output_penalty
+        self.output_penalty_strength = output_penalty_strength
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def alpha(self):
+        """The strength the network is (or will be) trained with: ``alpha_``."""
+        return getattr(self, "alpha_", 1e-4)
+
+    def get_metadata_routing(self):
+        """Metadata routing: ``groups`` (and any split metadata) to ``cv``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                splitter=check_cv(self.cv),
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+        )
+
+    def _alphas(self):
+        if isinstance(self.alphas, Integral):
+            return np.logspace(-5, 1, int(self.alphas))
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or (alphas < 0).any():
+            raise ValueError(
+                "The 'alphas' parameter must be an int >= 1 or a non-empty list "
+                f"of finite numbers >= 0; got {self.alphas!r}."
+            )
+        return alphas
+
+    def _single(self, alpha):
+        """The :class:`ConstrainedRegressor` of one candidate."""
+        params = self.get_params(deep=False)
+        for name in ("alphas", "cv", "scoring", "refit", "n_jobs"):
+            params.pop(name)
+        params["warm_start"] = False
+        return ConstrainedRegressor(alpha=float(alpha), **params)
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Search ``alphas`` by cross-validation, then refit with ``alpha_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in every fit (and in the scores, when the
+            scorer takes them).
+        **params
+            Metadata for the splitter (``groups``), with metadata routing
+            enabled.
+
+        Returns
+        -------
+        self : ConstrainedRegressorCV
+        """
+        self._validate_params()
+        alphas = self._alphas()
+        # the search's folds index validated arrays; the refit validates the
+        # data as given again (and keeps a DataFrame's feature names)
+        X_valid, y_valid = self._validate_fit_data(X, y, reset=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X_valid, dtype=np.float64, ensure_non_negative=True
+            )
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **params)
+            split_params = routed.splitter.split
+        else:
+            _raise_for_params(params, self, "fit")
+            split_params = {}
+        cv = check_cv(self.cv, y_valid, classifier=False)
+        splits = list(cv.split(X_valid, y_valid, **split_params))
+        scorer = check_scoring(self, scoring=self.scoring)
+        jobs = (
+            delayed(_fit_and_score)(
+                self._single(alpha),
+                X_valid,
+                y_valid,
+                sample_weight,
+                train,
+                test,
+                scorer,
+            )
+            for alpha in alphas
+            for train, test in splits
+        )
+        out = Parallel(n_jobs=self.n_jobs)(jobs)
+        shape = (len(alphas), len(splits))
+        scores = np.array([o[0] for o in out]).reshape(shape)
+        fit_times = np.array([o[1] for o in out]).reshape(shape)
+        score_times = np.array([o[2] for o in out]).reshape(shape)
+        self.cv_results_ = _cv_results(alphas, scores, fit_times, score_times)
+        best = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.alphas_ = alphas
+        self.n_splits_ = len(splits)
+        self.alpha_ = float(alphas[best])
+        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+        if self.refit:
+            self._fit(X, y, sample_weight, incremental=False)
+        return self
+
+
+def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
+    """Fit ``estimator`` on the rows ``train``, score it on ``test``; with
+    the fit's and the score's seconds."""
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train, sample_weight=weights)
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    score = scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test))
+    return float(score), fit_time, time.perf_counter() - start
+
+
+def _cv_results(alphas, scores, fit_times, score_times):
+    """``cv_results_`` in :class:`~sklearn.model_selection.GridSearchCV`'s
+    format, from arrays of shape (n_alphas, n_splits)."""
+    results = {
+        "mean_fit_time": fit_times.mean(axis=1),
+        "std_fit_time": fit_times.std(axis=1),
+        "mean_score_time": score_times.mean(axis=1),
+        "std_score_time": score_times.std(axis=1),
+        "param_alpha": np.ma.MaskedArray(alphas, mask=False, dtype=object),
+        "params": [{"alpha": float(a)} for a in alphas],
+    }
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    mean = scores.mean(axis=1)
+    results["mean_test_score"] = mean
+    results["std_test_score"] = scores.std(axis=1)
+    # as GridSearchCV: the best is 1, ties share the lowest rank
+    safe = np.where(np.isnan(mean), -np.inf, mean)
+    results["rank_test_score"] = rankdata(-safe, method="min").astype(np.int32)
+    return results
 
 
 class ConstrainedQuantileRegressor(BaseConstrainedRegressor):

@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skconstrain import (
     ConstrainedQuantileRegressor,
     ConstrainedRegressor,
+    ConstrainedRegressorCV,
     NormProjector,
     ProjectedRegressor,
 )
@@ -46,6 +47,7 @@ ESTIMATORS += [
 ]
 
 ESTIMATORS += [
+    ConstrainedRegressorCV(alphas=[1e-4, 1e-2], cv=2, **FAST, learning_rate=0.05),
     ConstrainedQuantileRegressor((0.5,), **FAST, learning_rate=0.05),
     ConstrainedQuantileRegressor(
         (0.1, 0.5, 0.9), **FAST, learning_rate=0.05, output_strategy="activation"

@@ -1,0 +1,100 @@
+"""ConstrainedRegressorCV: the same search as GridSearchCV over alpha, then a
+fitted ConstrainedRegressor in every way."""
+
+import pickle
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skconstrain import ConstrainedRegressor, ConstrainedRegressorCV
+from skconstrain.datasets import make_constrained_regression
+
+X, Y = make_constrained_regression(150, 4, 3, set="simplex", random_state=0)
+NET = dict(
+    hidden_layer_sizes=(8,),
+    epochs=4,
+    output_constraint="simplex",
+    learning_rate=0.01,
+    random_state=0,
+)
+ALPHAS = [1e-4, 1.0, 100.0]
+
+
+def test_same_scores_and_alpha_as_grid_search():
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(alphas=ALPHAS, cv=cv, **NET).fit(X, Y)
+    grid = GridSearchCV(ConstrainedRegressor(**NET), {"alpha": ALPHAS}, cv=cv).fit(X, Y)
+    for k in range(3):
+        np.testing.assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            atol=0.01,
+        )
+    assert ours.alpha_ == grid.best_params_["alpha"]
+    assert ours.best_score_ == pytest.approx(grid.best_score_, abs=0.01)
+    assert set(ours.cv_results_) == set(grid.cv_results_)
+    np.testing.assert_array_equal(
+        ours.cv_results_["rank_test_score"], grid.cv_results_["rank_test_score"]
+    )
+    # the refit is the single fit at alpha_ on all rows
+    single = ConstrainedRegressor(alpha=ours.alpha_, **NET).fit(X, Y)
+    np.testing.assert_allclose(ours.predict(X), single.predict(X), atol=1e-6)
+
+
+def test_a_fitted_constrained_regressor_in_every_way():
+    est = ConstrainedRegressorCV(alphas=2, cv=2, **NET).fit(X, Y)
+    assert isinstance(est, ConstrainedRegressor)
+    np.testing.assert_allclose(est.alphas_, [1e-5, 10.0])
+    assert est.alpha == est.alpha_ in est.alphas_
+    assert est.n_splits_ == 2
+    assert est.predict(X).shape == Y.shape
+    assert est.constraint_violation_["max"] < 1e-12
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    n_iter = est.n_iter_
+    est.partial_fit(X, Y)
+    assert est.n_iter_ == n_iter + 1
+    assert "alpha" not in est.get_params()
+
+
+def test_scoring_and_no_refit():
+    est = ConstrainedRegressorCV(
+        alphas=ALPHAS, cv=3, scoring="neg_mean_squared_error", refit=False, **NET
+    ).fit(X, Y)
+    assert (est.cv_results_["mean_test_score"] <= 0).all()
+    assert est.best_score_ == est.cv_results_["mean_test_score"].max()
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_groups_go_to_the_splitter_by_metadata_routing():
+    groups = np.repeat(np.arange(5), 30)
+    est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=GroupKFold(5), **NET)
+    with pytest.raises(ValueError, match="groups"):
+        est.fit(X, Y, groups=groups)  # routing is off
+    with sklearn.config_context(enable_metadata_routing=True):
+        est.fit(X, Y, groups=groups)
+    assert est.n_splits_ == 5
+
+
+@pytest.mark.parametrize("alphas", [[], [-1.0], [np.nan], 0])
+def test_bad_alphas(alphas):
+    with pytest.raises(ValueError, match="'alphas' parameter"):
+        ConstrainedRegressorCV(alphas=alphas, cv=2, **NET).fit(X, Y)
+
+
+def test_pipeline_and_grid_search_over_structure():
+    pipe = make_pipeline(
+        StandardScaler(), ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=2, **NET)
+    )
+    search = GridSearchCV(
+        pipe,
+        {"constrainedregressorcv__output_strategy": ["project", "activation"]},
+        cv=2,
+    ).fit(X, Y)
+    assert search.best_estimator_[-1].alpha_ in (1e-4, 1.0)
