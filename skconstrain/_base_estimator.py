@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import keras
@@ -91,6 +92,21 @@ def _snapshot(value):
     if isinstance(value, np.ndarray | list | tuple):
         return repr(np.asarray(value).tolist())
     return value
+
+
+@dataclass
+class _FitPlan:
+    """What :meth:`BaseConstrainedRegressor._prepare_fit` hands the training
+    and :meth:`BaseConstrainedRegressor._end_fit`."""
+
+    X: np.ndarray
+    data: _training.Data
+    validation: _training.Data | None
+    seed: int
+    penalty_scale: float
+    continuing: bool
+    incremental: bool
+    target_violation: dict | None
 
 
 class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
@@ -183,6 +199,34 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
+        plan = self._prepare_fit(X, y, sample_weight, incremental)
+        with _training.borrow(self._key, self._new_engine) as engine:
+            engine.load(self.model_)
+            try:
+                history, stopped = _training.train(
+                    engine,
+                    plan.data,
+                    epochs=1 if incremental else self.epochs,
+                    validation=plan.validation,
+                    tol=self.tol,
+                    n_iter_no_change=None if incremental else self.n_iter_no_change,
+                    seed=plan.seed,
+                    verbose=self.verbose,
+                    loss_weight=self._loss_weight,
+                    penalty_scale=plan.penalty_scale,
+                )
+            except _training.NonFiniteLossError:
+                if not plan.continuing:
+                    self._forget_fit()
+                raise
+            engine.store(self.model_)
+        return self._end_fit(plan, history, stopped)
+
+    def _prepare_fit(self, X, y, sample_weight, incremental):
+        """Everything of a fit before the training: validation, the data as
+        tensors, the network (built, or continued), the epochs' seed and the
+        penalty's scale. Returns the plan that the training and
+        :meth:`_end_fit` take."""
         _training.configure_runtime()
         continuing = (incremental or self.warm_start) and hasattr(self, "model_")
         if not (incremental and continuing):
@@ -235,51 +279,44 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
         seed = int(rng.randint(2**31 - 1)) + (self.n_iter_ if continuing else 0)
-        with _training.borrow(self._key, self._new_engine) as engine:
-            engine.load(self.model_)
-            try:
-                history, stopped = _training.train(
-                    engine,
-                    data,
-                    epochs=1 if incremental else self.epochs,
-                    validation=validation,
-                    tol=self.tol,
-                    n_iter_no_change=None if incremental else self.n_iter_no_change,
-                    seed=seed,
-                    verbose=self.verbose,
-                    loss_weight=self._loss_weight,
-                    penalty_scale=penalty_scale,
-                )
-            except _training.NonFiniteLossError:
-                if not continuing:
-                    self._forget_fit()
-                raise
-            engine.store(self.model_)
-        if not continuing:
+        return _FitPlan(
+            X=X,
+            data=data,
+            validation=validation,
+            seed=seed,
+            penalty_scale=penalty_scale,
+            continuing=continuing,
+            incremental=incremental,
+            target_violation=target_violation,
+        )
+
+    def _end_fit(self, plan, history, stopped):
+        """Record the training's ``history`` and report on the fit."""
+        if not plan.continuing:
             self.history_ = {key: [] for key in history}
         for key, values in history.items():
             self.history_.setdefault(key, []).extend(values)
         self.loss_curve_ = list(self.history_["loss"])
         self.n_iter_ = len(self.loss_curve_)
         self._report_scores()
-        self.target_violation_ = target_violation
+        self.target_violation_ = plan.target_violation
         self._predict_fn = _training.Predictor(self.model_, self._key)
         self.constraint_violation_ = (
             None
             if self._output_set is None
-            else self._violation(self._finish(self._predict_fn(X)))
+            else self._violation(self._finish(self._predict_fn(plan.X)))
         )
-        if not incremental and not stopped:
+        if not plan.incremental and not stopped:
             warnings.warn(
                 f"{type(self).__name__}: all {self.epochs} epochs ran and the "
-                f"{'validation' if validation is not None else 'training'} loss "
-                f"still improved by more than tol={self.tol} (relative to the "
-                "loss of the best constant prediction, the targets' variance for "
-                f"the squared error) within the last {self.n_iter_no_change} "
+                f"{'validation' if plan.validation is not None else 'training'} "
+                f"loss still improved by more than tol={self.tol} (relative to "
+                "the loss of the best constant prediction, the targets' variance "
+                f"for the squared error) within the last {self.n_iter_no_change} "
                 "epochs: the fit has not converged. Raise 'epochs', or "
                 "'tol' to stop sooner.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return self
 
@@ -486,7 +523,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__}: " + "; ".join(ignored) + ".",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _warn_degenerate(self):
@@ -500,7 +537,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 "constrains nothing: one number is always in order. It orders "
                 "the columns of a y of several (quantiles by level, say).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             return
         left = degenerate(
@@ -515,7 +552,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 "a single output, use 'box' (with output_lower/output_upper), "
                 "'linf_ball' or 'nonneg'.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _target_violation(self, y):
@@ -542,7 +579,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 f"{found['max']:.3g}): predictions stay in the set, so these "
                 f"targets cannot be fitted. {hint}",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         return found
 

@@ -1,7 +1,8 @@
 """scikeras users put skconstrain.keras objects into their own KerasRegressor.
 
 scikeras is an optional integration (extra "scikeras"), not our base class:
-nothing of skconstrain imports it. This is the README's recipe, run.
+nothing of skconstrain imports it. This is the user guide's recipe
+(docs/user_guide/keras.md), run.
 """
 
 import keras

@@ -383,7 +383,7 @@ def test_mlp_regressor_scores(shares):
 
 
 def test_transformed_target_regressor_caveat_is_real(shares):
-    """The README's caveat: a transform of y applied after the projection
+    """The user guide's caveat: a transform of y applied after the projection
     moves predictions off the set; the caveat is documented, not hidden."""
     X, Y = shares
     wrapped = TransformedTargetRegressor(
@@ -396,5 +396,6 @@ def test_transformed_target_regressor_caveat_is_real(shares):
     assert np.abs(sums - 1).max() > 1e-3
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "TransformedTargetRegressor" in readme and "after the projection" in readme
+    guide = Path(__file__).resolve().parents[1] / "docs" / "user_guide"
+    page = (guide / "training.md").read_text()
+    assert "TransformedTargetRegressor" in page and "after the projection" in page
