@@ -706,7 +706,14 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self._built_with = {
             name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
         }
-        self._key = (tuple(self._built_with.items()), _training.signature(model))
+        # the engine's batch size is part of its trace: batch_size=None gives
+        # min(200, n), which differs between fits of the same hyperparameters
+        # (folds of 66 and 67 rows), so it is part of the key
+        self._key = (
+            tuple(self._built_with.items()),
+            self._batch_size,
+            _training.signature(model),
+        )
         try:
             hash(self._key)
         except TypeError:  # e.g. an unhashable callable: no engine reuse

@@ -362,3 +362,151 @@ def apply_weight_settings(net, penalty, kernel_constraint, bias_constraint):
             getattr(layer, weight).__setattr__(kind, value)
             # keep the layer's config in step, for saving and cloning
             setattr(layer, f"{weight}_{kind}", value)
+
+
+class NotStackable(ValueError):
+    """The networks cannot be trained as one stack (see :class:`Stack`)."""
+
+
+class Stack:
+    """M networks of one default-MLP architecture as one batched network.
+
+    Each Dense kernel of the M members becomes one variable of shape
+    ``(M, inputs, units)`` (its bias ``(M, units)``) and a layer one batched
+    ``einsum``, so a step over M members dispatches as many operations as a
+    step over one. The members' input scaling is done on their data
+    (:func:`skconstrain._training.as_tensors`), their target scalings are
+    constants per member, and their head (a projection, an activation or an
+    output penalty) acts along the last axis as it does for one. Weight
+    penalties and constraints act on each member's kernels on their own
+    (``tf.vectorized_map``: their axes never mix members).
+
+    Parameters
+    ----------
+    models : list of keras.Model
+        Built by :func:`mlp` (and the estimator's head), of one architecture;
+        their weights are the starting point. ``NotStackable`` otherwise.
+    """
+
+    def __init__(self, models):
+        import tensorflow as tf
+
+        from skconstrain.keras.layers import TargetScaling
+
+        self.size = len(models)
+        bodies = [body(m) for m in models]
+        if any(b is None for b in bodies):
+            raise NotStackable("only the default MLP is stacked")
+        layers = [
+            [x for x in b.layers if not isinstance(x, keras.layers.InputLayer)]
+            for b in bodies
+        ]
+        kinds = [type(x) for x in layers[0]]
+        if any([type(x) for x in ls] != kinds for ls in layers):
+            raise NotStackable("the members differ in architecture")
+        dense = [i for i, x in enumerate(layers[0]) if type(x) is keras.layers.Dense]
+        scaling = [i for i, x in enumerate(layers[0]) if isinstance(x, TargetScaling)]
+        if dense != list(range(len(dense))) or scaling != [len(dense)]:
+            raise NotStackable("not a Dense network ending in a TargetScaling")
+        rest = layers[0][len(dense) + 1 :]
+        if len(rest) > 1 or (
+            rest and not isinstance(rest[0], (OutputProjection, OutputPenaltyLayer))
+        ):
+            raise NotStackable("an unknown head")
+        self.head = rest[0] if rest else None
+        self.kernels, self.biases, self.activations = [], [], []
+        self.regularizers, self.kernel_constraints, self.bias_constraints = [], [], []
+        for j in dense:
+            first = layers[0][j]
+            self.kernels.append(
+                tf.Variable(np.stack([ls[j].kernel.numpy() for ls in layers]))
+            )
+            self.biases.append(
+                tf.Variable(np.stack([ls[j].bias.numpy() for ls in layers]))
+            )
+            self.activations.append(first.activation)
+            regularizer = first.kernel.regularizer
+            self.regularizers.append(
+                None if regularizer is None else regularizer.regularizer
+            )
+            self.kernel_constraints.append(first.kernel.constraint)
+            self.bias_constraints.append(first.bias.constraint)
+        target = [ls[len(dense)] for ls in layers]
+        self.offsets = np.stack([t.offset_weight.numpy() for t in target]).astype(
+            np.float64
+        )
+        self.scales = np.stack([t.scale_weight.numpy() for t in target]).astype(
+            np.float64
+        )
+        self._models = models
+
+    @property
+    def variables(self):
+        return [v for pair in zip(self.kernels, self.biases, strict=True) for v in pair]
+
+    @property
+    def constraints(self):
+        return [
+            c
+            for pair in zip(self.kernel_constraints, self.bias_constraints, strict=True)
+            for c in pair
+        ]
+
+    def scores(self, x):
+        """The members' outputs before the head: ``x`` of shape (M, B, d)."""
+        import tensorflow as tf
+
+        z = x
+        for kernel, bias, activation in zip(
+            self.kernels, self.biases, self.activations, strict=True
+        ):
+            z = tf.einsum("mbi,mio->mbo", z, kernel) + bias[:, None, :]
+            if activation is not None:
+                z = activation(z)
+        # as TargetScaling: in float64, where the product is exact
+        wide = tf.constant(self.offsets)[:, None, :] + tf.constant(self.scales)[
+            :, None, :
+        ] * tf.cast(z, tf.float64)
+        return tf.cast(wide, z.dtype)
+
+    def outputs(self, x):
+        """The members' outputs (through a projection or activation head)."""
+        z = self.scores(x)
+        if isinstance(self.head, OutputProjection):  # and OutputActivation
+            z = self.head.call(z)
+        return z
+
+    def penalties(self, outputs, valid, penalty_scale):
+        """Per member (M,): the weight penalties at ``penalty_scale`` (M,)
+        and the output penalty's mean over the ``valid`` rows (M, B)."""
+        import tensorflow as tf
+
+        total = tf.zeros([self.size], outputs.dtype)
+        for kernel, regularizer in zip(self.kernels, self.regularizers, strict=True):
+            if regularizer is not None:
+                values = tf.vectorized_map(regularizer, kernel)
+                total += penalty_scale * tf.cast(values, outputs.dtype)
+        if isinstance(self.head, OutputPenaltyLayer):
+            penalty = self.head.activity_regularizer
+            rows = tf.reduce_sum(valid, axis=1)
+            per_row = penalty.row_penalty(outputs) * valid
+            total += (
+                penalty.strength
+                * tf.reduce_sum(per_row, axis=1)
+                / tf.maximum(rows, 1.0)
+            )
+        return total
+
+    def write_back(self):
+        """Each member's weights into its model."""
+        for i, model in enumerate(self._models):
+            layers = [
+                x
+                for x in body(model).layers
+                if not isinstance(x, keras.layers.InputLayer)
+            ]
+            for j, (kernel, bias) in enumerate(
+                zip(self.kernels, self.biases, strict=True)
+            ):
+                layers[j].kernel.assign(kernel[i])
+                layers[j].bias.assign(bias[i])

@@ -1000,3 +1000,244 @@ def train(
     if best_weights is not None:
         engine.model.set_weights(best_weights)
     return history, stopped
+
+
+# ------------------------------------------------------------------- stacks
+@dataclass
+class Member:
+    """One network of a stack: its data and its settings, as a single fit
+    would train it (:func:`train`'s arguments)."""
+
+    data: Data
+    validation: Data | None
+    seed: int
+    loss_weight: float
+    penalty_scale: float
+    batch_size: int
+
+
+def _padded(parts, width, dtype):
+    """Arrays of different lengths, zero-padded to ``width``, stacked."""
+    out = np.zeros((len(parts), width, *parts[0].shape[1:]), dtype=dtype)
+    for i, part in enumerate(parts):
+        out[i, : len(part)] = part
+    return tf.convert_to_tensor(out)
+
+
+class _StackEpoch:
+    """One epoch of every member of a stack, each on its own rows in its own
+    order with its own batch size, by Adam written out per member (its own
+    step count), skipping the members that are done or out of rows."""
+
+    def __init__(self, stack, learning_rate, row_loss, beta_1=0.9, beta_2=0.999):
+        self.stack = stack
+        self.learning_rate = float(learning_rate)
+        self.row_loss = row_loss
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, 1e-7
+        variables = stack.variables
+        self.moments = [tf.Variable(tf.zeros_like(v)) for v in variables]
+        self.velocities = [tf.Variable(tf.zeros_like(v)) for v in variables]
+        self.steps = tf.Variable(tf.zeros([stack.size], tf.float32))
+
+    def __call__(self, X, y, w, order, n, batch, active, loss_weight, penalty_scale):
+        stack = self.stack
+        variables = stack.variables
+        n_steps = tf.reduce_max((n + batch - 1) // batch)
+        width = tf.reduce_max(batch)
+        offsets = tf.range(width)
+
+        def step(i, totals):
+            start = i * batch
+            positions = start[:, None] + offsets[None, :]
+            end = tf.minimum(start + batch, n)
+            valid = tf.cast(positions < end[:, None], tf.float32)
+            positions = tf.minimum(positions, tf.shape(order)[1] - 1)
+            index = tf.gather(order, positions, batch_dims=1)
+            xb = tf.gather(X, index, batch_dims=1)
+            yb = tf.gather(y, index, batch_dims=1)
+            wb = tf.gather(w, index, batch_dims=1) * valid
+            rows = tf.reduce_sum(valid, axis=1)
+            moving = active * tf.cast(rows > 0, tf.float32)
+            with tf.GradientTape() as tape:
+                pred = stack.outputs(xb)
+                if self.row_loss is None:
+                    per_row = tf.reduce_mean(tf.square(yb - pred), axis=-1)
+                else:
+                    per_row = self.row_loss(yb, pred) / tf.cast(
+                        tf.shape(pred)[-1], pred.dtype
+                    )
+                data = tf.reduce_sum(wb * per_row, axis=1) / tf.maximum(rows, 1.0)
+                loss = data + stack.penalties(pred, valid, penalty_scale)
+                weighted = tf.reduce_sum(moving * loss_weight * loss)
+            grads = tape.gradient(weighted, variables)
+            self._apply(grads, variables, moving)
+            return i + 1, totals + moving * loss * rows
+
+        _, totals = tf.while_loop(
+            lambda i, _: i < n_steps,
+            step,
+            (tf.constant(0), tf.zeros([stack.size], tf.float32)),
+        )
+        return totals / tf.maximum(tf.cast(n, tf.float32), 1.0)
+
+    def _apply(self, grads, variables, moving):
+        """Keras's Adam update, member by member where ``moving``, then the
+        weight constraints of each member."""
+        steps = self.steps + moving
+        self.steps.assign(steps)
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = self.learning_rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)
+        for variable, grad, m, v, constraint in zip(
+            variables,
+            grads,
+            self.moments,
+            self.velocities,
+            self.stack.constraints,
+            strict=True,
+        ):
+            shape = [-1] + [1] * (len(variable.shape) - 1)
+            mask = tf.reshape(moving, shape) > 0
+            a = tf.reshape(alpha, shape)
+            new_m = m + (grad - m) * (1 - b1)
+            new_v = v + (tf.square(grad) - v) * (1 - b2)
+            new = variable - (new_m * a) / (tf.sqrt(new_v) + self.epsilon)
+            if constraint is not None:
+                new = tf.vectorized_map(constraint, new)
+            m.assign(tf.where(mask, new_m, m))
+            v.assign(tf.where(mask, new_v, v))
+            variable.assign(tf.where(mask, new, variable))
+
+
+def _stack_errors(stack, validation, output_map):
+    """Squared errors per member and output column on their validation rows."""
+    X, y, w, n = validation
+    pred = stack.outputs(X)
+    if output_map is not None:
+        pred = output_map(pred)
+    per_column = tf.reduce_sum(w[:, :, None] * tf.square(y - pred), axis=1)
+    return (per_column / tf.cast(n, tf.float32)[:, None]).numpy().astype(np.float64)
+
+
+def train_stack(
+    stack,
+    members,
+    *,
+    epochs,
+    learning_rate,
+    shuffle=True,
+    tol=0.0,
+    n_iter_no_change=None,
+    row_loss=None,
+    output_map=None,
+):
+    """Train the M members of ``stack`` together, as :func:`train` trains one.
+
+    Member ``k`` sees its own rows (``members[k].data``) in its own order
+    (the seeds of :func:`train`), with its own batch size, loss weight and
+    penalty scale, and stops by its own rule: a member that stops is frozen
+    (weights and Adam moments) while the others go on, and with validation
+    data its best epoch's weights are restored. So each member trains as the
+    single fit with its data and seed would (to float32 rounding).
+
+    Returns
+    -------
+    results : list of (history, stopped)
+        Per member, as :func:`train` returns them.
+    """
+    size = len(members)
+    n = np.array([len(m.data.y.numpy()) for m in members])
+    width = int(n.max())
+    X = _padded([m.data.X.numpy() for m in members], width, np.float32)
+    y = _padded([m.data.y.numpy() for m in members], width, np.float32)
+    w = _padded([m.data.sample_weight.numpy() for m in members], width, np.float32)
+    batch = tf.constant([m.batch_size for m in members], tf.int32)
+    loss_weight = tf.constant([m.loss_weight for m in members], tf.float32)
+    penalty_scale = tf.constant([m.penalty_scale for m in members], tf.float32)
+    n_tensor = tf.constant(n, tf.int32)
+    validation = None
+    if members[0].validation is not None:
+        vn = np.array([len(m.validation.y.numpy()) for m in members])
+        vwidth = int(vn.max())
+        validation = (
+            _padded([m.validation.X.numpy() for m in members], vwidth, np.float32),
+            _padded([m.validation.y.numpy() for m in members], vwidth, np.float32),
+            _padded(
+                [m.validation.sample_weight.numpy() for m in members],
+                vwidth,
+                np.float32,
+            ),
+            vn,
+        )
+    epoch_fn = tf.function(
+        _StackEpoch(stack, learning_rate, row_loss),
+        autograph=False,
+        reduce_retracing=True,
+    )
+    histories = [
+        {"loss": [], **({"val_loss": [], "val_score": []} if validation else {})}
+        for _ in members
+    ]
+    monitored = [m.data if validation is None else m.validation for m in members]
+    scales = np.array(
+        [d.target_scale if d.target_scale > 0 else 1.0 for d in monitored]
+    )
+    best = np.full(size, math.inf)
+    waited = np.zeros(size, dtype=int)
+    active = np.ones(size, dtype=bool)
+    stopped = np.zeros(size, dtype=bool)
+    best_weights = [v.numpy().copy() for v in stack.variables] if validation else None
+    for epoch in range(1, epochs + 1):
+        orders = []
+        for k, member in enumerate(members):
+            if shuffle:
+                seed = tf.constant(
+                    [int(member.seed + epoch) % (2**31 - 1), 0], tf.int32
+                )
+                order = tf.argsort(tf.random.stateless_uniform([int(n[k])], seed=seed))
+            else:
+                order = tf.range(int(n[k]))
+            orders.append(order.numpy())
+        order = _padded([o.astype(np.int32) for o in orders], width, np.int32)
+        losses = epoch_fn(
+            X,
+            y,
+            w,
+            order,
+            n_tensor,
+            batch,
+            tf.constant(active, tf.float32),
+            loss_weight,
+            penalty_scale,
+        ).numpy()
+        current = losses.astype(np.float64)
+        if validation is not None:
+            errors = _stack_errors(stack, validation, output_map)
+        for k in np.flatnonzero(active):
+            _check_finite(float(losses[k]), epoch, "training loss")
+            histories[k]["loss"].append(float(losses[k]))
+            if validation is not None:
+                current[k] = float(errors[k].mean())
+                histories[k]["val_loss"].append(current[k])
+                histories[k]["val_score"].append(
+                    r2_scores(errors[k], members[k].validation)
+                )
+        if n_iter_no_change is None:
+            continue
+        for k in np.flatnonzero(active):
+            if current[k] / scales[k] < best[k] - tol:
+                best[k], waited[k] = current[k] / scales[k], 0
+                if validation is not None:
+                    for saved, variable in zip(
+                        best_weights, stack.variables, strict=True
+                    ):
+                        saved[k] = variable[k].numpy()
+            else:
+                waited[k] += 1
+                if waited[k] >= n_iter_no_change:
+                    stopped[k], active[k] = True, False
+        if not active.any():
+            break
+    if best_weights is not None:
+        for saved, variable in zip(best_weights, stack.variables, strict=True):
+            variable.assign(saved)
+    return [(histories[k], bool(stopped[k])) for k in range(size)]

@@ -37,6 +37,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from skconstrain import _networks, _training
 from skconstrain._base_estimator import BaseConstrainedRegressor
 from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import ops as _keras_ops
@@ -462,10 +463,14 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     every way (``predict``, ``score``, ``model_``, ``partial_fit`` continuing
     the refitted network, pickling).
 
-    The fits run one after another (or in ``n_jobs`` processes); each reuses
-    the compiled training of the ones before (one architecture), so the search
-    costs about one fit per alpha and fold. (Training the whole search as one
-    stack of networks is planned.)
+    With the default MLP (``model=None``, no ``monotonic_cst``), the alphas x
+    folds networks are trained together as one stack
+    (:class:`skconstrain._networks.Stack`): each layer of all of them is one
+    batched product, and one compiled call runs an epoch of every member, each
+    on its own rows, in its own order, with its own penalty strength, Adam
+    state and stopping, so each trains exactly as its single fit would (the
+    scores agree with ``GridSearchCV``'s to float32 rounding, tested). Other
+    networks are fitted one after another (or in ``n_jobs`` processes).
 
     Parameters
     ----------
@@ -483,7 +488,8 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         Refit on all rows with ``alpha_``. If False, only the search's
         results are kept (``predict`` is then unavailable).
     n_jobs : int or None, default=None
-        Processes for the fits of the search (joblib).
+        Processes for the fits of the search when they are not stacked
+        (joblib).
     **params
         Every other hyperparameter of :class:`ConstrainedRegressor` (all but
         ``alpha``), with the same meaning.
@@ -628,6 +634,13 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             )
         )
 
+    def _constrains_no_feature(self):
+        cst = self.monotonic_cst
+        if cst is None:
+            return True
+        values = cst.values() if isinstance(cst, dict) else np.ravel(cst)
+        return not any(v != 0 for v in values)
+
     def _alphas(self):
         if isinstance(self.alphas, Integral):
             return np.logspace(-5, 1, int(self.alphas))
@@ -655,8 +668,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows in every fit (and in the scores, when the
-            scorer takes them).
+            Weights of the rows in every fit and in the scores of the held-out
+            rows (as :class:`~sklearn.model_selection.GridSearchCV` weighs
+            them).
         **params
             Metadata for the splitter (``groups``), with metadata routing
             enabled.
@@ -683,20 +697,26 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         cv = check_cv(self.cv, y_valid, classifier=False)
         splits = list(cv.split(X_valid, y_valid, **split_params))
         scorer = check_scoring(self, scoring=self.scoring)
-        jobs = (
-            delayed(_fit_and_score)(
-                self._single(alpha),
-                X_valid,
-                y_valid,
-                sample_weight,
-                train,
-                test,
-                scorer,
-            )
+        candidates = [
+            (self._single(alpha), train, test)
             for alpha in alphas
             for train, test in splits
-        )
-        out = Parallel(n_jobs=self.n_jobs)(jobs)
+        ]
+        out = None
+        if self.model is None and self._constrains_no_feature():
+            try:
+                out = _fit_and_score_stacked(
+                    candidates, X_valid, y_valid, sample_weight, scorer
+                )
+            except _networks.NotStackable:
+                out = None
+        if out is None:  # one after another (or in n_jobs processes)
+            out = Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_and_score)(
+                    estimator, X_valid, y_valid, sample_weight, train, test, scorer
+                )
+                for estimator, train, test in candidates
+            )
         shape = (len(alphas), len(splits))
         scores = np.array([o[0] for o in out]).reshape(shape)
         fit_times = np.array([o[1] for o in out]).reshape(shape)
@@ -721,8 +741,69 @@ def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
     estimator.fit(X_train, y_train, sample_weight=weights)
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
-    score = scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test))
+    score = _score(scorer, estimator, X, y, sample_weight, test)
     return float(score), fit_time, time.perf_counter() - start
+
+
+def _score(scorer, estimator, X, y, sample_weight, test):
+    """The score on the rows ``test``, weighted as GridSearchCV weighs it
+    when ``fit`` had sample weights."""
+    kwargs = {}
+    if sample_weight is not None:
+        kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
+    return scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test), **kwargs)
+
+
+def _fit_and_score_stacked(candidates, X, y, sample_weight, scorer):
+    """Fit every candidate on its rows as one stack of networks
+    (:class:`skconstrain._networks.Stack`), then score each on its held-out
+    rows; the fit time of each is the stack's divided by their number."""
+    start = time.perf_counter()
+    plans = []
+    for estimator, train, _ in candidates:
+        weights = None if sample_weight is None else sample_weight[train]
+        plans.append(
+            estimator._prepare_fit(
+                _safe_indexing(X, train), _safe_indexing(y, train), weights, False
+            )
+        )
+    stack = _networks.Stack([estimator.model_ for estimator, _, _ in candidates])
+    members = [
+        _training.Member(
+            data=plan.data,
+            validation=plan.validation,
+            seed=plan.seed,
+            loss_weight=estimator._loss_weight,
+            penalty_scale=plan.penalty_scale,
+            batch_size=estimator._batch_size,
+        )
+        for (estimator, _, _), plan in zip(candidates, plans, strict=True)
+    ]
+    first = candidates[0][0]
+    losses = first._losses()
+    results = _training.train_stack(
+        stack,
+        members,
+        epochs=first.epochs,
+        learning_rate=first.learning_rate,
+        shuffle=first.shuffle,
+        tol=first.tol,
+        n_iter_no_change=first.n_iter_no_change,
+        row_loss=losses.get("row_loss"),
+        output_map=losses.get("output_map"),
+    )
+    stack.write_back()
+    for (estimator, _, _), plan, (history, stopped) in zip(
+        candidates, plans, results, strict=True
+    ):
+        estimator._end_fit(plan, history, stopped)
+    fit_time = (time.perf_counter() - start) / len(candidates)
+    out = []
+    for estimator, _, test in candidates:
+        begin = time.perf_counter()
+        score = _score(scorer, estimator, X, y, sample_weight, test)
+        out.append((float(score), fit_time, time.perf_counter() - begin))
+    return out
 
 
 def _cv_results(alphas, scores, fit_times, score_times):

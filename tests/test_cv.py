@@ -98,3 +98,58 @@ def test_pipeline_and_grid_search_over_structure():
         cv=2,
     ).fit(X, Y)
     assert search.best_estimator_[-1].alpha_ in (1e-4, 1.0)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(output_strategy="activation"),
+        dict(output_strategy="penalty", output_penalty="log_barrier"),
+        dict(loss="fenchel_young"),
+        dict(kernel_constraint="max_norm", penalty="l1", bias_constraint="non_neg"),
+        dict(penalty="orthogonality", batch_size=17, hidden_layer_sizes=(6, 5)),
+        dict(early_stopping=True, n_iter_no_change=2, epochs=30),
+    ],
+    ids=["activation", "penalty", "fenchel_young", "constraints", "ortho", "es"],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
+    # the search trains alphas x folds as one stack of networks: each member
+    # must train as GridSearchCV's single fit does (same weights, batches,
+    # updates, stopping), so the split scores agree to float32 rounding
+    rows = 100  # folds of 34 and 33 rows
+    X_, Y_ = X[:rows], Y[:rows]
+    weights = np.random.default_rng(0).uniform(0.5, 2, rows) if weighted else None
+    net = {**NET, "epochs": 5, **config}
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(alphas=ALPHAS, cv=cv, refit=False, **net)
+    ours.fit(X_, Y_, sample_weight=weights)
+    grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": ALPHAS}, cv=cv)
+    grid.fit(X_, Y_, sample_weight=weights)
+    for k in range(3):
+        np.testing.assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            atol=1e-5,
+        )
+
+
+def test_a_user_model_is_searched_one_fit_after_another():
+    import keras
+
+    def build(n_features_in, n_outputs):
+        return keras.Sequential(
+            [keras.Input((n_features_in,)), keras.layers.Dense(n_outputs)]
+        )
+
+    net = {k: v for k, v in NET.items() if k != "hidden_layer_sizes"}
+    cv = KFold(2, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(build, alphas=[1e-4, 1.0], cv=cv, **net).fit(X, Y)
+    grid = GridSearchCV(
+        ConstrainedRegressor(build, **net), {"alpha": [1e-4, 1.0]}, cv=cv
+    ).fit(X, Y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        grid.cv_results_["mean_test_score"],
+        atol=1e-5,
+    )

@@ -909,3 +909,19 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params
     # a column without spread is scaled by 1, as StandardScaler does
     flat = _score_start("project", output_set, mean, np.array([0.05, 0.0, 1e-12]))
     np.testing.assert_array_equal(flat[1], [0.05, 1.0, 1.0])
+
+
+def test_a_reused_engine_keeps_the_fits_own_batch_size():
+    # batch_size=None is min(200, n): fits of 66 and then 67 rows share their
+    # hyperparameters, not their batch size; the second must not train in
+    # batches of 66 (the engine cache once mixed them up)
+    from skconstrain import _training
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(67, 3)), rng.normal(size=67)
+    params = dict(hidden_layer_sizes=(4,), epochs=3, random_state=0)
+    ConstrainedRegressor(**params).fit(X[:66], y[:66])
+    after = ConstrainedRegressor(**params).fit(X, y).loss_curve_
+    _training.clear_cache()
+    fresh = ConstrainedRegressor(**params).fit(X, y).loss_curve_
+    np.testing.assert_allclose(after, fresh, rtol=1e-6)
