@@ -41,7 +41,7 @@ X, Y = make_constrained_regression(
 pipe = make_pipeline(
     StandardScaler(),
     ConstrainedRegressor(
-        hidden_layer_sizes=(32,), epochs=40, learning_rate=0.01, random_state=0
+        hidden_layer_sizes=(32,), epochs=25, learning_rate=0.01, random_state=0
     ),
 )
 grid = GridSearchCV(
