@@ -33,6 +33,17 @@ def _check_int(value, name, low):
     return int(value)
 
 
+def _check_noise(noise):
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, numbers.Real)
+        or not 0 <= noise < np.inf
+    ):
+        raise ValueError(
+            f"The 'noise' parameter must be a real number >= 0; got {noise!r}."
+        )
+
+
 def make_constrained_regression(
     n_samples=1000,
     n_features=10,
@@ -102,14 +113,7 @@ def make_constrained_regression(
     n_targets = _check_int(n_targets, "n_targets", 1)
     set = check_set(set)
     radius = check_radius(radius)
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, numbers.Real)
-        or not 0 <= noise < np.inf
-    ):
-        raise ValueError(
-            f"The 'noise' parameter must be a real number >= 0; got {noise!r}."
-        )
+    _check_noise(noise)
     rng = check_random_state(random_state)
     hidden = 16
     X = rng.standard_normal((n_samples, n_features))
@@ -190,14 +194,7 @@ def make_heteroscedastic_regression(
 
     n_samples = _check_int(n_samples, "n_samples", 1)
     n_features = _check_int(n_features, "n_features", 1)
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, numbers.Real)
-        or not 0 <= noise < np.inf
-    ):
-        raise ValueError(
-            f"The 'noise' parameter must be a real number >= 0; got {noise!r}."
-        )
+    _check_noise(noise)
     rng = check_random_state(random_state)
     X = rng.uniform(-2.0, 2.0, size=(n_samples, n_features))
     mean = np.sin(1.5 * X[:, 0]) + 0.5 * X[:, 0]
