@@ -43,7 +43,7 @@ for strategy in ("project", "penalty", "post"):
         output_constraint="simplex",
         output_strategy=strategy,
         **strength,
-        epochs=60,
+        epochs=40,
         random_state=0,
     ).fit(X_train, Y_train)
     P = predictions[strategy] = model.predict(X_test)

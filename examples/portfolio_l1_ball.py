@@ -42,7 +42,7 @@ model = ConstrainedRegressor(
     hidden_layer_sizes=(64,),
     output_constraint="l1_ball",
     output_radius=1.0,
-    epochs=60,
+    epochs=40,
     random_state=0,
 ).fit(X_train, W_train)
 

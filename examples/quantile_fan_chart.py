@@ -34,7 +34,7 @@ X_train, y_train = X[:cut:6], y[:cut:6]
 X_test, y_test, t_test = X[cut:], y[cut:], times[cut:]
 
 ours = ConstrainedQuantileRegressor(
-    levels, hidden_layer_sizes=(64,), batch_size=128, epochs=30, random_state=0
+    levels, hidden_layer_sizes=(64,), batch_size=128, epochs=20, random_state=0
 ).fit(X_train, y_train)
 Q = ours.predict(X_test)
 
