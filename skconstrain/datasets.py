@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import numbers
 
 import numpy as np
@@ -395,7 +396,8 @@ def load_age_structure(
             f"The 'target' parameter must be 'shares' or 'change'; got {target!r}."
         )
     starts = _check_age_groups(age_groups)
-    population, gapminder = _sampledata()
+    population = _sampledata("load_age_structure", "population").data
+    gapminder = _sampledata("load_age_structure", "gapminder").data
     pop = population[population["Year"] <= 2020]
     counts = pop.pivot_table(
         index=["Location", "Year"],
@@ -532,13 +534,7 @@ def load_auto_mpg(*, as_frame=False, return_X_y=False):
     """
     from sklearn.utils import Bunch
 
-    try:
-        from bokeh_sampledata.autompg import autompg
-    except ImportError:
-        raise ImportError(
-            "load_auto_mpg needs the data of the 'bokeh_sampledata' package; "
-            "install the extra: pip install 'skconstrain[data]'."
-        ) from None
+    autompg = _sampledata("load_auto_mpg", "autompg").autompg
     names = dict(
         zip(
             ["cyl", "displ", "hp", "weight", "accel", "yr", "origin"],
@@ -620,13 +616,7 @@ def load_glucose(*, horizon=30, as_frame=False, return_X_y=False):
             "The 'horizon' parameter must be a positive multiple of 5 (minutes); "
             f"got {horizon!r}."
         )
-    try:
-        from bokeh_sampledata.glucose import data as readings
-    except ImportError:
-        raise ImportError(
-            "load_glucose needs the data of the 'bokeh_sampledata' package; "
-            "install the extra: pip install 'skconstrain[data]'."
-        ) from None
+    readings = _sampledata("load_glucose", "glucose").data
     glucose = readings["glucose"].astype(float)
     glucose = glucose[~glucose.index.duplicated()].sort_index()
 
@@ -666,12 +656,14 @@ def load_glucose(*, horizon=30, as_frame=False, return_X_y=False):
     )
 
 
-def _sampledata():
+def _sampledata(loader, name):
+    """The module ``bokeh_sampledata.<name>``, or an ImportError naming the
+    extra that ships it."""
     try:
-        from bokeh_sampledata import gapminder, population
+        importlib.import_module("bokeh_sampledata")
+        return importlib.import_module(f"bokeh_sampledata.{name}")
     except ImportError:
         raise ImportError(
-            "load_age_structure needs the data of the 'bokeh_sampledata' package; "
+            f"{loader} needs the data of the 'bokeh_sampledata' package; "
             "install the extra: pip install 'skconstrain[data]'."
         ) from None
-    return population.data, gapminder.data

@@ -681,6 +681,14 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         """
         self._validate_params()
         alphas = self._alphas()
+        if self.penalty is None:
+            warnings.warn(
+                f"{type(self).__name__}: penalty=None, so every alpha of the search "
+                "trains the same network; set a penalty ('l2', 'l1', ...) for "
+                "alphas to mean something.",
+                UserWarning,
+                stacklevel=2,
+            )
         # the search's folds index validated arrays; the refit validates the
         # data as given again (and keeps a DataFrame's feature names)
         X_valid, y_valid = self._validate_fit_data(X, y, reset=True)

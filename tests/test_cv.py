@@ -156,3 +156,9 @@ def test_a_user_model_is_searched_one_fit_after_another():
         grid.cv_results_["mean_test_score"],
         atol=1e-5,
     )
+
+
+def test_a_search_without_a_penalty_warns():
+    est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=2, penalty=None, **NET)
+    with pytest.warns(UserWarning, match="penalty=None, so every alpha"):
+        est.fit(X, Y)
