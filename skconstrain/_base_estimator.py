@@ -13,6 +13,7 @@ building is :mod:`skconstrain._networks`'s, training
 
 from __future__ import annotations
 
+import copy
 import inspect
 import warnings
 from dataclasses import dataclass
@@ -107,6 +108,15 @@ class _FitPlan:
     continuing: bool
     incremental: bool
     target_violation: dict | None
+
+
+def _copied(random_state):
+    """``random_state``, a generator copied: each fit draws from the same
+    state, as each of :class:`~sklearn.model_selection.GridSearchCV`'s clones
+    does."""
+    if isinstance(random_state, np.random.RandomState):
+        return copy.deepcopy(random_state)
+    return random_state
 
 
 class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
@@ -248,26 +258,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
         target_violation = self._target_violation(y)
         rng = check_random_state(self.random_state)
-        validation = None
-        if self.early_stopping and not incremental:
-            X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
-        n_samples = X.shape[0]
-        # the default MLP's fixed standardisation of X, done once on the data
-        # (in float64): from the training rows, or kept from the first fit
-        scaling = self._input_scaling(X, sample_weight, continuing)
-        data = _training.as_tensors(
-            X,
-            y,
-            sample_weight,
-            x_scaling=scaling,
-            column_scale=self._column_scale(y, sample_weight),
+        X, data, validation, scaling = self._fit_data(
+            X, y, sample_weight, rng, split=not incremental, continuing=continuing
         )
-        if validation is not None:
-            validation = _training.as_tensors(
-                *validation,
-                x_scaling=scaling,
-                column_scale=self._column_scale(validation[1], validation[2]),
-            )
+        n_samples = X.shape[0]
         if not continuing:
             self._build(X.shape, rng, data, scaling)
         # The gradient is the objective's times ``_loss_weight`` (1 / the
@@ -289,6 +283,78 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             incremental=incremental,
             target_violation=target_violation,
         )
+
+    def _fit_data(self, X, y, sample_weight, rng, split, continuing):
+        """The training rows (and, with ``early_stopping`` and ``split``, the
+        validation rows, drawn by ``rng``) as tensors, standardised by the
+        default MLP's input scaling. Returns ``(X, data, validation,
+        scaling)``: X the training rows."""
+        validation = None
+        if self.early_stopping and split:
+            X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
+        # the default MLP's fixed standardisation of X, done once on the data
+        # (in float64): from the training rows, or kept from the first fit
+        scaling = self._input_scaling(X, sample_weight, continuing)
+        data = _training.as_tensors(
+            X,
+            y,
+            sample_weight,
+            x_scaling=scaling,
+            column_scale=self._column_scale(y, sample_weight),
+        )
+        if validation is not None:
+            validation = _training.as_tensors(
+                *validation,
+                x_scaling=scaling,
+                column_scale=self._column_scale(validation[1], validation[2]),
+            )
+        return X, data, validation, scaling
+
+    def _member(self, X, y, sample_weight, alpha):
+        """A new fit of the default MLP at ``alpha`` on validated rows, as
+        :meth:`_prepare_fit` prepares it (same rows, seeds, scalings), but as
+        a member of a stack: no network is built. The estimator must have
+        been prepared for data of this kind (``_prepare_fit``).
+
+        Returns ``(plan, member, x_scaling)``: the :class:`_FitPlan`, the
+        :class:`skconstrain._training.Member` and the input scaling.
+        """
+        rng = check_random_state(_copied(self.random_state))
+        target_violation = self._target_violation(y)
+        X, data, validation, scaling = self._fit_data(
+            X, y, sample_weight, rng, split=True, continuing=False
+        )
+        model_seed = rng.randint(2**31 - 1)  # as _build draws them
+        seed = int(rng.randint(2**31 - 1))
+        scale = data.target_scale
+        loss_weight = 1.0 / scale if scale > 0 else 1.0
+        n_samples = X.shape[0]
+        offset, spread = self._score_start(data)
+        penalty_scale = float(alpha) / max(n_samples, 1) / loss_weight
+        member = _training.Member(
+            data=data,
+            validation=validation,
+            seed=seed,
+            loss_weight=loss_weight,
+            penalty_scale=penalty_scale,
+            batch_size=self.batch_size or min(200, max(n_samples, 1)),
+            weights=_networks.mlp_weights(
+                X.shape[1], self.n_outputs_, self._hidden_sizes(), model_seed
+            ),
+            offset=np.asarray(offset, dtype=np.float64),
+            scale=np.asarray(spread, dtype=np.float64),
+        )
+        plan = _FitPlan(
+            X=X,
+            data=data,
+            validation=validation,
+            seed=seed,
+            penalty_scale=penalty_scale,
+            continuing=False,
+            incremental=False,
+            target_violation=target_violation,
+        )
+        return plan, member, scaling
 
     def _end_fit(self, plan, history, stopped):
         """Record the training's ``history`` and report on the fit."""
@@ -623,6 +689,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             return named.set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
+    def _hidden_sizes(self):
+        return [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
+
     def _base_network(self, meta, seed, scaling=None):
         """The default MLP (monotone with ``monotonic_cst``), or the user's
         model; ``scaling``: the default MLP's :class:`InputScaling` (None: an
@@ -630,7 +699,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         n_features, n_outputs = meta["n_features_in_"], meta["n_outputs_"]
         if self.model is not None:
             return _networks.user_model(self.model, meta, seed)
-        hidden = [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
+        hidden = self._hidden_sizes()
         if self._monotonic_cst is not None:
             return _networks.monotone_mlp(
                 n_features,

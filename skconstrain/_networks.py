@@ -13,6 +13,7 @@ never the estimators.
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import random
 import tempfile
@@ -376,39 +377,40 @@ class Stack:
     ``einsum``, so a step over M members dispatches as many operations as a
     step over one. The members' input scaling is done on their data
     (:func:`skconstrain._training.as_tensors`), their target scalings are
-    constants per member, and their head (a projection, an activation or an
-    output penalty) acts along the last axis as it does for one. Weight
-    penalties and constraints act on each member's kernels on their own
-    (``tf.vectorized_map``: their axes never mix members).
+    variables per member (float64, as :class:`TargetScaling` computes), and
+    their head (a projection, an activation or an output penalty) acts along
+    the last axis as it does for one. Weight penalties and constraints act on
+    each member's kernels on their own (``tf.vectorized_map``: their axes never
+    mix members).
+
+    The architecture, the activations, the penalty, the constraints and the
+    head are the ``template``'s; the members' weights are loaded with
+    :meth:`load` (a stack is reused for one search after another).
 
     Parameters
     ----------
-    models : list of keras.Model
-        Built by :func:`mlp` (and the estimator's head), of one architecture;
-        their weights are the starting point. ``NotStackable`` otherwise.
+    template : keras.Model
+        Built by :func:`mlp` and an estimator's head. ``NotStackable``
+        otherwise.
+    size : int
+        The number of members, M.
     """
 
-    def __init__(self, models):
+    def __init__(self, template, size):
         import tensorflow as tf
 
         from skconstrain.keras.layers import TargetScaling
 
-        self.size = len(models)
-        bodies = [body(m) for m in models]
-        if any(b is None for b in bodies):
+        self.size = int(size)
+        net = body(template)
+        if net is None:
             raise NotStackable("only the default MLP is stacked")
-        layers = [
-            [x for x in b.layers if not isinstance(x, keras.layers.InputLayer)]
-            for b in bodies
-        ]
-        kinds = [type(x) for x in layers[0]]
-        if any([type(x) for x in ls] != kinds for ls in layers):
-            raise NotStackable("the members differ in architecture")
-        dense = [i for i, x in enumerate(layers[0]) if type(x) is keras.layers.Dense]
-        scaling = [i for i, x in enumerate(layers[0]) if isinstance(x, TargetScaling)]
+        layers = [x for x in net.layers if not isinstance(x, keras.layers.InputLayer)]
+        dense = [i for i, x in enumerate(layers) if type(x) is keras.layers.Dense]
+        scaling = [i for i, x in enumerate(layers) if isinstance(x, TargetScaling)]
         if dense != list(range(len(dense))) or scaling != [len(dense)]:
             raise NotStackable("not a Dense network ending in a TargetScaling")
-        rest = layers[0][len(dense) + 1 :]
+        rest = layers[len(dense) + 1 :]
         if len(rest) > 1 or (
             rest and not isinstance(rest[0], (OutputProjection, OutputPenaltyLayer))
         ):
@@ -417,31 +419,27 @@ class Stack:
         self.kernels, self.biases, self.activations = [], [], []
         self.regularizers, self.kernel_constraints, self.bias_constraints = [], [], []
         for j in dense:
-            first = layers[0][j]
+            layer = layers[j]
             self.kernels.append(
-                tf.Variable(np.stack([ls[j].kernel.numpy() for ls in layers]))
+                tf.Variable(tf.zeros((self.size, *layer.kernel.shape), tf.float32))
             )
             self.biases.append(
-                tf.Variable(np.stack([ls[j].bias.numpy() for ls in layers]))
+                tf.Variable(tf.zeros((self.size, *layer.bias.shape), tf.float32))
             )
-            self.activations.append(first.activation)
-            regularizer = first.kernel.regularizer
+            self.activations.append(layer.activation)
+            regularizer = layer.kernel.regularizer
             self.regularizers.append(
                 None if regularizer is None else regularizer.regularizer
             )
-            self.kernel_constraints.append(first.kernel.constraint)
-            self.bias_constraints.append(first.bias.constraint)
-        target = [ls[len(dense)] for ls in layers]
-        self.offsets = np.stack([t.offset_weight.numpy() for t in target]).astype(
-            np.float64
-        )
-        self.scales = np.stack([t.scale_weight.numpy() for t in target]).astype(
-            np.float64
-        )
-        self._models = models
+            self.kernel_constraints.append(layer.kernel.constraint)
+            self.bias_constraints.append(layer.bias.constraint)
+        width = layers[len(dense)].offset_weight.shape[0]
+        self.offsets = tf.Variable(tf.zeros((self.size, width), tf.float64))
+        self.scales = tf.Variable(tf.ones((self.size, width), tf.float64))
 
     @property
     def variables(self):
+        """The trained variables: kernel, bias, kernel, bias..."""
         return [v for pair in zip(self.kernels, self.biases, strict=True) for v in pair]
 
     @property
@@ -451,6 +449,16 @@ class Stack:
             for pair in zip(self.kernel_constraints, self.bias_constraints, strict=True)
             for c in pair
         ]
+
+    def load(self, weights, offsets, scales):
+        """The members' starting points: ``weights[k]`` as :func:`mlp_weights`
+        returns them, and their target scalings (offset and scale per output,
+        rounded to float32 as :class:`TargetScaling` holds them)."""
+        for i, variable in enumerate(self.variables):
+            variable.assign(np.stack([w[i] for w in weights]).astype(np.float32))
+        for variable, values in ((self.offsets, offsets), (self.scales, scales)):
+            rounded = np.asarray(values, dtype=np.float32).astype(np.float64)
+            variable.assign(np.broadcast_to(rounded, variable.shape))
 
     def scores(self, x):
         """The members' outputs before the head: ``x`` of shape (M, B, d)."""
@@ -464,9 +472,9 @@ class Stack:
             if activation is not None:
                 z = activation(z)
         # as TargetScaling: in float64, where the product is exact
-        wide = tf.constant(self.offsets)[:, None, :] + tf.constant(self.scales)[
-            :, None, :
-        ] * tf.cast(z, tf.float64)
+        wide = self.offsets[:, None, :] + self.scales[:, None, :] * tf.cast(
+            z, tf.float64
+        )
         return tf.cast(wide, z.dtype)
 
     def outputs(self, x):
@@ -497,16 +505,51 @@ class Stack:
             )
         return total
 
-    def write_back(self):
-        """Each member's weights into its model."""
-        for i, model in enumerate(self._models):
-            layers = [
-                x
-                for x in body(model).layers
-                if not isinstance(x, keras.layers.InputLayer)
-            ]
-            for j, (kernel, bias) in enumerate(
-                zip(self.kernels, self.biases, strict=True)
-            ):
-                layers[j].kernel.assign(kernel[i])
-                layers[j].bias.assign(bias[i])
+    def snapshot(self):
+        """The members' weights and target scalings as arrays, for
+        :meth:`write`: ``(variables, offsets, scales)``."""
+        return (
+            [v.numpy() for v in self.variables],
+            self.offsets.numpy(),
+            self.scales.numpy(),
+        )
+
+    def write(self, k, model, x_scaling, snapshot):
+        """Member ``k``'s weights and target scaling (from ``snapshot``) and the
+        input scaling ``(offset, scale)`` of its data into ``model``, of the
+        template's architecture: ``model`` then predicts as member ``k``."""
+        from skconstrain.keras.layers import TargetScaling
+
+        values, offsets, scales = snapshot
+        model.get_layer(INPUT_SCALING).set_weights(
+            [np.asarray(v, dtype=np.float64) for v in x_scaling]
+        )
+        layers = [
+            x for x in body(model).layers if not isinstance(x, keras.layers.InputLayer)
+        ]
+        dense = [w for layer in layers[: len(self.kernels)] for w in layer.weights]
+        target = layers[len(self.kernels)]
+        if not isinstance(target, TargetScaling) or len(dense) != len(values):
+            raise NotStackable("model is not of the stack's architecture")
+        for weight, value in zip(dense, values, strict=True):
+            weight.assign(value[k])
+        target.offset_weight.assign(offsets[k].astype(target.offset_weight.dtype))
+        target.scale_weight.assign(scales[k].astype(target.scale_weight.dtype))
+
+
+def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):
+    """The initial weights of :func:`mlp` with ``seed``, without building it:
+    ``[kernel, bias, kernel, bias, ...]`` (float32), drawn by the same
+    initializers (:func:`_glorot`; zero biases)."""
+    sizes = [int(n_features), *(int(h) for h in hidden_layer_sizes), int(n_outputs)]
+    layer_seeds = [*range(1, len(sizes) - 1), 0]  # the output layer's is 0
+    weights = []
+    for (fan_in, fan_out), i in zip(
+        itertools.pairwise(sizes), layer_seeds, strict=True
+    ):
+        kernel = _glorot(seed, i)((fan_in, fan_out), dtype="float32")
+        weights += [
+            np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float32),
+            np.zeros(fan_out, np.float32),
+        ]
+    return weights

@@ -1006,7 +1006,9 @@ def train(
 @dataclass
 class Member:
     """One network of a stack: its data and its settings, as a single fit
-    would train it (:func:`train`'s arguments)."""
+    would train it (:func:`train`'s arguments), and its starting point (the
+    initial weights of its network, :func:`skconstrain._networks.mlp_weights`,
+    and its target scaling's ``offset`` and ``scale``)."""
 
     data: Data
     validation: Data | None
@@ -1014,6 +1016,9 @@ class Member:
     loss_weight: float
     penalty_scale: float
     batch_size: int
+    weights: list
+    offset: np.ndarray
+    scale: np.ndarray
 
 
 def _padded(parts, width, dtype):
@@ -1029,19 +1034,60 @@ class _StackEpoch:
     order with its own batch size, by Adam written out per member (its own
     step count), skipping the members that are done or out of rows."""
 
-    def __init__(self, stack, learning_rate, row_loss, beta_1=0.9, beta_2=0.999):
+    def __init__(self, stack, row_loss, shuffle=True, beta_1=0.9, beta_2=0.999):
         self.stack = stack
-        self.learning_rate = float(learning_rate)
         self.row_loss = row_loss
+        self.shuffle = bool(shuffle)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, 1e-7
         variables = stack.variables
         self.moments = [tf.Variable(tf.zeros_like(v)) for v in variables]
         self.velocities = [tf.Variable(tf.zeros_like(v)) for v in variables]
         self.steps = tf.Variable(tf.zeros([stack.size], tf.float32))
 
-    def __call__(self, X, y, w, order, n, batch, active, loss_weight, penalty_scale):
+    def reset(self):
+        """Adam's state back to its start (a new training)."""
+        for variable in [*self.moments, *self.velocities, self.steps]:
+            variable.assign(tf.zeros_like(variable))
+
+    def signature(self):
+        """The inputs' specs: any number of rows."""
+        m = self.stack.size
+        d = self.stack.kernels[0].shape[1]
+        k = self.stack.kernels[-1].shape[2]
+        return [
+            tf.TensorSpec([m, None, d], tf.float32),  # X
+            tf.TensorSpec([m, None, k], tf.float32),  # y
+            tf.TensorSpec([m, None], tf.float32),  # w
+            tf.TensorSpec([m], tf.int32),  # seeds
+            tf.TensorSpec([m], tf.int32),  # n
+            tf.TensorSpec([m], tf.int32),  # batch
+            tf.TensorSpec([m], tf.float32),  # active
+            tf.TensorSpec([m], tf.float32),  # loss_weight
+            tf.TensorSpec([m], tf.float32),  # penalty_scale
+            tf.TensorSpec([], tf.float32),  # learning_rate
+        ]
+
+    def _orders(self, seeds, n, rows):
+        """Each member's order of its ``n`` rows, as :class:`_Epoch` draws it
+        from the epoch's seed (padded to ``rows``)."""
+        if not self.shuffle:
+            return tf.tile(tf.range(rows)[None, :], [self.stack.size, 1])
+
+        def one(args):
+            seed, count = args
+            draw = tf.random.stateless_uniform([count], seed=tf.stack([seed, 0]))
+            return tf.pad(tf.argsort(draw), [[0, rows - count]])
+
+        return tf.map_fn(
+            one, (seeds, n), fn_output_signature=tf.TensorSpec([None], tf.int32)
+        )
+
+    def __call__(
+        self, X, y, w, seeds, n, batch, active, loss_weight, penalty_scale, rate
+    ):
         stack = self.stack
         variables = stack.variables
+        order = self._orders(seeds, n, tf.shape(X)[1])
         n_steps = tf.reduce_max((n + batch - 1) // batch)
         width = tf.reduce_max(batch)
         offsets = tf.range(width)
@@ -1070,7 +1116,7 @@ class _StackEpoch:
                 loss = data + stack.penalties(pred, valid, penalty_scale)
                 weighted = tf.reduce_sum(moving * loss_weight * loss)
             grads = tape.gradient(weighted, variables)
-            self._apply(grads, variables, moving)
+            self._apply(grads, variables, moving, rate)
             return i + 1, totals + moving * loss * rows
 
         _, totals = tf.while_loop(
@@ -1080,13 +1126,13 @@ class _StackEpoch:
         )
         return totals / tf.maximum(tf.cast(n, tf.float32), 1.0)
 
-    def _apply(self, grads, variables, moving):
+    def _apply(self, grads, variables, moving, rate):
         """Keras's Adam update, member by member where ``moving``, then the
         weight constraints of each member."""
         steps = self.steps + moving
         self.steps.assign(steps)
         b1, b2 = self.beta_1, self.beta_2
-        alpha = self.learning_rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)
+        alpha = rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)
         for variable, grad, m, v, constraint in zip(
             variables,
             grads,
@@ -1108,6 +1154,29 @@ class _StackEpoch:
             variable.assign(tf.where(mask, new, variable))
 
 
+class StackEngine:
+    """A :class:`~skconstrain._networks.Stack` and its compiled epoch, reused
+    (through :func:`borrow`) by every search of one architecture, size, head
+    and loss: the data, the members' weights, batch sizes, penalty scales and
+    the learning rate are inputs or variables, not constants of the trace."""
+
+    def __init__(self, stack, row_loss=None, shuffle=True):
+        self.stack = stack
+        self.epoch = _StackEpoch(stack, row_loss, shuffle)
+        self.run_epoch = tf.function(
+            self.epoch, input_signature=self.epoch.signature(), autograph=False
+        )
+
+    def load(self, members):
+        """The members' starting weights and target scalings; Adam reset."""
+        self.stack.load(
+            [m.weights for m in members],
+            [m.offset for m in members],
+            [m.scale for m in members],
+        )
+        self.epoch.reset()
+
+
 def _stack_errors(stack, validation, output_map):
     """Squared errors per member and output column on their validation rows."""
     X, y, w, n = validation
@@ -1119,18 +1188,17 @@ def _stack_errors(stack, validation, output_map):
 
 
 def train_stack(
-    stack,
+    engine,
     members,
     *,
     epochs,
     learning_rate,
-    shuffle=True,
     tol=0.0,
     n_iter_no_change=None,
-    row_loss=None,
     output_map=None,
 ):
-    """Train the M members of ``stack`` together, as :func:`train` trains one.
+    """Train the M members of ``engine``'s stack together, as :func:`train`
+    trains one, from their starting points.
 
     Member ``k`` sees its own rows (``members[k].data``) in its own order
     (the seeds of :func:`train`), with its own batch size, loss weight and
@@ -1145,6 +1213,10 @@ def train_stack(
         Per member, as :func:`train` returns them.
     """
     size = len(members)
+    stack = engine.stack
+    if size != stack.size:
+        raise ValueError(f"{size} members for a stack of {stack.size}")
+    engine.load(members)
     n = np.array([len(m.data.y.numpy()) for m in members])
     width = int(n.max())
     X = _padded([m.data.X.numpy() for m in members], width, np.float32)
@@ -1168,11 +1240,7 @@ def train_stack(
             ),
             vn,
         )
-    epoch_fn = tf.function(
-        _StackEpoch(stack, learning_rate, row_loss),
-        autograph=False,
-        reduce_retracing=True,
-    )
+    rate = tf.constant(learning_rate, tf.float32)
     histories = [
         {"loss": [], **({"val_loss": [], "val_score": []} if validation else {})}
         for _ in members
@@ -1187,27 +1255,20 @@ def train_stack(
     stopped = np.zeros(size, dtype=bool)
     best_weights = [v.numpy().copy() for v in stack.variables] if validation else None
     for epoch in range(1, epochs + 1):
-        orders = []
-        for k, member in enumerate(members):
-            if shuffle:
-                seed = tf.constant(
-                    [int(member.seed + epoch) % (2**31 - 1), 0], tf.int32
-                )
-                order = tf.argsort(tf.random.stateless_uniform([int(n[k])], seed=seed))
-            else:
-                order = tf.range(int(n[k]))
-            orders.append(order.numpy())
-        order = _padded([o.astype(np.int32) for o in orders], width, np.int32)
-        losses = epoch_fn(
+        seeds = tf.constant(
+            [int(m.seed + epoch) % (2**31 - 1) for m in members], tf.int32
+        )
+        losses = engine.run_epoch(
             X,
             y,
             w,
-            order,
+            seeds,
             n_tensor,
             batch,
             tf.constant(active, tf.float32),
             loss_weight,
             penalty_scale,
+            rate,
         ).numpy()
         current = losses.astype(np.float64)
         if validation is not None:

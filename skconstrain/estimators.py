@@ -705,25 +705,32 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         cv = check_cv(self.cv, y_valid, classifier=False)
         splits = list(cv.split(X_valid, y_valid, **split_params))
         scorer = check_scoring(self, scoring=self.scoring)
-        candidates = [
-            (self._single(alpha), train, test)
-            for alpha in alphas
-            for train, test in splits
-        ]
+        candidates = [(a, train, test) for a in alphas for train, test in splits]
         out = None
         if self.model is None and self._constrains_no_feature():
             try:
                 out = _fit_and_score_stacked(
-                    candidates, X_valid, y_valid, sample_weight, scorer
+                    self._single(alphas[0]),
+                    candidates,
+                    X_valid,
+                    y_valid,
+                    sample_weight,
+                    scorer,
                 )
             except _networks.NotStackable:
                 out = None
         if out is None:  # one after another (or in n_jobs processes)
             out = Parallel(n_jobs=self.n_jobs)(
                 delayed(_fit_and_score)(
-                    estimator, X_valid, y_valid, sample_weight, train, test, scorer
+                    self._single(alpha),
+                    X_valid,
+                    y_valid,
+                    sample_weight,
+                    train,
+                    test,
+                    scorer,
                 )
-                for estimator, train, test in candidates
+                for alpha, train, test in candidates
             )
         shape = (len(alphas), len(splits))
         scores = np.array([o[0] for o in out]).reshape(shape)
@@ -762,55 +769,57 @@ def _score(scorer, estimator, X, y, sample_weight, test):
     return scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test), **kwargs)
 
 
-def _fit_and_score_stacked(candidates, X, y, sample_weight, scorer):
-    """Fit every candidate on its rows as one stack of networks
-    (:class:`skconstrain._networks.Stack`), then score each on its held-out
-    rows; the fit time of each is the stack's divided by their number."""
+def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
+    """Fit every candidate ``(alpha, train, test)`` on its rows as one stack
+    of networks (:class:`skconstrain._networks.Stack`), then score each on its
+    held-out rows; the fit time of each is the stack's divided by their number.
+
+    ``template`` (a :class:`ConstrainedRegressor` of the search's
+    hyperparameters) is prepared for the first candidate's rows as a fit
+    would (its checks and warnings, its network): the stack takes its
+    architecture, and each member is scored through it, its network holding
+    the member's weights in turn.
+    """
     start = time.perf_counter()
-    plans = []
-    for estimator, train, _ in candidates:
+
+    def rows(train):
         weights = None if sample_weight is None else sample_weight[train]
-        plans.append(
-            estimator._prepare_fit(
-                _safe_indexing(X, train), _safe_indexing(y, train), weights, False
-            )
+        return _safe_indexing(X, train), _safe_indexing(y, train), weights
+
+    template._prepare_fit(*rows(candidates[0][1]), False)
+    prepared = [template._member(*rows(train), alpha) for alpha, train, _ in candidates]
+    members = [member for _, member, _ in prepared]
+    key = None
+    if template._key is not None:  # the batch sizes are the members' own
+        key = ("stack", len(members), template._key[0], template._key[2])
+    losses = template._losses()
+
+    def make():
+        stack = _networks.Stack(template.model_, len(members))
+        return _training.StackEngine(stack, losses.get("row_loss"), template.shuffle)
+
+    with _training.borrow(key, make) as engine:
+        results = _training.train_stack(
+            engine,
+            members,
+            epochs=template.epochs,
+            learning_rate=template.learning_rate,
+            tol=template.tol,
+            n_iter_no_change=template.n_iter_no_change,
+            output_map=losses.get("output_map"),
         )
-    stack = _networks.Stack([estimator.model_ for estimator, _, _ in candidates])
-    members = [
-        _training.Member(
-            data=plan.data,
-            validation=plan.validation,
-            seed=plan.seed,
-            loss_weight=estimator._loss_weight,
-            penalty_scale=plan.penalty_scale,
-            batch_size=estimator._batch_size,
-        )
-        for (estimator, _, _), plan in zip(candidates, plans, strict=True)
-    ]
-    first = candidates[0][0]
-    losses = first._losses()
-    results = _training.train_stack(
-        stack,
-        members,
-        epochs=first.epochs,
-        learning_rate=first.learning_rate,
-        shuffle=first.shuffle,
-        tol=first.tol,
-        n_iter_no_change=first.n_iter_no_change,
-        row_loss=losses.get("row_loss"),
-        output_map=losses.get("output_map"),
-    )
-    stack.write_back()
-    for (estimator, _, _), plan, (history, stopped) in zip(
-        candidates, plans, results, strict=True
-    ):
-        estimator._end_fit(plan, history, stopped)
-    fit_time = (time.perf_counter() - start) / len(candidates)
-    out = []
-    for estimator, _, test in candidates:
-        begin = time.perf_counter()
-        score = _score(scorer, estimator, X, y, sample_weight, test)
-        out.append((float(score), fit_time, time.perf_counter() - begin))
+        snapshot = engine.stack.snapshot()
+        fit_time = (time.perf_counter() - start) / len(candidates)
+        out = []
+        for k, ((alpha, _, test), (plan, _, scaling)) in enumerate(
+            zip(candidates, prepared, strict=True)
+        ):
+            begin = time.perf_counter()
+            engine.stack.write(k, template.model_, scaling, snapshot)
+            template.alpha = float(alpha)
+            template._end_fit(plan, *results[k])
+            score = _score(scorer, template, X, y, sample_weight, test)
+            out.append((float(score), fit_time, time.perf_counter() - begin))
     return out
 
 
