@@ -416,57 +416,86 @@ class Stack:
         ):
             raise NotStackable("an unknown head")
         self.head = rest[0] if rest else None
-        self.kernels, self.biases, self.activations = [], [], []
-        self.regularizers, self.kernel_constraints, self.bias_constraints = [], [], []
+        self.shapes, self.activations, self.regularizers, self.constraints = (
+            [],
+            [],
+            [],
+            [],
+        )
         for j in dense:
             layer = layers[j]
-            self.kernels.append(
-                tf.Variable(tf.zeros((self.size, *layer.kernel.shape), tf.float32))
-            )
-            self.biases.append(
-                tf.Variable(tf.zeros((self.size, *layer.bias.shape), tf.float32))
-            )
-            self.activations.append(layer.activation)
             regularizer = layer.kernel.regularizer
             self.regularizers.append(
                 None if regularizer is None else regularizer.regularizer
             )
-            self.kernel_constraints.append(layer.kernel.constraint)
-            self.bias_constraints.append(layer.bias.constraint)
+            self.activations.append(layer.activation)
+            for weight in (layer.kernel, layer.bias):
+                self.shapes.append(tuple(weight.shape))
+                self.constraints.append(weight.constraint)
+        self.sizes = [int(np.prod(shape)) for shape in self.shapes]
+        #: every member's weights in one row: ``[kernel, bias, kernel, ...]``
+        #: flattened (one variable: one Adam update for all of them)
+        self.flat = tf.Variable(tf.zeros((self.size, sum(self.sizes)), tf.float32))
         width = layers[len(dense)].offset_weight.shape[0]
         self.offsets = tf.Variable(tf.zeros((self.size, width), tf.float64))
         self.scales = tf.Variable(tf.ones((self.size, width), tf.float64))
 
     @property
-    def variables(self):
-        """The trained variables: kernel, bias, kernel, bias..."""
-        return [v for pair in zip(self.kernels, self.biases, strict=True) for v in pair]
+    def n_inputs(self):
+        return self.shapes[0][0]
 
     @property
-    def constraints(self):
+    def n_outputs(self):
+        return self.shapes[-1][0]
+
+    def views(self, flat=None):
+        """``flat`` (default: the variable) as the members' weights:
+        ``[kernel, bias, ...]`` of shapes ``(M, *shape)``."""
+        import tensorflow as tf
+
+        flat = self.flat if flat is None else flat
+        parts = tf.split(flat, self.sizes, axis=1)
         return [
-            c
-            for pair in zip(self.kernel_constraints, self.bias_constraints, strict=True)
-            for c in pair
+            tf.reshape(part, (self.size, *shape))
+            for part, shape in zip(parts, self.shapes, strict=True)
         ]
+
+    def constrain(self, flat):
+        """The weight constraints, member by member (``tf.vectorized_map``:
+        their axes never mix members), on ``flat``; ``flat`` without any."""
+        import tensorflow as tf
+
+        if all(c is None for c in self.constraints):
+            return flat
+        pairs = zip(self.views(flat), self.constraints, strict=True)
+        views = [
+            value if constraint is None else tf.vectorized_map(constraint, value)
+            for value, constraint in pairs
+        ]
+        return tf.concat([tf.reshape(v, (self.size, -1)) for v in views], axis=1)
 
     def load(self, weights, offsets, scales):
         """The members' starting points: ``weights[k]`` as :func:`mlp_weights`
         returns them, and their target scalings (offset and scale per output,
         rounded to float32 as :class:`TargetScaling` holds them)."""
-        for i, variable in enumerate(self.variables):
-            variable.assign(np.stack([w[i] for w in weights]).astype(np.float32))
+        self.flat.assign(
+            np.stack(
+                [np.concatenate([np.ravel(v) for v in member]) for member in weights]
+            ).astype(np.float32)
+        )
         for variable, values in ((self.offsets, offsets), (self.scales, scales)):
             rounded = np.asarray(values, dtype=np.float32).astype(np.float64)
             variable.assign(np.broadcast_to(rounded, variable.shape))
 
-    def scores(self, x):
-        """The members' outputs before the head: ``x`` of shape (M, B, d)."""
+    def scores(self, x, views=None):
+        """The members' outputs before the head: ``x`` of shape (M, B, d);
+        ``views``: the weights (default: the variable's)."""
         import tensorflow as tf
 
+        views = self.views() if views is None else views
         z = x
-        for kernel, bias, activation in zip(
-            self.kernels, self.biases, self.activations, strict=True
+        for (kernel, bias), activation in zip(
+            zip(views[::2], views[1::2], strict=True), self.activations, strict=True
         ):
             z = tf.einsum("mbi,mio->mbo", z, kernel) + bias[:, None, :]
             if activation is not None:
@@ -477,20 +506,21 @@ class Stack:
         )
         return tf.cast(wide, z.dtype)
 
-    def outputs(self, x):
+    def outputs(self, x, views=None):
         """The members' outputs (through a projection or activation head)."""
-        z = self.scores(x)
+        z = self.scores(x, views)
         if isinstance(self.head, OutputProjection):  # and OutputActivation
             z = self.head.call(z)
         return z
 
-    def penalties(self, outputs, valid, penalty_scale):
+    def penalties(self, outputs, valid, penalty_scale, views=None):
         """Per member (M,): the weight penalties at ``penalty_scale`` (M,)
         and the output penalty's mean over the ``valid`` rows (M, B)."""
         import tensorflow as tf
 
+        views = self.views() if views is None else views
         total = tf.zeros([self.size], outputs.dtype)
-        for kernel, regularizer in zip(self.kernels, self.regularizers, strict=True):
+        for kernel, regularizer in zip(views[::2], self.regularizers, strict=True):
             if regularizer is not None:
                 values = tf.vectorized_map(regularizer, kernel)
                 total += penalty_scale * tf.cast(values, outputs.dtype)
@@ -507,9 +537,10 @@ class Stack:
 
     def snapshot(self):
         """The members' weights and target scalings as arrays, for
-        :meth:`write`: ``(variables, offsets, scales)``."""
+        :meth:`write`: ``(weights, offsets, scales)``, ``weights`` as
+        :meth:`views` returns them."""
         return (
-            [v.numpy() for v in self.variables],
+            [v.numpy() for v in self.views()],
             self.offsets.numpy(),
             self.scales.numpy(),
         )
@@ -527,8 +558,9 @@ class Stack:
         layers = [
             x for x in body(model).layers if not isinstance(x, keras.layers.InputLayer)
         ]
-        dense = [w for layer in layers[: len(self.kernels)] for w in layer.weights]
-        target = layers[len(self.kernels)]
+        n_dense = len(self.activations)
+        dense = [w for layer in layers[:n_dense] for w in layer.weights]
+        target = layers[n_dense]
         if not isinstance(target, TargetScaling) or len(dense) != len(values):
             raise NotStackable("model is not of the stack's architecture")
         for weight, value in zip(dense, values, strict=True):

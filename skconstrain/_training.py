@@ -1039,21 +1039,18 @@ class _StackEpoch:
         self.row_loss = row_loss
         self.shuffle = bool(shuffle)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, 1e-7
-        variables = stack.variables
-        self.moments = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        self.velocities = [tf.Variable(tf.zeros_like(v)) for v in variables]
+        self.moment = tf.Variable(tf.zeros_like(stack.flat))
+        self.velocity = tf.Variable(tf.zeros_like(stack.flat))
         self.steps = tf.Variable(tf.zeros([stack.size], tf.float32))
 
     def reset(self):
         """Adam's state back to its start (a new training)."""
-        for variable in [*self.moments, *self.velocities, self.steps]:
+        for variable in (self.moment, self.velocity, self.steps):
             variable.assign(tf.zeros_like(variable))
 
     def signature(self):
         """The inputs' specs: any number of rows."""
-        m = self.stack.size
-        d = self.stack.kernels[0].shape[1]
-        k = self.stack.kernels[-1].shape[2]
+        m, d, k = self.stack.size, self.stack.n_inputs, self.stack.n_outputs
         return [
             tf.TensorSpec([m, None, d], tf.float32),  # X
             tf.TensorSpec([m, None, k], tf.float32),  # y
@@ -1086,7 +1083,6 @@ class _StackEpoch:
         self, X, y, w, seeds, n, batch, active, loss_weight, penalty_scale, rate
     ):
         stack = self.stack
-        variables = stack.variables
         order = self._orders(seeds, n, tf.shape(X)[1])
         n_steps = tf.reduce_max((n + batch - 1) // batch)
         width = tf.reduce_max(batch)
@@ -1105,7 +1101,8 @@ class _StackEpoch:
             rows = tf.reduce_sum(valid, axis=1)
             moving = active * tf.cast(rows > 0, tf.float32)
             with tf.GradientTape() as tape:
-                pred = stack.outputs(xb)
+                views = stack.views()
+                pred = stack.outputs(xb, views)
                 if self.row_loss is None:
                     per_row = tf.reduce_mean(tf.square(yb - pred), axis=-1)
                 else:
@@ -1113,10 +1110,9 @@ class _StackEpoch:
                         tf.shape(pred)[-1], pred.dtype
                     )
                 data = tf.reduce_sum(wb * per_row, axis=1) / tf.maximum(rows, 1.0)
-                loss = data + stack.penalties(pred, valid, penalty_scale)
+                loss = data + stack.penalties(pred, valid, penalty_scale, views)
                 weighted = tf.reduce_sum(moving * loss_weight * loss)
-            grads = tape.gradient(weighted, variables)
-            self._apply(grads, variables, moving, rate)
+            self._apply(tape.gradient(weighted, stack.flat), moving, rate)
             return i + 1, totals + moving * loss * rows
 
         _, totals = tf.while_loop(
@@ -1126,32 +1122,23 @@ class _StackEpoch:
         )
         return totals / tf.maximum(tf.cast(n, tf.float32), 1.0)
 
-    def _apply(self, grads, variables, moving, rate):
-        """Keras's Adam update, member by member where ``moving``, then the
-        weight constraints of each member."""
+    def _apply(self, grad, moving, rate):
+        """Keras's Adam update, member by member where ``moving`` (others keep
+        their weights and moments), then the weight constraints of each
+        member, on the stack's one variable."""
         steps = self.steps + moving
         self.steps.assign(steps)
         b1, b2 = self.beta_1, self.beta_2
         alpha = rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)
-        for variable, grad, m, v, constraint in zip(
-            variables,
-            grads,
-            self.moments,
-            self.velocities,
-            self.stack.constraints,
-            strict=True,
-        ):
-            shape = [-1] + [1] * (len(variable.shape) - 1)
-            mask = tf.reshape(moving, shape) > 0
-            a = tf.reshape(alpha, shape)
-            new_m = m + (grad - m) * (1 - b1)
-            new_v = v + (tf.square(grad) - v) * (1 - b2)
-            new = variable - (new_m * a) / (tf.sqrt(new_v) + self.epsilon)
-            if constraint is not None:
-                new = tf.vectorized_map(constraint, new)
-            m.assign(tf.where(mask, new_m, m))
-            v.assign(tf.where(mask, new_v, v))
-            variable.assign(tf.where(mask, new, variable))
+        m, v, flat = self.moment, self.velocity, self.stack.flat
+        mask = moving[:, None] > 0
+        new_m = m + (grad - m) * (1 - b1)
+        new_v = v + (tf.square(grad) - v) * (1 - b2)
+        new = flat - (new_m * alpha[:, None]) / (tf.sqrt(new_v) + self.epsilon)
+        new = self.stack.constrain(new)
+        m.assign(tf.where(mask, new_m, m))
+        v.assign(tf.where(mask, new_v, v))
+        flat.assign(tf.where(mask, new, flat))
 
 
 class StackEngine:
@@ -1253,7 +1240,7 @@ def train_stack(
     waited = np.zeros(size, dtype=int)
     active = np.ones(size, dtype=bool)
     stopped = np.zeros(size, dtype=bool)
-    best_weights = [v.numpy().copy() for v in stack.variables] if validation else None
+    best_weights = stack.flat.numpy() if validation else None
     for epoch in range(1, epochs + 1):
         seeds = tf.constant(
             [int(m.seed + epoch) % (2**31 - 1) for m in members], tf.int32
@@ -1284,14 +1271,12 @@ def train_stack(
                 )
         if n_iter_no_change is None:
             continue
+        flat = stack.flat.numpy() if validation is not None else None
         for k in np.flatnonzero(active):
             if current[k] / scales[k] < best[k] - tol:
                 best[k], waited[k] = current[k] / scales[k], 0
                 if validation is not None:
-                    for saved, variable in zip(
-                        best_weights, stack.variables, strict=True
-                    ):
-                        saved[k] = variable[k].numpy()
+                    best_weights[k] = flat[k]
             else:
                 waited[k] += 1
                 if waited[k] >= n_iter_no_change:
@@ -1299,6 +1284,5 @@ def train_stack(
         if not active.any():
             break
     if best_weights is not None:
-        for saved, variable in zip(best_weights, stack.variables, strict=True):
-            variable.assign(saved)
+        stack.flat.assign(best_weights)
     return [(histories[k], bool(stopped[k])) for k in range(size)]
