@@ -374,7 +374,7 @@ class Stack:
 
     Each Dense kernel of the M members becomes one variable of shape
     ``(M, inputs, units)`` (its bias ``(M, units)``) and a layer one batched
-    ``einsum``, so a step over M members dispatches as many operations as a
+    matrix product, so a step over M members dispatches as many operations as a
     step over one. The members' input scaling is done on their data
     (:func:`skconstrain._training.as_tensors`), their target scalings are
     variables per member (float64, as :class:`TargetScaling` computes), and
@@ -497,7 +497,7 @@ class Stack:
         for (kernel, bias), activation in zip(
             zip(views[::2], views[1::2], strict=True), self.activations, strict=True
         ):
-            z = tf.einsum("mbi,mio->mbo", z, kernel) + bias[:, None, :]
+            z = tf.matmul(z, kernel) + bias[:, None, :]
             if activation is not None:
                 z = activation(z)
         # as TargetScaling: in float64, where the product is exact

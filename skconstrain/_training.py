@@ -1034,10 +1034,15 @@ class _StackEpoch:
     order with its own batch size, by Adam written out per member (its own
     step count), skipping the members that are done or out of rows."""
 
-    def __init__(self, stack, row_loss, shuffle=True, beta_1=0.9, beta_2=0.999):
+    def __init__(
+        self, stack, row_loss, shuffle=True, width=200, beta_1=0.9, beta_2=0.999
+    ):
         self.stack = stack
         self.row_loss = row_loss
         self.shuffle = bool(shuffle)
+        # the largest batch, a constant of the trace: every step's tensors
+        # have static shapes (smaller batches are masked)
+        self.width = int(width)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, 1e-7
         self.moment = tf.Variable(tf.zeros_like(stack.flat))
         self.velocity = tf.Variable(tf.zeros_like(stack.flat))
@@ -1083,23 +1088,27 @@ class _StackEpoch:
         self, X, y, w, seeds, n, batch, active, loss_weight, penalty_scale, rate
     ):
         stack = self.stack
-        order = self._orders(seeds, n, tf.shape(X)[1])
+        rows = tf.shape(X)[1]
+        # the members' rows one after another, each in its epoch's order:
+        # a step gathers its batches from these with one op per array
+        first = tf.range(stack.size) * rows
+        order = tf.reshape(self._orders(seeds, n, rows) + first[:, None], [-1])
+        X = tf.gather(tf.reshape(X, [-1, stack.n_inputs]), order)
+        y = tf.gather(tf.reshape(y, [-1, stack.n_outputs]), order)
+        w = tf.gather(tf.reshape(w, [-1]), order)
         n_steps = tf.reduce_max((n + batch - 1) // batch)
-        width = tf.reduce_max(batch)
-        offsets = tf.range(width)
+        offsets = tf.range(self.width)
 
         def step(i, totals):
             start = i * batch
             positions = start[:, None] + offsets[None, :]
             end = tf.minimum(start + batch, n)
             valid = tf.cast(positions < end[:, None], tf.float32)
-            positions = tf.minimum(positions, tf.shape(order)[1] - 1)
-            index = tf.gather(order, positions, batch_dims=1)
-            xb = tf.gather(X, index, batch_dims=1)
-            yb = tf.gather(y, index, batch_dims=1)
-            wb = tf.gather(w, index, batch_dims=1) * valid
-            rows = tf.reduce_sum(valid, axis=1)
-            moving = active * tf.cast(rows > 0, tf.float32)
+            index = tf.minimum(positions, rows - 1) + first[:, None]
+            xb, yb = tf.gather(X, index), tf.gather(y, index)
+            wb = tf.gather(w, index) * valid
+            count = tf.reduce_sum(valid, axis=1)
+            moving = active * tf.cast(count > 0, tf.float32)
             with tf.GradientTape() as tape:
                 views = stack.views()
                 pred = stack.outputs(xb, views)
@@ -1109,11 +1118,11 @@ class _StackEpoch:
                     per_row = self.row_loss(yb, pred) / tf.cast(
                         tf.shape(pred)[-1], pred.dtype
                     )
-                data = tf.reduce_sum(wb * per_row, axis=1) / tf.maximum(rows, 1.0)
+                data = tf.reduce_sum(wb * per_row, axis=1) / tf.maximum(count, 1.0)
                 loss = data + stack.penalties(pred, valid, penalty_scale, views)
                 weighted = tf.reduce_sum(moving * loss_weight * loss)
             self._apply(tape.gradient(weighted, stack.flat), moving, rate)
-            return i + 1, totals + moving * loss * rows
+            return i + 1, totals + moving * loss * count
 
         _, totals = tf.while_loop(
             lambda i, _: i < n_steps,
@@ -1147,9 +1156,9 @@ class StackEngine:
     and loss: the data, the members' weights, batch sizes, penalty scales and
     the learning rate are inputs or variables, not constants of the trace."""
 
-    def __init__(self, stack, row_loss=None, shuffle=True):
+    def __init__(self, stack, row_loss=None, shuffle=True, width=200):
         self.stack = stack
-        self.epoch = _StackEpoch(stack, row_loss, shuffle)
+        self.epoch = _StackEpoch(stack, row_loss, shuffle, width)
         self.run_epoch = tf.function(
             self.epoch, input_signature=self.epoch.signature(), autograph=False
         )
@@ -1203,6 +1212,8 @@ def train_stack(
     stack = engine.stack
     if size != stack.size:
         raise ValueError(f"{size} members for a stack of {stack.size}")
+    if max(m.batch_size for m in members) > engine.epoch.width:
+        raise ValueError("a member's batch is larger than the stack's width")
     engine.load(members)
     n = np.array([len(m.data.y.numpy()) for m in members])
     width = int(n.max())

@@ -789,14 +789,18 @@ def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
     template._prepare_fit(*rows(candidates[0][1]), False)
     prepared = [template._member(*rows(train), alpha) for alpha, train, _ in candidates]
     members = [member for _, member, _ in prepared]
+    # the largest batch is the trace's (each member's own is an input)
+    width = max(member.batch_size for member in members)
     key = None
-    if template._key is not None:  # the batch sizes are the members' own
-        key = ("stack", len(members), template._key[0], template._key[2])
+    if template._key is not None:
+        key = ("stack", len(members), width, template._key[0], template._key[2])
     losses = template._losses()
 
     def make():
         stack = _networks.Stack(template.model_, len(members))
-        return _training.StackEngine(stack, losses.get("row_loss"), template.shuffle)
+        return _training.StackEngine(
+            stack, losses.get("row_loss"), template.shuffle, width
+        )
 
     with _training.borrow(key, make) as engine:
         results = _training.train_stack(
