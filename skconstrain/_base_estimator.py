@@ -310,16 +310,17 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
         return X, data, validation, scaling
 
-    def _member(self, X, y, sample_weight, alpha):
+    def _member(self, X, y, sample_weight, alpha, random_state):
         """A new fit of the default MLP at ``alpha`` on validated rows, as
         :meth:`_prepare_fit` prepares it (same rows, seeds, scalings), but as
         a member of a stack: no network is built. The estimator must have
-        been prepared for data of this kind (``_prepare_fit``).
+        been prepared for data of this kind (``_prepare_fit``); its seeds are
+        drawn from ``random_state`` (a generator is copied, not advanced).
 
         Returns ``(plan, member, x_scaling)``: the :class:`_FitPlan`, the
         :class:`skconstrain._training.Member` and the input scaling.
         """
-        rng = check_random_state(_copied(self.random_state))
+        rng = check_random_state(_copied(random_state))
         target_violation = self._target_violation(y)
         X, data, validation, scaling = self._fit_data(
             X, y, sample_weight, rng, split=True, continuing=False

@@ -555,8 +555,12 @@ class Stack:
         model.get_layer(INPUT_SCALING).set_weights(
             [np.asarray(v, dtype=np.float64) for v in x_scaling]
         )
+        # the model's layers after its InputScaling (what ``body`` runs,
+        # without building a model for it)
         layers = [
-            x for x in body(model).layers if not isinstance(x, keras.layers.InputLayer)
+            x
+            for x in model.layers
+            if not isinstance(x, (keras.layers.InputLayer, InputScaling))
         ]
         n_dense = len(self.activations)
         dense = [w for layer in layers[:n_dense] for w in layer.weights]

@@ -33,6 +33,7 @@ Only TensorFlow and Keras are imported here; nothing of the estimator.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -1019,6 +1020,38 @@ class Member:
     weights: list
     offset: np.ndarray
     scale: np.ndarray
+
+
+#: The memory a stack may take (its data, weights, optimizer state and the
+#: activations of a step); a search that needs more trains in chunks.
+STACK_MEMORY = 1 << 30
+
+
+def member_bytes(members, n_weights, units):
+    """The bytes one member of a stack of ``members`` takes: its rows padded
+    to the longest member's (features, targets and weights, and the epoch's
+    permuted copy, with its order), its validation rows, its ``n_weights``
+    weights with their Adam moments and update, and a step's activations
+    (``units``: the units of its layers, forward and backward, float64 at
+    the head)."""
+    rows = max(len(m.data.y) for m in members)
+    val_rows = max((len(m.validation.y) for m in members if m.validation), default=0)
+    d, k = members[0].data.X.shape[1], members[0].data.y.shape[1]
+    width = max(m.batch_size for m in members)
+    data = 2 * rows * (d + k + 2) * 4 + val_rows * (d + k + 1) * 4
+    return data + 6 * n_weights * 4 + 8 * width * (units + d + k) * 4
+
+
+def chunks(members, n_weights, units, budget=None):
+    """Consecutive slices of ``members`` whose stacks each take at most
+    ``budget`` bytes (default :data:`STACK_MEMORY`; at least one member in
+    each), of sizes as equal as possible."""
+    budget = STACK_MEMORY if budget is None else budget
+    each = member_bytes(members, n_weights, units)
+    size = max(1, min(len(members), budget // each))
+    n_chunks = -(-len(members) // size)
+    bounds = [len(members) * i // n_chunks for i in range(n_chunks + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def _padded(parts, width, dtype):

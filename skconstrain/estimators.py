@@ -18,6 +18,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from keras import ops
 from scipy.stats import rankdata
+from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import check_scoring, d2_pinball_score, get_scorer_names
 from sklearn.model_selection import check_cv
@@ -38,7 +39,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skconstrain import _networks, _training
-from skconstrain._base_estimator import BaseConstrainedRegressor
+from skconstrain._base_estimator import BaseConstrainedRegressor, _copied
 from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras.losses import fenchel_young
@@ -658,7 +659,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         for name in ("alphas", "cv", "scoring", "refit", "n_jobs"):
             params.pop(name)
         params["warm_start"] = False
-        return ConstrainedRegressor(alpha=float(alpha), **params)
+        # cloned, as GridSearchCV's candidates: a RandomState is copied, so each
+        # fit draws from the state the search was given
+        return clone(ConstrainedRegressor(alpha=float(alpha), **params))
 
     def fit(self, X, y, sample_weight=None, **params):
         """Search ``alphas`` by cross-validation, then refit with ``alpha_``.
@@ -771,8 +774,10 @@ def _score(scorer, estimator, X, y, sample_weight, test):
 
 def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
     """Fit every candidate ``(alpha, train, test)`` on its rows as one stack
-    of networks (:class:`skconstrain._networks.Stack`), then score each on its
-    held-out rows; the fit time of each is the stack's divided by their number.
+    of networks (:class:`skconstrain._networks.Stack`; in chunks when they
+    would take more than ``_training.STACK_MEMORY``), then score each on its
+    held-out rows; the fit time of each is its stack's divided by their number
+    (with its share of the preparation).
 
     ``template`` (a :class:`ConstrainedRegressor` of the search's
     hyperparameters) is prepared for the first candidate's rows as a fit
@@ -786,44 +791,56 @@ def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
         weights = None if sample_weight is None else sample_weight[train]
         return _safe_indexing(X, train), _safe_indexing(y, train), weights
 
+    # each member draws from the search's random state as given (the
+    # template's preparation draws from its own copy)
+    state = _copied(template.random_state)
     template._prepare_fit(*rows(candidates[0][1]), False)
-    prepared = [template._member(*rows(train), alpha) for alpha, train, _ in candidates]
+    prepared = [
+        template._member(*rows(train), alpha, state) for alpha, train, _ in candidates
+    ]
     members = [member for _, member, _ in prepared]
     # the largest batch is the trace's (each member's own is an input)
     width = max(member.batch_size for member in members)
-    key = None
-    if template._key is not None:
-        key = ("stack", len(members), width, template._key[0], template._key[2])
     losses = template._losses()
+    n_weights = sum(int(np.prod(w.shape)) for w in members[0].weights)
+    units = sum(template._hidden_sizes()) + template.n_outputs_
+    out = []
+    prepare_time = time.perf_counter() - start
+    for part in _training.chunks(members, n_weights, units):
+        begin = time.perf_counter()
+        size = len(members[part])
+        key = None
+        if template._key is not None:
+            key = ("stack", size, width, template._key[0], template._key[2])
 
-    def make():
-        stack = _networks.Stack(template.model_, len(members))
-        return _training.StackEngine(
-            stack, losses.get("row_loss"), template.shuffle, width
-        )
+        def make(size=size):
+            stack = _networks.Stack(template.model_, size)
+            return _training.StackEngine(
+                stack, losses.get("row_loss"), template.shuffle, width
+            )
 
-    with _training.borrow(key, make) as engine:
-        results = _training.train_stack(
-            engine,
-            members,
-            epochs=template.epochs,
-            learning_rate=template.learning_rate,
-            tol=template.tol,
-            n_iter_no_change=template.n_iter_no_change,
-            output_map=losses.get("output_map"),
-        )
-        snapshot = engine.stack.snapshot()
-        fit_time = (time.perf_counter() - start) / len(candidates)
-        out = []
-        for k, ((alpha, _, test), (plan, _, scaling)) in enumerate(
-            zip(candidates, prepared, strict=True)
-        ):
-            begin = time.perf_counter()
-            engine.stack.write(k, template.model_, scaling, snapshot)
-            template.alpha = float(alpha)
-            template._end_fit(plan, *results[k])
-            score = _score(scorer, template, X, y, sample_weight, test)
-            out.append((float(score), fit_time, time.perf_counter() - begin))
+        with _training.borrow(key, make) as engine:
+            results = _training.train_stack(
+                engine,
+                members[part],
+                epochs=template.epochs,
+                learning_rate=template.learning_rate,
+                tol=template.tol,
+                n_iter_no_change=template.n_iter_no_change,
+                output_map=losses.get("output_map"),
+            )
+            snapshot = engine.stack.snapshot()
+            fit_time = (time.perf_counter() - begin) / size
+            fit_time += prepare_time / len(members)
+            for k, ((alpha, _, test), (plan, _, scaling)) in enumerate(
+                zip(candidates[part], prepared[part], strict=True)
+            ):
+                begin = time.perf_counter()
+                engine.stack.write(k, template.model_, scaling, snapshot)
+                template.alpha = float(alpha)
+                template._end_fit(plan, *results[k])
+                score = _score(scorer, template, X, y, sample_weight, test)
+                out.append((float(score), fit_time, time.perf_counter() - begin))
     return out
 
 

@@ -112,8 +112,19 @@ def test_pipeline_and_grid_search_over_structure():
         ),
         (dict(penalty="orthogonality", batch_size=17, hidden_layer_sizes=(6, 5)), True),
         (dict(early_stopping=True, n_iter_no_change=2, epochs=30), False),
+        (dict(shuffle=False, random_state=np.random.RandomState(3)), True),
+        (dict(random_state=np.random.RandomState(3), early_stopping=True), False),
     ],
-    ids=["activation", "penalty", "fenchel_young", "constraints", "ortho", "es"],
+    ids=[
+        "activation",
+        "penalty",
+        "fenchel_young",
+        "constraints",
+        "ortho",
+        "es",
+        "no_shuffle",
+        "random_state_es",
+    ],
 )
 def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
     # the search trains alphas x folds as one stack of networks: each member
@@ -162,3 +173,113 @@ def test_a_search_without_a_penalty_warns():
     est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=2, penalty=None, **NET)
     with pytest.warns(UserWarning, match="penalty=None, so every alpha"):
         est.fit(X, Y)
+
+
+def test_members_start_from_the_weights_their_single_fit_builds():
+    # members are not built as Keras models: their initial weights are drawn
+    # by the same seeded initializers as the default MLP's
+    from skconstrain import _networks
+
+    for hidden in [(), (5,), (6, 3)]:
+        model = _networks.mlp(7, 3, hidden, "relu", seed=1234)
+        built = [
+            w.numpy() for layer in model.layers[1:] for w in layer.trainable_weights
+        ]
+        drawn = _networks.mlp_weights(7, 3, hidden, seed=1234)
+        assert [w.shape for w in drawn] == [w.shape for w in built]
+        for a, b in zip(drawn, built, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_search_too_large_for_memory_trains_in_chunks(monkeypatch):
+    from skconstrain import _training
+
+    cv = KFold(3, shuffle=True, random_state=0)
+    alphas = [1e-4, 1.0]
+    net = {**NET, "epochs": 3}
+    whole = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
+    sizes = []
+    real = _training.train_stack
+
+    def spy(engine, members, **kwargs):
+        sizes.append(len(members))
+        return real(engine, members, **kwargs)
+
+    # room for two members: the 6 members train in 3 stacks of 2
+    each = _member_bytes_for(X, Y, cv, alphas, net)
+    monkeypatch.setattr(_training, "STACK_MEMORY", 2 * each)
+    monkeypatch.setattr(_training, "train_stack", spy)
+    parts = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
+    assert sizes == [2, 2, 2]
+    for k in range(3):
+        np.testing.assert_allclose(
+            parts.cv_results_[f"split{k}_test_score"],
+            whole.cv_results_[f"split{k}_test_score"],
+            atol=1e-6,
+        )
+
+
+def _member_bytes_for(X, Y, cv, alphas, net):
+    """The bytes of one member of the stack that the search would build."""
+    from skconstrain import _training
+
+    found = []
+    real = _training.chunks
+
+    def spy(members, n_weights, units, budget=None):
+        found.append(_training.member_bytes(members, n_weights, units))
+        return real(members, n_weights, units, budget)
+
+    _training.chunks = spy
+    try:
+        ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
+    finally:
+        _training.chunks = real
+    return found[0]
+
+
+def test_chunks_cover_the_members_evenly_within_the_budget():
+    from skconstrain import _training
+
+    class Member:
+        def __init__(self, rows):
+            self.data = _training.as_tensors(np.ones((rows, 3)), np.ones((rows, 2)))
+            self.validation = None
+            self.batch_size = 8
+
+    members = [Member(10 + i) for i in range(7)]
+    each = _training.member_bytes(members, 50, 12)
+    for room in [1, 2, 3, 7, 100]:
+        parts = _training.chunks(members, 50, 12, budget=room * each)
+        covered = [i for part in parts for i in range(len(members))[part]]
+        assert covered == list(range(7))
+        sizes = [len(members[part]) for part in parts]
+        assert max(sizes) <= room and max(sizes) - min(sizes) <= 1
+    # a member larger than the budget still trains, alone
+    assert len(_training.chunks(members, 50, 12, budget=1)) == 7
+
+
+def test_one_trace_serves_searches_of_any_number_of_rows():
+    from skconstrain import _training
+
+    _training.clear_cache()
+    made = []
+    real = _training.StackEngine
+
+    class Spy(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    cv = KFold(2, shuffle=True, random_state=0)
+    net = {**NET, "epochs": 2, "batch_size": 16}
+    try:
+        _training.StackEngine = Spy
+        for rows in (150, 120, 90):
+            ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **net).fit(
+                X[:rows], Y[:rows]
+            )
+    finally:
+        _training.StackEngine = real
+    assert len(made) == 1
+    assert made[0].run_epoch.experimental_get_tracing_count() == 1
