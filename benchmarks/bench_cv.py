@@ -10,11 +10,14 @@ stopping), batch size (64) and optimizer (Adam 1e-3), refit included:
 - ``GridSearchCV(ConstrainedRegressor)``: the same fits one after another;
 - ``GridSearchCV(MLPRegressor)``: scikit-learn's network.
 
-Runs are interleaved and repeated; medians are printed with the ratios, and
-the memory the stack holds (its data, padded, and its weights with their
-Adam moments).
+Runs are interleaved and repeated; medians are printed with the ratios, the
+time of the first search (which traces the stacked epoch; later searches of
+that architecture and size reuse it, as the medians do), and the memory the
+stack holds as the library sizes it (its data, padded, its weights with their
+Adam moments, a step's activations), with the measured peak on a GPU.
 
-Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3]``.
+Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3] [--rows ...]
+[--hidden ...]``.
 """
 
 import argparse
@@ -35,7 +38,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neural_network import MLPRegressor
 
-from skconstrain import ConstrainedRegressor, ConstrainedRegressorCV
+from skconstrain import ConstrainedRegressor, ConstrainedRegressorCV, _training
 
 D, K, BATCH, EPOCHS = 10, 4, 64, 30
 
@@ -79,29 +82,60 @@ def contenders(hidden, alphas, cv):
 
 
 def stack_bytes(n_rows, n_alphas, n_folds, hidden):
+    """The memory of the search's stack, as the library sizes its chunks
+    (``skconstrain._training.stack_member_bytes``)."""
     members = n_alphas * n_folds
-    train_rows = n_rows - n_rows // n_folds
-    data_bytes = members * train_rows * (D + K + 2) * 4
     sizes = [D, *hidden, K]
     weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
-    return data_bytes + members * weights * 3 * 4  # weights and 2 Adam moments
+    each = _training.stack_member_bytes(
+        rows=n_rows - n_rows // n_folds,
+        validation_rows=0,
+        n_features=D,
+        n_outputs=K,
+        batch_size=BATCH,
+        n_weights=weights,
+        units=sum(hidden) + K,
+    )
+    return members * each
+
+
+def gpu_peak():
+    """Peak bytes on the first GPU since the last reset (None without one)."""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
+
+def reset_gpu_peak():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.reset_memory_stats("GPU:0")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 000 rows, hidden 32")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--rows", type=int, nargs="*", help="row counts (default 2 000 and 20 000)"
+    )
+    parser.add_argument(
+        "--hidden", type=int, nargs="*", help="hidden widths (default 32 and 100)"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
-    rows = [2000] if args.quick else [2000, 20000]
-    hiddens = [(32,)] if args.quick else [(32,), (100,)]
+    rows = args.rows or ([2000] if args.quick else [2000, 20000])
+    hiddens = [(h,) for h in (args.hidden or ([32] if args.quick else [32, 100]))]
     grids = [(4, 3), (16, 5)]
     print(
-        "| rows | hidden | alphas x folds | ours | GridSearchCV(ours) | "
-        "GridSearchCV(MLP) | vs GridSearchCV(ours) | vs GridSearchCV(MLP) "
+        "| rows | hidden | alphas x folds | ours (first) | ours | GridSearchCV(ours) "
+        "| GridSearchCV(MLP) | vs GridSearchCV(ours) | vs GridSearchCV(MLP) "
         "| stack memory |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in rows:
         X, Y = data(n)
         for hidden in hiddens:
@@ -110,20 +144,29 @@ def main():
                 cv = KFold(n_folds, shuffle=True, random_state=0)
                 makers = contenders(hidden, alphas, cv)
                 times = {name: [] for name in makers}
+                peak = None
                 for _ in range(args.repeat):  # interleaved
                     for name, make in makers.items():
+                        reset_gpu_peak()
                         start = time.perf_counter()
                         make().fit(X, Y)
                         times[name].append(time.perf_counter() - start)
+                        if name == "ours":
+                            peak = gpu_peak()
+                # the first search of an architecture in a process traces its
+                # stacked epoch; later ones (the medians) reuse the trace
+                first = times["ours"][0]
                 med = {name: float(np.median(t)) for name, t in times.items()}
                 ours = med["ours"]
                 grid = med["GridSearchCV(ConstrainedRegressor)"]
                 mlp = med["GridSearchCV(MLPRegressor)"]
-                memory = stack_bytes(n, n_alphas, n_folds, hidden) / 2**20
+                memory = f"{stack_bytes(n, n_alphas, n_folds, hidden) / 2**20:.1f} MiB"
+                if peak is not None:
+                    memory += f" (GPU peak {peak / 2**20:.0f} MiB)"
                 print(
-                    f"| {n} | {hidden} | {n_alphas} x {n_folds} | {ours:.2f} s | "
-                    f"{grid:.2f} s | {mlp:.2f} s | {grid / ours:.2f}x | "
-                    f"{mlp / ours:.2f}x | {memory:.1f} MiB |",
+                    f"| {n} | {hidden} | {n_alphas} x {n_folds} | {first:.2f} s "
+                    f"| {ours:.2f} s | {grid:.2f} s | {mlp:.2f} s | "
+                    f"{grid / ours:.2f}x | {mlp / ours:.2f}x | {memory} |",
                     flush=True,
                 )
 

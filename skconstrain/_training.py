@@ -1028,18 +1028,32 @@ STACK_MEMORY = 1 << 30
 
 
 def member_bytes(members, n_weights, units):
-    """The bytes one member of a stack of ``members`` takes: its rows padded
-    to the longest member's (features, targets and weights, and the epoch's
-    permuted copy, with its order), its validation rows, its ``n_weights``
+    """The bytes one member of a stack of ``members`` takes
+    (:func:`stack_member_bytes` for their rows, widths and ``n_weights``)."""
+    return stack_member_bytes(
+        rows=max(len(m.data.y) for m in members),
+        validation_rows=max(
+            (len(m.validation.y) for m in members if m.validation), default=0
+        ),
+        n_features=members[0].data.X.shape[1],
+        n_outputs=members[0].data.y.shape[1],
+        batch_size=max(m.batch_size for m in members),
+        n_weights=n_weights,
+        units=units,
+    )
+
+
+def stack_member_bytes(
+    rows, validation_rows, n_features, n_outputs, batch_size, n_weights, units
+):
+    """The bytes one member of a stack takes: its ``rows`` (padded to the
+    longest member's: features, targets and weights, and the epoch's
+    permuted copy with its order), its validation rows, its ``n_weights``
     weights with their Adam moments and update, and a step's activations
-    (``units``: the units of its layers, forward and backward, float64 at
-    the head)."""
-    rows = max(len(m.data.y) for m in members)
-    val_rows = max((len(m.validation.y) for m in members if m.validation), default=0)
-    d, k = members[0].data.X.shape[1], members[0].data.y.shape[1]
-    width = max(m.batch_size for m in members)
-    data = 2 * rows * (d + k + 2) * 4 + val_rows * (d + k + 1) * 4
-    return data + 6 * n_weights * 4 + 8 * width * (units + d + k) * 4
+    (``units``: the units of its layers, forward and backward)."""
+    d, k = n_features, n_outputs
+    data = 2 * rows * (d + k + 2) * 4 + validation_rows * (d + k + 1) * 4
+    return data + 6 * n_weights * 4 + 8 * batch_size * (units + d + k) * 4
 
 
 def chunks(members, n_weights, units, budget=None):
