@@ -257,29 +257,3 @@ def test_chunks_cover_the_members_evenly_within_the_budget():
         assert max(sizes) <= room and max(sizes) - min(sizes) <= 1
     # a member larger than the budget still trains, alone
     assert len(_training.chunks(members, 50, 12, budget=1)) == 7
-
-
-def test_one_trace_serves_searches_of_any_number_of_rows():
-    from skconstrain import _training
-
-    _training.clear_cache()
-    made = []
-    real = _training.StackEngine
-
-    class Spy(real):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    cv = KFold(2, shuffle=True, random_state=0)
-    net = {**NET, "epochs": 2, "batch_size": 16}
-    try:
-        _training.StackEngine = Spy
-        for rows in (150, 120, 90):
-            ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **net).fit(
-                X[:rows], Y[:rows]
-            )
-    finally:
-        _training.StackEngine = real
-    assert len(made) == 1
-    assert made[0].run_epoch.experimental_get_tracing_count() == 1
