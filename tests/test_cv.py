@@ -257,3 +257,24 @@ def test_chunks_cover_the_members_evenly_within_the_budget():
         assert max(sizes) <= room and max(sizes) - min(sizes) <= 1
     # a member larger than the budget still trains, alone
     assert len(_training.chunks(members, 50, 12, budget=1)) == 7
+
+
+@pytest.mark.parametrize(
+    "config, column",
+    [(dict(output_strategy="post"), None), (dict(output_constraint=None), 0)],
+    ids=["post", "one_target"],
+)
+def test_the_stack_projects_after_predict_and_fits_one_target(config, column):
+    y = Y if column is None else Y[:, column]
+    net = {**NET, "epochs": 5, **config}
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(alphas=[1e-4, 10.0], cv=cv, **net).fit(X, y)
+    grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": [1e-4, 10.0]}, cv=cv)
+    grid.fit(X, y)
+    for k in range(3):
+        np.testing.assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            atol=1e-5,
+        )
+    assert ours.predict(X).shape == y.shape
