@@ -110,6 +110,21 @@ class _FitPlan:
     target_violation: dict | None
 
 
+def _loss_weight(data):
+    """What the objective's gradient is multiplied by: 1 / the targets'
+    variance (the loss of the best constant), 1 where it is 0."""
+    scale = data.target_scale
+    return 1.0 / scale if scale > 0 else 1.0
+
+
+def _penalty_scale(alpha, n_samples, loss_weight):
+    """``alpha / n``, times the targets' variance: the gradient is the
+    objective's times ``loss_weight`` (1 / the variance), so alpha weighs the
+    penalty against the squared error divided by the variance, whatever the
+    units of y."""
+    return float(alpha) / max(n_samples, 1) / loss_weight
+
+
 def _copied(random_state):
     """``random_state``, a generator copied: each fit draws from the same
     state, as each of :class:`~sklearn.model_selection.GridSearchCV`'s clones
@@ -264,11 +279,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         n_samples = X.shape[0]
         if not continuing:
             self._build(X.shape, rng, data, scaling)
-        # The gradient is the objective's times ``_loss_weight`` (1 / the
-        # targets' variance): the penalty is multiplied by the variance here,
-        # so that alpha weighs it against the squared error divided by the
-        # variance, whatever the units of y.
-        penalty_scale = float(self.alpha) / max(n_samples, 1) / self._loss_weight
+        penalty_scale = _penalty_scale(self.alpha, n_samples, self._loss_weight)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
@@ -327,18 +338,17 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
         model_seed = rng.randint(2**31 - 1)  # as _build draws them
         seed = int(rng.randint(2**31 - 1))
-        scale = data.target_scale
-        loss_weight = 1.0 / scale if scale > 0 else 1.0
+        loss_weight = _loss_weight(data)
         n_samples = X.shape[0]
         offset, spread = self._score_start(data)
-        penalty_scale = float(alpha) / max(n_samples, 1) / loss_weight
+        penalty_scale = _penalty_scale(alpha, n_samples, loss_weight)
         member = _training.Member(
             data=data,
             validation=validation,
             seed=seed,
             loss_weight=loss_weight,
             penalty_scale=penalty_scale,
-            batch_size=self.batch_size or min(200, max(n_samples, 1)),
+            batch_size=self._batch_size_for(n_samples),
             weights=_networks.mlp_weights(
                 X.shape[1], self.n_outputs_, self._hidden_sizes(), model_seed
             ),
@@ -690,6 +700,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             return named.set_params(factor=1.0)
         return clone(_regularizers.get(self.penalty), safe=False)
 
+    def _batch_size_for(self, n_samples):
+        """``batch_size``, or min(200, n_samples) for None (as MLPRegressor)."""
+        return self.batch_size or min(200, max(n_samples, 1))
+
     def _hidden_sizes(self):
         return [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
 
@@ -769,9 +783,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         optimizer.build(model.trainable_variables)
         self.model_ = model
         self._fit_shape = X_shape
-        scale = data.target_scale
-        self._loss_weight = 1.0 / scale if scale > 0 else 1.0
-        self._batch_size = self.batch_size or min(200, max(X_shape[0], 1))
+        self._loss_weight = _loss_weight(data)
+        self._batch_size = self._batch_size_for(X_shape[0])
         params = self.get_params(deep=False)
         self._built_with = {
             name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
