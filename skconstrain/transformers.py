@@ -49,10 +49,13 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     set : {"l2_sphere", "l2_ball", "l1_ball", "simplex", "linf_ball", "box", \
-"nonneg"}, default="l2_sphere"
+"nonneg", "ordered"}, default="l2_sphere"
         The set: ``||p||_2 = radius``, ``||p||_2 <= radius``, ``||p||_1 <= radius``,
         ``p >= 0 and sum(p) = radius``, ``max|p_i| <= radius``,
-        ``lower <= p <= upper`` or ``p >= 0``. Case-insensitive. ``fit``
+        ``lower <= p <= upper``, ``p >= 0`` or ``p_1 <= p_2 <= ... <= p_d``
+        (the nearest ordered row: isotonic regression, which pools each run
+        of decreasing values into its mean; ``transform`` warns when most
+        rows decrease, as columns in reverse order do). Case-insensitive. ``fit``
         warns when the set is a point or two for rows of one column (the
         simplex, the sphere); a "box" needs ``lower``, ``upper`` or both.
     radius : float, default=1.0
@@ -184,6 +187,8 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             accept_sparse=["csr", "csc"],
         )
+        if check_set(self.set) == "ordered" and not sp.issparse(X):
+            _warn_reversed(X)
         return project(X, self.set, **self._projection_params(X.shape[1]))
 
     def _keeps_zeros(self):
@@ -200,6 +205,26 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = self._keeps_zeros()
         return tags
+
+
+def _warn_reversed(X):
+    """Warn when most rows of ``X`` decrease (columns in the reverse order):
+    the projection onto "ordered" pools each such row into its mean."""
+    if X.shape[1] < 2 or not len(X):
+        return
+    steps = np.diff(X, axis=1)
+    decreasing = (steps <= 0).all(axis=1) & (steps < 0).any(axis=1)
+    share = float(decreasing.mean())
+    if share > 0.5:
+        warnings.warn(
+            f"NormProjector(set='ordered'): {share:.0%} of the rows decrease "
+            "from their first column to their last, so their projection onto "
+            "the ordered set (y_1 <= y_2 <= ...) flattens each into its mean. "
+            "Are the columns in reverse order (quantiles by decreasing level, "
+            "say)? Reverse them first (X[:, ::-1]).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class ProjectedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):

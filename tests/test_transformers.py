@@ -1,6 +1,7 @@
 """NormProjector and ProjectedRegressor in real scikit-learn workflows."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -295,3 +296,18 @@ def test_norm_projector_refuses_sparse_where_zeros_would_move(params):
         projector.fit(sp.csr_array(np.eye(3)))
     with pytest.raises(TypeError, match=r"not sparse: .*\.toarray\(\)"):
         NormProjector(**params).transform(sp.csr_array(np.eye(3)))
+
+
+def test_ordered_warns_when_rows_come_in_reverse_order():
+    rng = np.random.default_rng(0)
+    Q = np.sort(rng.normal(size=(20, 3)), axis=1)
+    with pytest.warns(UserWarning, match=r"100% of the rows decrease.*X\[:, ::-1\]"):
+        flat = NormProjector("ordered").fit_transform(Q[:, ::-1])
+    np.testing.assert_allclose(flat, Q.mean(axis=1, keepdims=True) * np.ones(3))
+    # crossing quantiles of a few rows are what the projection is for: no warning
+    crossed = Q.copy()
+    crossed[:3] = crossed[:3, ::-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NormProjector("ordered").fit_transform(crossed)
+        NormProjector("ordered").fit_transform(Q)

@@ -46,7 +46,7 @@ class OutputProjection(keras.layers.Layer):
     ----------
     set : str
         A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg".
+        "linf_ball", "box", "nonneg", "ordered".
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
     lower, upper : None, float or list of float, default=None
@@ -103,7 +103,7 @@ class OutputActivation(OutputProjection):
     ----------
     set : str
         A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg".
+        "linf_ball", "box", "nonneg", "ordered".
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
     lower, upper : None, float or list of float, default=None

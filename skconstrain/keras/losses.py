@@ -76,7 +76,7 @@ class ProjectionLoss(keras.losses.Loss):
     ----------
     set : str
         A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg".
+        "linf_ball", "box", "nonneg", "ordered".
     radius : float, default=1.0
     lower, upper : None, float or list of float, default=None
         Bounds of the "box".

@@ -87,7 +87,7 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
     ----------
     set : str
         A registry name: "l2_ball", "l1_ball", "linf_ball", "l2_sphere",
-        "simplex", "nonneg", "box".
+        "simplex", "nonneg", "box", "ordered".
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex.
     lower, upper : None, float or list of float, default=None
