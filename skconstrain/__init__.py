@@ -9,7 +9,7 @@ from skconstrain._sets import SET_NAMES
 from skconstrain.projections import project
 from skconstrain.transformers import NormProjector, ProjectedRegressor
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ConstrainedQuantileRegressor",
@@ -17,6 +17,7 @@ __all__ = [
     "ConstrainedRegressorCV",
     "NormProjector",
     "ProjectedRegressor",
+    "QuantileLevel",
     "SET_NAMES",
     "__version__",
     "project",
@@ -30,6 +31,7 @@ def __getattr__(name):
         "ConstrainedRegressor",
         "ConstrainedRegressorCV",
         "ConstrainedQuantileRegressor",
+        "QuantileLevel",
     ):
         from skconstrain import estimators
 

@@ -21,6 +21,7 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -28,6 +29,7 @@ from sklearn.utils import check_random_state
 
 # private, and what every scikit-learn estimator validates its parameters with
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_monotonic_cst,
     _check_sample_weight,
@@ -145,6 +147,12 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
     :meth:`_ignored_rules`, :meth:`_projects_after`.
     """
 
+    #: What the loss that ``tol`` watches is divided by (said in warnings).
+    _loss_scale_text = (
+        "the loss of the best constant prediction, the targets' variance for "
+        "the squared error"
+    )
+
     _parameter_constraints: dict = {
         "model": [None, callable],
         "hidden_layer_sizes": [
@@ -180,7 +188,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.non_deterministic = self.random_state is None
         return tags
 
@@ -388,10 +396,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 f"{type(self).__name__}: all {self.epochs} epochs ran and the "
                 f"{'validation' if plan.validation is not None else 'training'} "
                 f"loss still improved by more than tol={self.tol} (relative to "
-                "the loss of the best constant prediction, the targets' variance "
-                f"for the squared error) within the last {self.n_iter_no_change} "
-                "epochs: the fit has not converged. Raise 'epochs', or "
-                "'tol' to stop sooner.",
+                f"{self._loss_scale_text}) within the last "
+                f"{self.n_iter_no_change} epochs: the fit has not converged. "
+                "Raise 'epochs', or 'tol' to stop sooner.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -419,7 +426,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         if continuing:
             layer = self.model_.get_layer(_networks.INPUT_SCALING)
             return tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
-        mean, std = _training.moments(X, sample_weight)
+        if sp.issparse(X):
+            mean, std = _sparse_moments(X, sample_weight)
+        else:
+            mean, std = _training.moments(X, sample_weight)
         std = _networks.spread(mean, std, np.float64)
         return -mean / std, 1.0 / std
 
@@ -430,12 +440,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             y,
             reset=reset,
             dtype=[np.float32, np.float64],
+            accept_sparse=["csr", "csc"],
             multi_output=True,
             y_numeric=True,
         )
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has no columns.")
-        if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+        if X.dtype == np.float64 and X.size and abs(X).max() > _FLOAT32_MAX:
             raise ValueError(
                 "X has values beyond the float32 range (about 3.4e38), in which "
                 "the Keras model computes; scale the features first."
@@ -850,7 +861,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             float64; 1-D when ``y`` was 1-D in ``fit``.
         """
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float32, np.float64],
+            accept_sparse=["csr", "csc"],
+        )
         pred = self._finish(self._predict_network(X))
         return pred.ravel() if self._y_ndim == 1 else pred
 
@@ -894,6 +911,17 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         super().__setstate__(state)
         if "model_" in state:
             self._predict_fn = _training.Predictor(self.model_, self._key)
+
+
+def _sparse_moments(X, w=None):
+    """The weighted mean and standard deviation of each column of a sparse
+    ``X``, without densifying it (scikit-learn's ``mean_variance_axis``)."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    weights = None if w is None else np.asarray(w, dtype=np.float64)
+    if X.shape[0] == 0 or (weights is not None and weights.sum() <= 0):
+        return np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    mean, var = mean_variance_axis(X, axis=0, weights=weights)
+    return mean, np.sqrt(np.maximum(var, 0.0))
 
 
 def _constrains_all(monotonic_cst):

@@ -41,9 +41,11 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 
 __all__ = [
@@ -170,6 +172,9 @@ class Data:
     per output column, as given to :func:`as_tensors`.
     ``target_mean`` and ``target_std`` are the weighted mean and standard
     deviation of each column of ``y`` (float64 arrays, :func:`moments`).
+    ``X`` is a dense tensor, or, for sparse rows whose dense array would
+    exceed :data:`DENSE_LIMIT`, :class:`SparseRows` (densified a batch at a
+    time by the engine).
     """
 
     X: tf.Tensor
@@ -179,6 +184,71 @@ class Data:
     column_scale: np.ndarray
     target_mean: np.ndarray
     target_std: np.ndarray
+
+
+#: Bytes of a dense float32 copy of sparse training rows above which they stay
+#: sparse on the device and the engine densifies one batch at a time.
+DENSE_LIMIT = 256 << 20
+
+
+class SparseRows(NamedTuple):
+    """Sparse rows (CSR) as tensors, with the affine map ``offset + scale * x``
+    applied to each row when it is densified (float64, then float32, as
+    :func:`as_tensors` maps dense rows)."""
+
+    indptr: tf.Tensor  # int32 (n + 1,)
+    indices: tf.Tensor  # int32 (nnz,)
+    values: tf.Tensor  # float64 (nnz,)
+    offset: tf.Tensor  # float64 (d,)
+    scale: tf.Tensor  # float64 (d,)
+
+    @property
+    def shape(self):
+        return (int(self.indptr.shape[0]) - 1, int(self.offset.shape[0]))
+
+    @staticmethod
+    def spec(n_features):
+        return SparseRows(
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.float64),
+            tf.TensorSpec([n_features], tf.float64),
+            tf.TensorSpec([n_features], tf.float64),
+        )
+
+
+def sparse_rows(X, x_scaling=None):
+    """:class:`SparseRows` of a SciPy sparse matrix."""
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    X.sum_duplicates()
+    d = X.shape[1]
+    offset, scale = (np.zeros(d), np.ones(d)) if x_scaling is None else x_scaling
+    return SparseRows(
+        tf.constant(X.indptr.astype(np.int32)),
+        tf.constant(X.indices.astype(np.int32)),
+        tf.constant(X.data),
+        tf.constant(np.broadcast_to(np.asarray(offset, np.float64), (d,))),
+        tf.constant(np.broadcast_to(np.asarray(scale, np.float64), (d,))),
+    )
+
+
+def gather_rows(X, idx):
+    """The rows ``idx`` of ``X`` (a tensor, or :class:`SparseRows`, densified
+    and mapped) as a dense float32 tensor."""
+    if not isinstance(X, SparseRows):
+        return tf.gather(X, idx)
+    starts = tf.gather(X.indptr, idx)
+    ends = tf.gather(X.indptr, idx + 1)
+    positions = tf.ragged.range(starts, ends)
+    flat = positions.flat_values
+    rows = tf.cast(positions.value_rowids(), tf.int32)
+    cols = tf.gather(X.indices, flat)
+    dense = tf.scatter_nd(
+        tf.stack([rows, cols], axis=1),
+        tf.gather(X.values, flat),
+        tf.stack([tf.shape(idx)[0], tf.shape(X.offset)[0]]),
+    )
+    return tf.cast(X.offset + X.scale * dense, tf.float32)
 
 
 def moments(A, w=None):
@@ -248,14 +318,22 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
         else np.asarray(sample_weight, dtype=np.float64)
     )
     mean, std = moments(y, w)
+    if sp.issparse(X):
+        if 4 * X.shape[0] * X.shape[1] > DENSE_LIMIT:
+            X = sparse_rows(X, x_scaling)
+            x_scaling = None
+        else:
+            X = X.toarray()
     if x_scaling is not None:
         offset, scale = x_scaling
         X = np.asarray(offset) + np.asarray(scale) * np.asarray(X, dtype=np.float64)
     if column_scale is None:  # sum_i w_i (y_ik - mean_k)^2 / n, per column
         column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
     column_scale = np.asarray(column_scale, dtype=np.float64)
+    if not isinstance(X, SparseRows):
+        X = tf.convert_to_tensor(np.asarray(X), dtype=tf.float32)
     return Data(
-        X=tf.convert_to_tensor(np.asarray(X), dtype=tf.float32),
+        X=X,
         y=tf.convert_to_tensor(y, dtype=tf.float32),
         sample_weight=tf.convert_to_tensor(w, dtype=tf.float32),
         target_scale=float(column_scale.mean()),
@@ -313,7 +391,7 @@ class _Epoch:
                 obj.scale = value
 
     def _trace(self, X, y, w, seed, loss_weight):
-        n = tf.shape(X)[0]
+        n = tf.shape(y)[0]
         if self.shuffle:
             order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
         else:
@@ -325,7 +403,7 @@ class _Epoch:
         def step(i, total):
             start = i * bs
             idx = order[start : tf.minimum(start + bs, n)]
-            xb, yb, wb = tf.gather(X, idx), tf.gather(y, idx), tf.gather(w, idx)
+            xb, yb, wb = gather_rows(X, idx), tf.gather(y, idx), tf.gather(w, idx)
             rows = tf.cast(tf.shape(idx)[0], y.dtype)
             with tf.GradientTape() as tape:
                 pred = self.model(xb, training=True)
@@ -438,13 +516,15 @@ class Engine:
         self.shuffle = shuffle
         self.scales = list(scales)
         self.jit_compile = jit_compile
-        self._epoch = None
+        self._epochs = {}
         self._evaluate = None
 
-    def _signature(self, with_seed):
+    def _signature(self, with_seed, sparse=False):
         n_features = self.body.inputs[0].shape[1:]
         spec = [
-            tf.TensorSpec([None, *n_features], tf.float32),  # as_tensors' X
+            SparseRows.spec(n_features[0])
+            if sparse
+            else tf.TensorSpec([None, *n_features], tf.float32),  # as_tensors' X
             tf.TensorSpec([None, None], tf.float32),
             tf.TensorSpec([None], tf.float32),
         ]
@@ -486,8 +566,10 @@ class Engine:
             Mean over the steps, weighted by their rows, of the objective
             (weighted squared error plus ``model.losses``).
         """
-        if self._epoch is None:
-            self._epoch = tf.function(
+        sparse = isinstance(data.X, SparseRows)
+        epoch = self._epochs.get(sparse)
+        if epoch is None:  # one trace for dense rows, one for sparse rows
+            epoch = self._epochs[sparse] = tf.function(
                 _Epoch(
                     self.body,
                     self.optimizer,
@@ -496,12 +578,12 @@ class Engine:
                     self.scales,
                     self.row_loss,
                 ),
-                input_signature=self._signature(with_seed=True),
+                input_signature=self._signature(with_seed=True, sparse=sparse),
                 autograph=False,
                 jit_compile=self.jit_compile,
             )
         seed = tf.constant([int(seed) % (2**31 - 1), 0], dtype=tf.int32)
-        loss = self._epoch(
+        loss = epoch(
             data.X,
             data.y,
             data.sample_weight,
@@ -522,8 +604,27 @@ class Engine:
                 input_signature=self._signature(with_seed=False),
                 autograph=False,
             )
-        errors = self._evaluate(data.X, data.y, data.sample_weight)
-        return errors.numpy().astype(np.float64)
+        if not isinstance(data.X, SparseRows):
+            errors = self._evaluate(data.X, data.y, data.sample_weight)
+            return errors.numpy().astype(np.float64)
+        # sparse rows: densified a chunk at a time, the sums added up
+        n = int(data.y.shape[0])
+        step = _sparse_chunk(data.X.shape[1])
+        total = 0.0
+        for start in range(0, n, step):
+            idx = tf.range(start, min(start + step, n))
+            part = self._evaluate(
+                gather_rows(data.X, idx),
+                tf.gather(data.y, idx),
+                tf.gather(data.sample_weight, idx),
+            )
+            total = total + part.numpy().astype(np.float64) * len(idx)
+        return total / max(n, 1)
+
+
+def _sparse_chunk(n_features):
+    """Rows of sparse data to densify at once: about 32 MiB of float64."""
+    return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
 
 
 def _copy(sources, targets):
@@ -700,12 +801,23 @@ class Predictor:
     def __call__(self, X):
         """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
         forward, state = self._forward()
-        X = np.asarray(X, dtype=self._input_spec().dtype.as_numpy_dtype)
-        parts = [
-            forward(tf.constant(X[i : i + self.chunk]), *state).numpy()
-            for i in range(0, len(X), self.chunk)
-        ]
-        return np.concatenate(parts).astype(np.float64)
+        dtype = self._input_spec().dtype.as_numpy_dtype
+        if sp.issparse(X):  # densified a chunk at a time
+            X = sp.csr_matrix(X)
+            step = min(self.chunk, _sparse_chunk(X.shape[1]))
+            parts = [
+                forward(tf.constant(X[i : i + step].toarray().astype(dtype)), *state)
+                for i in range(0, X.shape[0], step)
+            ]
+        else:
+            X = np.asarray(X, dtype=dtype)
+            parts = [
+                forward(tf.constant(X[i : i + self.chunk]), *state)
+                for i in range(0, len(X), self.chunk)
+            ]
+        if not parts:
+            return np.zeros((0, int(self.model.outputs[0].shape[-1])))
+        return np.concatenate([p.numpy() for p in parts]).astype(np.float64)
 
 
 def widened(model):
@@ -1230,6 +1342,19 @@ def _stack_errors(stack, validation, output_map):
     return (per_column / tf.cast(n, tf.float32)[:, None]).numpy().astype(np.float64)
 
 
+def _stack_progress(epoch, epochs, active, losses, validating, stream=None):
+    """One line of a stack's progress: members training, best and worst loss."""
+    stream = sys.stdout if stream is None else stream
+    name = "val_loss" if validating else "loss"
+    training = losses[active]
+    stream.write(
+        f"Epoch {epoch}/{epochs} - members training: {int(active.sum())}/"
+        f"{len(active)} - {name}: best {training.min():.4g}, worst "
+        f"{training.max():.4g}\n"
+    )
+    stream.flush()
+
+
 def train_stack(
     engine,
     members,
@@ -1239,6 +1364,7 @@ def train_stack(
     tol=0.0,
     n_iter_no_change=None,
     output_map=None,
+    verbose=0,
 ):
     """Train the M members of ``engine``'s stack together, as :func:`train`
     trains one, from their starting points.
@@ -1249,6 +1375,10 @@ def train_stack(
     (weights and Adam moments) while the others go on, and with validation
     data its best epoch's weights are restored. So each member trains as the
     single fit with its data and seed would (to float32 rounding).
+
+    With ``verbose >= 1``, one line per epoch: the members still training,
+    and the best and worst of their losses (validation losses with
+    validation data).
 
     Returns
     -------
@@ -1327,6 +1457,8 @@ def train_stack(
                 histories[k]["val_score"].append(
                     r2_scores(errors[k], members[k].validation)
                 )
+        if verbose:
+            _stack_progress(epoch, epochs, active, current, validation is not None)
         if n_iter_no_change is None:
             continue
         flat = stack.flat.numpy() if validation is not None else None

@@ -15,39 +15,56 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from keras import ops
+from scipy.special import ndtr
 from scipy.stats import rankdata
-from sklearn.base import clone
-from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import check_scoring, d2_pinball_score, get_scorer_names
-from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing  # what scikit-learn indexes folds with
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import (
+    ConvergenceWarning,
+    DataConversionWarning,
+)
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import (
+    _safe_indexing,  # what scikit-learn indexes folds with
+    check_random_state,
+)
 
 # private, and what every scikit-learn estimator validates its parameters with
 from sklearn.utils._param_validation import Interval, StrOptions
-
-# the helpers LassoCV and GridSearchCV route metadata with (private names of
-# a public module)
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
+from sklearn.utils.metadata_routing import (  # the helpers LassoCV and
+    MetadataRouter,  # GridSearchCV route metadata with (private names of a
+    MethodMapping,  # public module)
     _raise_for_params,
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    check_is_fitted,
+)
 
 from skconstrain import _networks, _training
 from skconstrain._base_estimator import BaseConstrainedRegressor, _copied
+from skconstrain._conformal import (
+    calibrated_quantiles,
+    conformal_scores,
+    min_calibration_rows,
+)
 from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_params
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras.losses import fenchel_young
+from skconstrain.metrics import multi_d2_pinball_score
 
 __all__ = [
     "ConstrainedQuantileRegressor",
     "ConstrainedRegressor",
     "ConstrainedRegressorCV",
+    "QuantileLevel",
 ]
 
 
@@ -189,7 +206,9 @@ default=None
         axes but the last); an explicit ``axis`` is used as given.
     output_constraint : str or None, default=None
         A set of the registry ("l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg") that every output row must lie in.
+        "linf_ball", "box", "nonneg", "ordered") that every output row must
+        lie in ("ordered": ``y_1 <= y_2 <= ...``, its projection isotonic
+        regression, which pools each decreasing run into its mean).
     output_radius : float, default=1.0
         Radius (or sum, for the simplex) of the output set.
     output_lower, output_upper : None, float or list of float, default=None
@@ -450,6 +469,17 @@ default="quadratic"
         return self.output_strategy == "post" or self.loss == "fenchel_young"
 
 
+def _has_refit(search):
+    """Whether a search has a refitted network to continue (else, why not)."""
+    if not hasattr(search, "alpha_") or not hasattr(search, "model_"):
+        raise AttributeError(
+            f"{type(search).__name__}.partial_fit continues the network that "
+            "fit refitted with the chosen alpha_; call fit first (it searches "
+            "'alphas'), with refit=True."
+        )
+    return True
+
+
 class ConstrainedRegressorCV(ConstrainedRegressor):
     """:class:`ConstrainedRegressor` with ``alpha`` chosen by cross-validation.
 
@@ -653,15 +683,27 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         return not any(v != 0 for v in values)
 
     def _alphas(self):
-        if isinstance(self.alphas, Integral):
-            return np.logspace(-5, 1, int(self.alphas))
-        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or (alphas < 0).any():
-            raise ValueError(
-                "The 'alphas' parameter must be an int >= 1 or a non-empty list "
-                f"of finite numbers >= 0; got {self.alphas!r}."
-            )
-        return alphas
+        """The validated ``alphas`` as a 1-D float64 array."""
+        alphas = self.alphas
+        if isinstance(alphas, Integral) and not isinstance(alphas, bool | np.bool_):
+            return np.logspace(-5, 1, int(alphas))
+        message = (
+            "The 'alphas' parameter of ConstrainedRegressorCV must be an int >= 1 "
+            "or a 1-D array-like of finite floats >= 0, such as [1e-4, 1e-2, 1]; "
+            f"got {alphas!r}."
+        )
+        if isinstance(alphas, bool | np.bool_ | str | bytes):
+            raise ValueError(message)
+        try:
+            values = np.asarray(alphas)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(message) from exc
+        if values.ndim != 1 or values.size == 0 or values.dtype.kind not in "iuf":
+            raise ValueError(message)
+        values = values.astype(np.float64)
+        if not np.all(np.isfinite(values)) or (values < 0).any():
+            raise ValueError(message)
+        return values
 
     def _single(self, alpha):
         """The :class:`ConstrainedRegressor` of one candidate."""
@@ -702,9 +744,11 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                 UserWarning,
                 stacklevel=2,
             )
-        # the search's folds index validated arrays; the refit validates the
-        # data as given again (and keeps a DataFrame's feature names)
+        # The members are fitted and scored on the rows of X as given (a
+        # DataFrame keeps its column names, which a monotonic_cst dict
+        # needs); the stack's members take the validated arrays.
         X_valid, y_valid = self._validate_fit_data(X, y, reset=True)
+        X_rows = X if hasattr(X, "iloc") else X_valid
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X_valid, dtype=np.float64, ensure_non_negative=True
@@ -720,57 +764,125 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         scorer = check_scoring(self, scoring=self.scoring)
         candidates = [(a, train, test) for a in alphas for train, test in splits]
         out = None
-        if self.model is None and self._constrains_no_feature():
-            try:
-                out = _fit_and_score_stacked(
-                    self._single(alphas[0]),
-                    candidates,
-                    X_valid,
-                    y_valid,
-                    sample_weight,
-                    scorer,
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stackable = self.model is None and self._constrains_no_feature()
+            if stackable and not sp.issparse(X_valid):
+                try:
+                    out = _fit_and_score_stacked(
+                        self._single(alphas[0]),
+                        candidates,
+                        X_rows,
+                        X_valid,
+                        y_valid,
+                        sample_weight,
+                        scorer,
+                    )
+                except _networks.NotStackable:
+                    out = None
+            if out is None:  # one after another (or in n_jobs processes)
+                out = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_fit_and_score)(
+                        self._single(alpha),
+                        X_rows,
+                        y_valid,
+                        sample_weight,
+                        train,
+                        test,
+                        scorer,
+                    )
+                    for alpha, train, test in candidates
                 )
-            except _networks.NotStackable:
-                out = None
-        if out is None:  # one after another (or in n_jobs processes)
-            out = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_and_score)(
-                    self._single(alpha),
-                    X_valid,
-                    y_valid,
-                    sample_weight,
-                    train,
-                    test,
-                    scorer,
-                )
-                for alpha, train, test in candidates
-            )
         shape = (len(alphas), len(splits))
         scores = np.array([o[0] for o in out]).reshape(shape)
         fit_times = np.array([o[1] for o in out]).reshape(shape)
         score_times = np.array([o[2] for o in out]).reshape(shape)
+        not_converged = sum(not o[3] for o in out)
         self.cv_results_ = _cv_results(alphas, scores, fit_times, score_times)
         best = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.alphas_ = alphas
         self.n_splits_ = len(splits)
         self.alpha_ = float(alphas[best])
         self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+        refit_converged = True
         if self.refit:
-            self._fit(X, y, sample_weight, incremental=False)
+            with warnings.catch_warnings(record=True) as refit_caught:
+                warnings.simplefilter("always")
+                self._fit(X, y, sample_weight, incremental=False)
+            caught += refit_caught
+            refit_converged = not any(
+                issubclass(w.category, ConvergenceWarning) for w in refit_caught
+            )
+        _reissue(caught)
+        if not_converged or not refit_converged:
+            refitted = "" if refit_converged else ", and the refitted network,"
+            warnings.warn(
+                f"{type(self).__name__}: {not_converged} of the {len(out)} networks "
+                f"of the search ({len(alphas)} alphas x {len(splits)} folds)"
+                f"{refitted} ran all epochs={self.epochs} while their loss still "
+                f"improved by more than tol={self.tol} within the last "
+                f"n_iter_no_change={self.n_iter_no_change} epochs: they have not "
+                "converged, and their scores may rank the alphas by how fast "
+                "they train rather than how well. Raise 'epochs', or 'tol' to "
+                "stop sooner.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
+
+    @available_if(_has_refit)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One more epoch of the refitted network (``alpha_``) on ``(X, y)``.
+
+        A search has no incremental form: ``partial_fit`` exists once
+        :meth:`fit` has searched ``alphas`` and refitted (``refit=True``), and
+        continues that network, as :meth:`ConstrainedRegressor.partial_fit`
+        does. Before, it is an ``AttributeError`` saying so.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : ConstrainedRegressorCV
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+
+def _reissue(caught):
+    """Warn once for each distinct warning the members of a search gave
+    (each fit of a candidate checks the same hyperparameters), without their
+    convergence warnings, which the search sums up in one."""
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            continue
+        key = (w.category, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
     """Fit ``estimator`` on the rows ``train``, score it on ``test``; with
-    the fit's and the score's seconds."""
+    the fit's and the score's seconds, and whether the fit converged."""
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     weights = None if sample_weight is None else _safe_indexing(sample_weight, train)
     start = time.perf_counter()
-    estimator.fit(X_train, y_train, sample_weight=weights)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X_train, y_train, sample_weight=weights)
     fit_time = time.perf_counter() - start
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:  # to the search's own record (in this process)
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     start = time.perf_counter()
     score = _score(scorer, estimator, X, y, sample_weight, test)
-    return float(score), fit_time, time.perf_counter() - start
+    return float(score), fit_time, time.perf_counter() - start, converged
 
 
 def _score(scorer, estimator, X, y, sample_weight, test):
@@ -782,7 +894,7 @@ def _score(scorer, estimator, X, y, sample_weight, test):
     return scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test), **kwargs)
 
 
-def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
+def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, scorer):
     """Fit every candidate ``(alpha, train, test)`` on its rows as one stack
     of networks (:class:`skconstrain._networks.Stack`; in chunks when they
     would take more than ``_training.STACK_MEMORY``), then score each on its
@@ -793,20 +905,23 @@ def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
     hyperparameters) is prepared for the first candidate's rows as a fit
     would (its checks and warnings, its network): the stack takes its
     architecture, and each member is scored through it, its network holding
-    the member's weights in turn.
+    the member's weights in turn. ``X`` are the rows as given (a DataFrame
+    keeps its column names for the template and the scorer), ``X_valid`` the
+    same rows validated (the members' data).
     """
     start = time.perf_counter()
 
-    def rows(train):
+    def rows(X, train):
         weights = None if sample_weight is None else sample_weight[train]
         return _safe_indexing(X, train), _safe_indexing(y, train), weights
 
     # each member draws from the search's random state as given (the
     # template's preparation draws from its own copy)
     state = _copied(template.random_state)
-    template._prepare_fit(*rows(candidates[0][1]), False)
+    template._prepare_fit(*rows(X, candidates[0][1]), False)
     prepared = [
-        template._member(*rows(train), alpha, state) for alpha, train, _ in candidates
+        template._member(*rows(X_valid, train), alpha, state)
+        for alpha, train, _ in candidates
     ]
     members = [member for _, member, _ in prepared]
     # the largest batch is the trace's (each member's own is an input)
@@ -838,6 +953,7 @@ def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
                 tol=template.tol,
                 n_iter_no_change=template.n_iter_no_change,
                 output_map=losses.get("output_map"),
+                verbose=template.verbose,
             )
             snapshot = engine.stack.snapshot()
             fit_time = (time.perf_counter() - begin) / size
@@ -848,9 +964,14 @@ def _fit_and_score_stacked(template, candidates, X, y, sample_weight, scorer):
                 begin = time.perf_counter()
                 engine.stack.write(k, template.model_, scaling, snapshot)
                 template.alpha = float(alpha)
-                template._end_fit(plan, *results[k])
+                history, stopped = results[k]
+                with warnings.catch_warnings():
+                    # the search sums up its members' convergence in one warning
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    template._end_fit(plan, history, stopped)
                 score = _score(scorer, template, X, y, sample_weight, test)
-                out.append((float(score), fit_time, time.perf_counter() - begin))
+                elapsed = time.perf_counter() - begin
+                out.append((float(score), fit_time, elapsed, stopped))
     return out
 
 
@@ -909,9 +1030,18 @@ class ConstrainedQuantileRegressor(BaseConstrainedRegressor):
 
     Parameters
     ----------
-    quantiles : array-like of float, default=(0.1, 0.5, 0.9)
+    quantiles : float or array-like of float, default=(0.1, 0.5, 0.9)
         The levels, strictly increasing, in (0, 1): the columns of
-        :meth:`predict`, in this order.
+        :meth:`predict`, in this order. A single float is one level whose
+        predictions are 1-D, as those of
+        :class:`~sklearn.linear_model.QuantileRegressor` (so
+        ``make_scorer(mean_pinball_loss, alpha=q)`` scores it); a list of one
+        level predicts one column.
+    conformal : float or None, default=None
+        The fraction of the rows of :meth:`fit` held out to calibrate the
+        levels by split conformal prediction (:meth:`calibrate`); the network
+        trains on the others. None: no calibration (or call :meth:`calibrate`
+        with rows of your own).
     model, hidden_layer_sizes, activation, monotonic_cst, penalty, alpha, \
 l1_ratio, kernel_constraint, bias_constraint
         As in :class:`ConstrainedRegressor` (``monotonic_cst`` composes with
@@ -952,11 +1082,39 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
     constraint_violation_ : dict
         How far the predictions on the training rows are from the ordered
         set (``{"max", "fraction", "tol"}``): 0 but for "penalty".
+    conformal_levels_ : ndarray of shape (n_quantiles,)
+        After calibration (``conformal``, or :meth:`calibrate`): the level
+        of the network's quantile function that :meth:`predict` reads for
+        each of ``quantiles_`` (0.93 for 0.9: the network's intervals were
+        too narrow), non-decreasing.
+    n_calibration_ : int
+        The number of rows the calibration used.
+
+    Notes
+    -----
+    **Conformal calibration.** The network's quantiles are estimates: on
+    little data, or with a short training, their coverage can be far from
+    their levels. Split conformal prediction recalibrates them on held-out
+    rows: the levels of each row's quantiles define a quantile function
+    (interpolated between the levels in normal scores, extended beyond
+    them), each calibration target is placed on its row's function, and
+    each level is read where the rank ``ceil((n + 1) tau)`` of those
+    places falls (``floor`` below 0.5; distributional conformal
+    prediction, Chernozhukov, Wüthrich and Zhu, PNAS 2021). For a new row
+    exchangeable with the ``n`` calibration rows, whatever the network,
+    ``P(y <= q_tau(x))`` then lies in ``[tau, tau + 1/(n+1))`` for
+    ``tau >= 0.5`` and in ``(tau - 1/(n+1), tau]`` below, so the interval
+    between levels ``lo < 0.5 <= hi`` covers at least ``hi - lo`` (the
+    guarantee of conformalized quantile regression, Romano, Patterson and
+    Candès, NeurIPS 2019, for every level). The calibrated levels grow with
+    the level and each row's function is non-decreasing, so calibrated
+    quantiles never cross. See :mod:`skconstrain._conformal` and the
+    quantiles guide.
 
     See Also
     --------
     ConstrainedRegressor : The same network for targets in a set.
-    skconstrain.NormProjector : ``NormProjector("ordered")`` sorts anybody's
+    skconstrain.NormProjector : ``NormProjector("ordered")`` puts anybody's
         crossing quantiles (nearest non-crossing rows).
 
     Examples
@@ -975,15 +1133,22 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
     ((300, 3), True)
     """
 
+    _loss_scale_text = (
+        "the pinball loss of the best constant quantiles, the training "
+        "targets' empirical quantiles"
+    )
+
     _parameter_constraints: dict = {
         **BaseConstrainedRegressor._parameter_constraints,
         "quantiles": ["array-like", Real],
+        "conformal": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
     def __init__(
         self,
         quantiles=(0.1, 0.5, 0.9),
         *,
+        conformal=None,
         model=None,
         hidden_layer_sizes=(100,),
         activation="relu",
@@ -1009,6 +1174,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         verbose=0,
     ):
         self.quantiles = quantiles
+        self.conformal = conformal
         self.model = model
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1081,7 +1247,9 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
             )
         if reset:
             self.quantiles_ = self._levels()
-            self._y_ndim = 2  # predictions: one column per level
+            # predictions: one column per level; a scalar level predicts 1-D,
+            # as QuantileRegressor(quantile=q) does
+            self._y_ndim = 1 if np.ndim(self.quantiles) == 0 else 2
         return X, y.reshape(-1)
 
     def _losses(self):
@@ -1113,6 +1281,204 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
     def _warn_degenerate(self):
         pass  # one level is median (or single-quantile) regression
 
+    # ---------------------------------------------------------- calibration
+    def fit(self, X, y, sample_weight=None):
+        """Build the network (unless ``warm_start``) and train it on ``(X, y)``;
+        with ``conformal``, on all but a held-out share, then calibrate.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows in the loss (the calibration counts
+            its rows unweighted: its guarantee is for exchangeable rows).
+
+        Returns
+        -------
+        self : ConstrainedQuantileRegressor
+        """
+        self._forget_calibration()
+        if self.conformal is None:
+            # the base's _fit, called at the depth of the base's fit, so that
+            # its warnings point at the caller
+            return self._fit(X, y, sample_weight, incremental=False)
+        self._validate_params()
+        levels = self._levels()
+        rng = check_random_state(_copied(self.random_state))
+        parts = [X, y] + ([] if sample_weight is None else [sample_weight])
+        n_samples = _num_samples(X)
+        n_calibration = n_samples - int(n_samples * (1 - self.conformal))
+        needed = min_calibration_rows(levels)
+        if n_calibration < needed:
+            raise ValueError(
+                f"conformal={self.conformal} holds out {n_calibration} of "
+                f"{n_samples} rows to calibrate, but the levels {levels.tolist()} "
+                f"need at least {needed} (a level tau is calibrated by the "
+                "ceil((n + 1) tau)-th of n residuals). Raise 'conformal', or "
+                "give more rows."
+            )
+        split = train_test_split(
+            *parts,
+            test_size=n_calibration,
+            random_state=rng.randint(2**31 - 1),
+            shuffle=True,
+        )
+        fit_parts, calibration = split[0::2], split[1::2]
+        weights = fit_parts[2] if sample_weight is not None else None
+        self._fit(fit_parts[0], fit_parts[1], weights, incremental=False)
+        return self.calibrate(calibration[0], calibration[1])
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``, as :meth:`ConstrainedRegressor.partial_fit`.
+
+        It does not calibrate (``conformal`` is for :meth:`fit`), and it drops
+        an earlier calibration, which held for the network before this epoch:
+        call :meth:`calibrate` again.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : ConstrainedQuantileRegressor
+        """
+        if hasattr(self, "conformal_levels_"):
+            warnings.warn(
+                f"{type(self).__name__}.partial_fit changes the calibrated "
+                "network: its conformal calibration no longer holds and is "
+                "dropped. Call calibrate(X_cal, y_cal) after the last "
+                "partial_fit.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif self.conformal is not None and not hasattr(self, "model_"):
+            warnings.warn(
+                f"{type(self).__name__}: conformal={self.conformal} is ignored "
+                "by partial_fit, which trains on every row it is given; call "
+                "calibrate(X_cal, y_cal) with rows held out.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._forget_calibration()
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def calibrate(self, X, y):
+        """Calibrate every level on held-out rows (split conformal prediction).
+
+        Sets ``conformal_levels_``: for each level, the level of the
+        network's quantile function to read so that the coverage on new
+        rows exchangeable with ``(X, y)`` lies within ``1 / (n + 1)`` of the
+        level, on its conservative side (see Notes); :meth:`predict` reads
+        them. The rows must not have been used to train. A new call
+        replaces the calibration.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows held out from training.
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : ConstrainedQuantileRegressor
+        """
+        check_is_fitted(self, "model_")
+        Q = self._uncalibrated(X)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or len(y) != len(Q):
+            raise ValueError(
+                f"calibrate takes y of shape ({len(Q)},), one target per row of "
+                f"X; got {y.shape}."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        needed = min_calibration_rows(self.quantiles_)
+        if len(y) < needed:
+            raise ValueError(
+                f"calibrate got {len(y)} rows, but the levels "
+                f"{self.quantiles_.tolist()} need at least {needed}."
+            )
+        calibrated, floor = conformal_scores(y, Q.reshape(len(Q), -1), self.quantiles_)
+        self._conformal = (calibrated, floor)
+        self.conformal_levels_ = ndtr(calibrated)
+        self.n_calibration_ = len(y)
+        return self
+
+    def _forget_calibration(self):
+        for name in ("conformal_levels_", "n_calibration_", "_conformal"):
+            self.__dict__.pop(name, None)
+
+    def _uncalibrated(self, X):
+        return super().predict(X)
+
+    def predict(self, X):
+        """The quantiles of each row, one column per level, never crossing.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_quantiles) or (n_samples,)
+            float64, in increasing level (1-D for a scalar ``quantiles``);
+            calibrated when ``conformal_levels_`` is set.
+        """
+        pred = self._uncalibrated(X)
+        calibration = getattr(self, "_conformal", None)
+        if calibration is None:
+            return pred
+        Q = calibrated_quantiles(
+            pred.reshape(len(pred), -1), self.quantiles_, *calibration
+        )
+        return Q.reshape(pred.shape)
+
+    def level_estimator(self, quantile):
+        """A fitted regressor that predicts one level of this model (1-D).
+
+        For tools that take one model per quantile, such as MAPIE's
+        ``ConformalizedQuantileRegressor(prefit=True)``, which takes the
+        lower, upper and median levels' models (see the quantiles guide).
+        It predicts through this model (so the levels stay ordered); its
+        ``fit`` does nothing, as :class:`sklearn.frozen.FrozenEstimator`'s.
+
+        Parameters
+        ----------
+        quantile : float
+            One of ``quantiles_``.
+
+        Returns
+        -------
+        estimator : QuantileLevel
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skconstrain import ConstrainedQuantileRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(60, 2))
+        >>> y = X[:, 0] + rng.normal(size=60)
+        >>> model = ConstrainedQuantileRegressor(
+        ...     [0.05, 0.5, 0.95], hidden_layer_sizes=(8,), epochs=3,
+        ...     random_state=0).fit(X, y)
+        >>> model.level_estimator(0.95).predict(X).shape
+        (60,)
+        """
+        check_is_fitted(self, "model_")
+        found = np.flatnonzero(np.isclose(self.quantiles_, quantile, rtol=0))
+        if not found.size:
+            raise ValueError(
+                f"quantile={quantile!r} is not one of the fitted levels "
+                f"{self.quantiles_.tolist()}; fit with it among 'quantiles'."
+            )
+        return QuantileLevel(self, int(found[0]))
+
     # ------------------------------------------------------------- scoring
     def score(self, X, y, sample_weight=None):
         """Mean over the levels of :func:`sklearn.metrics.d2_pinball_score`.
@@ -1132,16 +1498,89 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         score : float
         """
         check_is_fitted(self, "model_")
-        Q = self.predict(X)
-        y = np.asarray(y, dtype=np.float64).reshape(len(Q), -1)[:, 0]
-        return float(
-            np.mean(
-                [
-                    d2_pinball_score(y, Q[:, k], alpha=tau, sample_weight=sample_weight)
-                    for k, tau in enumerate(self.quantiles_)
-                ]
+        y = np.asarray(y)
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"{type(self).__name__}.score takes the targets y as one column "
+                f"(its quantiles are those of one target); got y of shape "
+                f"{y.shape}. To score quantiles predicted elsewhere, use "
+                "skconstrain.metrics.multi_d2_pinball_score."
             )
+        Q = self.predict(X)
+        Q = Q.reshape(len(Q), -1)
+        return multi_d2_pinball_score(
+            y.reshape(-1), Q, quantiles=self.quantiles_, sample_weight=sample_weight
         )
+
+
+class QuantileLevel(RegressorMixin, BaseEstimator):
+    """One level of a fitted :class:`ConstrainedQuantileRegressor`, as a
+    regressor of its own (made by
+    :meth:`ConstrainedQuantileRegressor.level_estimator`).
+
+    ``predict`` returns that level's column of the model's predictions;
+    ``fit`` does nothing (the model is fitted already), as
+    :class:`sklearn.frozen.FrozenEstimator`'s.
+
+    Parameters
+    ----------
+    estimator : ConstrainedQuantileRegressor
+        Fitted.
+    column : int
+        The index of the level in ``estimator.quantiles_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconstrain import ConstrainedQuantileRegressor
+    >>> X = np.linspace(0, 1, 40).reshape(-1, 1)
+    >>> model = ConstrainedQuantileRegressor(
+    ...     [0.1, 0.9], hidden_layer_sizes=(4,), epochs=2, random_state=0
+    ... ).fit(X, X.ravel())
+    >>> upper = model.level_estimator(0.9)
+    >>> upper.quantile, upper.predict(X[:2]).shape
+    (0.9, (2,))
+    """
+
+    def __init__(self, estimator, column):
+        self.estimator = estimator
+        self.column = column
+
+    @property
+    def quantile(self):
+        """The level this regressor predicts."""
+        return float(self.estimator.quantiles_[self.column])
+
+    @property
+    def n_features_in_(self):
+        """The number of features of the model."""
+        return self.estimator.n_features_in_
+
+    def fit(self, X=None, y=None, **params):
+        """Do nothing: the model is fitted already.
+
+        Returns
+        -------
+        self : QuantileLevel
+        """
+        return self
+
+    def predict(self, X):
+        """The level's quantile of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        pred = self.estimator.predict(X)
+        return pred.reshape(len(pred), -1)[:, self.column]
+
+    def __sklearn_is_fitted__(self):
+        return True
 
 
 def _pinball(y, q, levels):

@@ -278,3 +278,89 @@ def test_the_stack_projects_after_predict_and_fits_one_target(config, column):
             atol=1e-5,
         )
     assert ours.predict(X).shape == y.shape
+
+
+# ---------------------------------------------------------------- the 0.3 audit
+def test_monotonic_cst_by_feature_name_on_a_dataframe():
+    # the search handed its folds to the fits without the column names
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    y = X[:, 0] - X[:, 1]
+    net = dict(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+    for cst in ({"a": 1, "b": -1}, {"a": 0}):  # the monotone and the stacked path
+        est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=2, monotonic_cst=cst, **net)
+        est.fit(frame, y)
+        assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+        grid = GridSearchCV(
+            ConstrainedRegressor(monotonic_cst=cst, **net),
+            {"alpha": [1e-4, 1.0]},
+            cv=2,
+        ).fit(frame, y)
+        np.testing.assert_allclose(
+            est.cv_results_["mean_test_score"],
+            grid.cv_results_["mean_test_score"],
+            atol=1e-4,
+        )
+
+
+def test_partial_fit_before_fit_is_an_error_not_an_unsearched_fit():
+    est = ConstrainedRegressorCV(alphas=[1e-4, 10.0], cv=2, **NET)
+    assert not hasattr(est, "partial_fit")  # as scikit-learn's available_if
+    with pytest.raises(AttributeError, match="partial_fit") as info:
+        est.partial_fit(X, Y)
+    assert "call fit first" in str(info.value.__cause__)
+    assert not hasattr(est, "model_")
+    no_refit = ConstrainedRegressorCV(alphas=[1e-4, 10.0], cv=2, refit=False, **NET)
+    with pytest.raises(AttributeError) as info:
+        no_refit.fit(X, Y).partial_fit(X, Y)
+    assert "refit=True" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "alphas",
+    [["a", "b"], True, [[1e-3, 1e-2]], [], [1.0, np.nan], [-1.0], "1.0", 0],
+)
+def test_bad_alphas_name_the_parameter(alphas):
+    with pytest.raises(ValueError, match="'alphas' parameter"):
+        ConstrainedRegressorCV(alphas=alphas, cv=2, **NET).fit(X, Y)
+
+
+def test_one_convergence_warning_per_search_naming_the_search():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    est = ConstrainedRegressorCV(alphas=3, cv=3, **NET)
+    for model in (None, lambda meta: _tiny_model(meta)):  # stacked, one by one
+        est.set_params(model=model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(X, Y)
+        found = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+        assert len(found) == 1, [str(w.message) for w in found]
+        message = str(found[0].message)
+        assert message.startswith("ConstrainedRegressorCV: 9 of the 9 networks")
+        assert "refitted network" in message
+        assert found[0].filename == __file__
+    # converged members and refit: no warning
+    est.set_params(model=None, epochs=30, tol=10.0, n_iter_no_change=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, Y)
+
+
+def _tiny_model(meta):
+    import keras
+
+    inputs = keras.Input((meta["n_features_in_"],))
+    outputs = keras.layers.Dense(meta["n_outputs_"])(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_verbose_prints_the_stacks_epochs(capsys):
+    ConstrainedRegressorCV(alphas=2, cv=2, verbose=1, **NET).fit(X, Y)
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "members training" in line]
+    assert len(lines) == NET["epochs"]
+    assert lines[0].startswith("Epoch 1/4 - members training: 4/4 - loss: best")

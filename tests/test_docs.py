@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "skconstrain",
     "skconstrain.projections",
     "skconstrain.datasets",
+    "skconstrain.metrics",
     "skconstrain.keras",
     "skconstrain.keras.constraints",
     "skconstrain.keras.regularizers",
@@ -23,7 +24,16 @@ PUBLIC_MODULES = [
     "skconstrain.keras.penalties",
 ]
 # data, described in the text of the API page rather than given a page
-DESCRIBED = {"__version__", "SET_NAMES", "KINDS"}
+DESCRIBED = {
+    "__version__",
+    "SET_NAMES",
+    "KINDS",
+    # the ready-made scorers of skconstrain.metrics
+    "neg_multi_pinball_scorer",
+    "multi_d2_pinball_scorer",
+    "coverage_scorer",
+    "neg_interval_width_scorer",
+}
 
 
 def documented():

@@ -345,8 +345,6 @@ def test_bad_data(frames):
         ConstrainedRegressor(**FAST).fit(X, Y.replace(Y.iloc[0, 0], np.inf))
     with pytest.raises(ValueError, match="float32 range"):
         ConstrainedRegressor(**FAST).fit(X * 1e300, Y)
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        ConstrainedRegressor(**FAST).fit(sp.csr_matrix(X.to_numpy()), Y)
     reg = ConstrainedRegressor(**FAST).fit(X, Y)
     with pytest.raises(ValueError, match="Input X contains NaN"):
         reg.predict(Xn)
@@ -925,3 +923,48 @@ def test_a_reused_engine_keeps_the_fits_own_batch_size():
     _training.clear_cache()
     fresh = ConstrainedRegressor(**params).fit(X, y).loss_curve_
     np.testing.assert_allclose(after, fresh, rtol=1e-6)
+
+
+# ------------------------------------------------------------ sparse input
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sparse_X_predicts_as_the_dense_array(fmt, early_stopping, monkeypatch):
+    """CSR/CSC X (a OneHotEncoder's output) is taken as MLPRegressor takes it,
+    with the dense array's predictions; above _training.DENSE_LIMIT the rows
+    stay sparse and are densified a batch at a time (forced here)."""
+    from skconstrain import _training
+
+    rng = np.random.default_rng(0)
+    dense = rng.normal(size=(120, 12)) * (rng.random((120, 12)) < 0.25)
+    y = dense[:, 0] - dense[:, 1] + 0.1 * rng.normal(size=120)
+    params = dict(FAST, early_stopping=early_stopping, output_constraint="linf_ball")
+    expected = ConstrainedRegressor(**params).fit(dense, y).predict(dense)
+    sparse = sp.csr_matrix(dense).asformat(fmt)
+    small = ConstrainedRegressor(**params).fit(sparse, y)
+    np.testing.assert_allclose(small.predict(sparse), expected, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(_training, "DENSE_LIMIT", 0)
+    data = _training.as_tensors(sparse, y.reshape(-1, 1))
+    assert isinstance(data.X, _training.SparseRows)
+    batched = ConstrainedRegressor(**params).fit(sparse, y)
+    np.testing.assert_allclose(batched.predict(sparse), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched.predict(dense), expected, rtol=1e-5, atol=1e-6)
+    batched.partial_fit(sparse, y)
+
+
+def test_sparse_one_hot_in_a_pipeline():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"city": rng.choice(list("abcdefgh"), 200), "x": rng.normal(size=200)}
+    )
+    y = (frame["city"] == "a") * 2.0 + frame["x"]
+    columns = make_column_transformer(
+        (OneHotEncoder(), ["city"]), (StandardScaler(), ["x"]), sparse_threshold=1.0
+    )
+    assert sp.issparse(columns.fit_transform(frame))
+    pipe = make_pipeline(columns, ConstrainedRegressor(**FAST)).fit(frame, y)
+    assert pipe.predict(frame).shape == (200,)
+    assert np.isfinite(cross_val_score(pipe, frame, y, cv=2)).all()

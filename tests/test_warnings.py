@@ -239,6 +239,19 @@ def test_epochs_running_out_is_a_convergence_warning(shares):
         reg.partial_fit(X, Y)  # one pass by design: no warning
 
 
+def test_the_quantile_models_warning_speaks_of_its_loss(shares):
+    from skconstrain import ConstrainedQuantileRegressor
+
+    X, Y = shares
+    with pytest.warns(ConvergenceWarning, match="the pinball loss") as record:
+        ConstrainedQuantileRegressor(**{**FAST, "epochs": 3}).fit(X, Y.iloc[:, 0])
+    assert "squared error" not in str(record[0].message)
+    assert record[0].filename == __file__
+    with pytest.warns(ConvergenceWarning, match="squared error") as record:
+        ConstrainedRegressor(**{**FAST, "epochs": 3}).fit(X, Y)
+    assert record[0].filename == __file__
+
+
 # ------------------------------------------------------------ any units of X
 
 
