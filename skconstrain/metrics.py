@@ -86,7 +86,7 @@ def multi_pinball_loss(y_true, y_pred, *, quantiles, sample_weight=None):
     >>> y = np.array([0.0, 1.0, 2.0])
     >>> Q = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     >>> round(multi_pinball_loss(y, Q, quantiles=[0.1, 0.9]), 4)
-    0.25
+    0.2167
     """
     y, Q, levels = _columns(y_true, y_pred, quantiles)
     return float(
@@ -126,8 +126,8 @@ def multi_d2_pinball_score(y_true, y_pred, *, quantiles, sample_weight=None):
     >>> from skconstrain.metrics import multi_d2_pinball_score
     >>> y = np.arange(10.0)
     >>> Q = np.column_stack([y - 1, y + 1])  # close to y
-    >>> round(multi_d2_pinball_score(y, Q, quantiles=[0.25, 0.75]), 3)
-    0.6
+    >>> round(multi_d2_pinball_score(y, Q, quantiles=[0.25, 0.75]), 2)
+    0.73
     """
     y, Q, levels = _columns(y_true, y_pred, quantiles)
     return float(
