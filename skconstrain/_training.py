@@ -102,10 +102,34 @@ def thread_budget(environ=None):
     return None
 
 
+class BackendError(RuntimeError):
+    """Keras runs on a backend that the estimators do not train on (yet)."""
+
+
+def check_backend():
+    """Raise :class:`BackendError` unless Keras runs on TensorFlow.
+
+    The training engine and the float64 predictor are TensorFlow's in 0.3;
+    under another backend they would fail deep inside Keras with a
+    TensorFlow error. (The layers, ops and constraints of
+    :mod:`skconstrain.keras` work on every backend.)
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise BackendError(
+            f"skconstrain's estimators train and predict with TensorFlow, but "
+            f"Keras runs on the {backend!r} backend (KERAS_BACKEND={backend}). "
+            "Set KERAS_BACKEND=tensorflow (the default) before Keras is "
+            "imported; the JAX backend is planned for skconstrain 0.4. The "
+            "Keras components of skconstrain.keras work on every backend."
+        )
+
+
 def configure_runtime():
     """Fit TensorFlow to this process, once, before TensorFlow first runs.
 
-    Called by the estimator before it first touches TensorFlow. It changes
+    Called by the estimator before it first touches TensorFlow; first checks
+    that Keras runs on TensorFlow (:func:`check_backend`). It changes
     only what nobody set before and what TensorFlow still allows to change
     (its threads and GPU memory cannot change once it has run):
 
@@ -121,6 +145,7 @@ def configure_runtime():
       ``TF_FORCE_GPU_ALLOW_GROWTH`` is set or a GPU's memory was configured.
     """
     global _runtime_configured
+    check_backend()
     with _RUNTIME_LOCK:
         if _runtime_configured:
             return

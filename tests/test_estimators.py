@@ -1,6 +1,8 @@
 """ConstrainedRegressor: strategies, weight settings, workflows, persistence, errors."""
 
+import importlib.util
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -581,6 +583,37 @@ def test_scikeras_is_not_imported():
         "assert 'scikeras' not in sys.modules, 'scikeras imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_another_keras_backend_is_a_clear_error(backend):
+    """Under KERAS_BACKEND=jax the estimators say what to do (the engine is
+    TensorFlow's in 0.3), instead of failing inside Keras with a TensorFlow
+    error; fitted models refuse to load there the same way."""
+    fitted = ConstrainedRegressor(hidden_layer_sizes=(2,), epochs=1, random_state=0)
+    blob = pickle.dumps(fitted.fit(np.ones((6, 2)), np.arange(6.0)))
+    code = (
+        "import pickle, sys, numpy as np\n"
+        "from skconstrain import ConstrainedRegressor\n"
+        "from skconstrain._training import BackendError\n"
+        "for call in (\n"
+        "    lambda: ConstrainedRegressor(epochs=1).fit(np.ones((4, 2)), np.ones(4)),\n"
+        "    lambda: pickle.loads(sys.stdin.buffer.read()),\n"
+        "):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except BackendError as exc:\n"
+        '        assert "KERAS_BACKEND=tensorflow" in str(exc), exc\n'
+        "    else:\n"
+        "        raise AssertionError('no BackendError')\n"
+    )
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=blob, env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
 def _abs_sum(w):
