@@ -1447,6 +1447,8 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         lower, upper and median levels' models (see the quantiles guide).
         It predicts through this model (so the levels stay ordered); its
         ``fit`` does nothing, as :class:`sklearn.frozen.FrozenEstimator`'s.
+        Give MAPIE an uncalibrated model (``conformal=None``): MAPIE
+        calibrates the levels itself.
 
         Parameters
         ----------

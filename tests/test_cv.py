@@ -364,3 +364,19 @@ def test_verbose_prints_the_stacks_epochs(capsys):
     lines = [line for line in out.splitlines() if "members training" in line]
     assert len(lines) == NET["epochs"]
     assert lines[0].startswith("Epoch 1/4 - members training: 4/4 - loss: best")
+
+
+def test_sparse_X_is_searched_fit_after_fit_as_grid_search_does():
+    import scipy.sparse as sp
+
+    sparse = sp.csr_matrix(X * (X > 0.5))
+    cv = KFold(2, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **NET).fit(sparse, Y)
+    grid = GridSearchCV(ConstrainedRegressor(**NET), {"alpha": [1e-4, 1.0]}, cv=cv)
+    grid.fit(sparse, Y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        grid.cv_results_["mean_test_score"],
+        atol=1e-4,
+    )
+    assert ours.predict(sparse).shape == Y.shape
