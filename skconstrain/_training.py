@@ -46,7 +46,20 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import scipy.sparse as sp
-import tensorflow as tf
+
+
+class _TensorFlow:
+    """TensorFlow, imported on first use: importing the estimators under
+    another Keras backend (which they refuse, :func:`check_backend`) does
+    not load it."""
+
+    def __getattr__(self, name):
+        import tensorflow
+
+        return getattr(tensorflow, name)
+
+
+tf = _TensorFlow()
 
 __all__ = [
     "Data",

@@ -596,6 +596,7 @@ def test_another_keras_backend_is_a_clear_error(backend):
         "import pickle, sys, numpy as np\n"
         "from skconstrain import ConstrainedRegressor\n"
         "from skconstrain._training import BackendError\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
         "for call in (\n"
         "    lambda: ConstrainedRegressor(epochs=1).fit(np.ones((4, 2)), np.ones(4)),\n"
         "    lambda: pickle.loads(sys.stdin.buffer.read()),\n"
