@@ -83,3 +83,31 @@ def test_every_example_is_a_gallery_page_with_a_title_and_a_figure():
         title, underline = doc.splitlines()[:2]
         assert set(underline) == {"="} and len(underline) == len(title), path.name
         assert "matplotlib" in text, f"{path.name} makes no figure"
+
+
+def test_every_set_is_listed_where_the_sets_are_listed():
+    # "ordered" was missing from these lists in 0.3's trial
+    from skconstrain import SET_NAMES, ConstrainedRegressor, NormProjector
+    from skconstrain.keras.layers import OutputActivation, OutputProjection
+    from skconstrain.keras.losses import ProjectionLoss
+    from skconstrain.keras.penalties import OutputPenalty
+
+    for obj in (
+        ConstrainedRegressor,
+        NormProjector,
+        OutputProjection,
+        OutputActivation,
+        ProjectionLoss,
+        OutputPenalty,
+    ):
+        missing = [name for name in SET_NAMES if f'"{name}"' not in obj.__doc__]
+        assert not missing, f"{obj.__name__}'s docstring omits {missing}"
+
+
+def test_the_version_is_the_changelogs_latest_release():
+    import skconstrain
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    latest = re.search(r"^## (\S+) \((.*?)\)", changelog, flags=re.M)
+    assert latest.group(1) == skconstrain.__version__
+    assert latest.group(2) != "unreleased"

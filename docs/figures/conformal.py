@@ -35,6 +35,19 @@ for model, color, label in [(raw, "C0", "network"), (calibrated, "C1", "calibrat
     Q = model.predict(grid)
     ax.plot(grid[:, 0], Q[:, 0], color=color, lw=1, label=f"{label}: 0.05 and 0.95")
     ax.plot(grid[:, 0], Q[:, -1], color=color, lw=1)
+try:  # MAPIE's conformalized quantile regression over the same network
+    from mapie.regression import ConformalizedQuantileRegressor
+except ImportError:
+    pass
+else:
+    mapie = ConformalizedQuantileRegressor(
+        [raw.level_estimator(q) for q in (0.05, 0.95, 0.5)],
+        confidence_level=0.9,
+        prefit=True,
+    ).conformalize(X[300:1300], y[300:1300])
+    _, intervals = mapie.predict_interval(grid)
+    ax.plot(grid[:, 0], intervals[:, 0, 0], "--", color="C2", lw=1, label="MAPIE CQR")
+    ax.plot(grid[:, 0], intervals[:, 1, 0], "--", color="C2", lw=1)
 ax.set(xlabel="x0", title="the 90% interval, before and after")
 ax.legend(fontsize=8)
 fig.tight_layout()
