@@ -9,7 +9,7 @@ INSTALLER ?= uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := test,plot,dev,scikeras,data
+EXTRAS := test,plot,dev,scikeras,data,jax
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 # uv's cache and .venv may lie on different file systems: copy, without a
 # warning about hard links

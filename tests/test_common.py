@@ -49,8 +49,8 @@ ESTIMATORS += [
 
 ESTIMATORS += [
     ConstrainedRegressorCV(alphas=[1e-4, 1e-2], cv=2, **FAST, learning_rate=0.05),
-    ConstrainedQuantileRegressor((0.5,), **FAST, learning_rate=0.05),
-    # a scalar level predicts 1-D, as scikit-learn's quantile regressors
+    # a scalar level predicts 1-D, as scikit-learn's quantile regressors (a
+    # list of one level, one column, is the multi-level path below)
     ConstrainedQuantileRegressor(0.5, **FAST, learning_rate=0.05),
     ConstrainedQuantileRegressor(
         (0.1, 0.5, 0.9), **FAST, learning_rate=0.05, output_strategy="activation"
