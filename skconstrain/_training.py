@@ -853,8 +853,6 @@ class Predictor:
                 forward(tf.constant(X[i : i + self.chunk]), *state)
                 for i in range(0, len(X), self.chunk)
             ]
-        if not parts:
-            return np.zeros((0, int(self.model.outputs[0].shape[-1])))
         return np.concatenate([p.numpy() for p in parts]).astype(np.float64)
 
 

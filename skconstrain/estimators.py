@@ -10,6 +10,7 @@ hyperparameters and docstring, its output set, its loss and its score.
 from __future__ import annotations
 
 import functools
+import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -877,9 +878,7 @@ def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
         estimator.fit(X_train, y_train, sample_weight=weights)
     fit_time = time.perf_counter() - start
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    for w in caught:  # to the search's own record (in this process)
-        if not issubclass(w.category, ConvergenceWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _reissue(caught)  # to the search's own record (in this process)
     start = time.perf_counter()
     score = _score(scorer, estimator, X, y, sample_weight, test)
     return float(score), fit_time, time.perf_counter() - start, converged
@@ -1308,7 +1307,8 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         rng = check_random_state(_copied(self.random_state))
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
         n_samples = _num_samples(X)
-        n_calibration = n_samples - int(n_samples * (1 - self.conformal))
+        # as train_test_split counts a float test_size
+        n_calibration = math.ceil(self.conformal * n_samples)
         needed = min_calibration_rows(levels)
         if n_calibration < needed:
             raise ValueError(
