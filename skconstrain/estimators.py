@@ -938,9 +938,8 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
             key = ("stack", size, width, template._key[0], template._key[2])
 
         def make(size=size):
-            stack = _networks.Stack(template.model_, size)
             return _training.StackEngine(
-                stack, losses.get("row_loss"), template.shuffle, width
+                template.model_, size, losses.get("row_loss"), template.shuffle, width
             )
 
         with _training.borrow(key, make) as engine:
@@ -954,14 +953,14 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
                 output_map=losses.get("output_map"),
                 verbose=template.verbose,
             )
-            snapshot = engine.stack.snapshot()
+            snapshot = engine.snapshot()
             fit_time = (time.perf_counter() - begin) / size
             fit_time += prepare_time / len(members)
             for k, ((alpha, _, test), (plan, _, scaling)) in enumerate(
                 zip(candidates[part], prepared[part], strict=True)
             ):
                 begin = time.perf_counter()
-                engine.stack.write(k, template.model_, scaling, snapshot)
+                engine.write(k, template.model_, scaling, snapshot)
                 template.alpha = float(alpha)
                 history, stopped = results[k]
                 with warnings.catch_warnings():

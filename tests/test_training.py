@@ -403,5 +403,7 @@ def test_gpu_memory_growth_is_turned_on_for_unconfigured_gpus(monkeypatch):
         "set_memory_growth",
         lambda gpu, on: grown.append((gpu, on)),
     )
-    _training._grow_gpu_memory()
+    from skconstrain._training import _tensorflow
+
+    _tensorflow._grow_gpu_memory()
     assert grown == [("gpu:0", True)]  # gpu:1 was configured by the user

@@ -1,0 +1,819 @@
+"""The training engine: M >= 1 networks trained by one compiled call per epoch.
+
+``keras.Model.fit`` pays, for every mini-batch, a data iterator, the
+callbacks and a return to Python. For the small dense networks that
+:class:`skconstrain.ConstrainedRegressor` trains, that per-step overhead, not the
+arithmetic, is the cost of a fit. Here instead:
+
+- ``X``, ``y`` and the sample weights become tensors once (:func:`as_tensors`),
+  with any fixed scaling of the features done then, in float64, not per step;
+- an engine compiles one function that runs a whole epoch: a seeded order of
+  the rows, then a loop over the mini-batches inside the compiled program,
+  each with the forward pass (``training=True``), the loss plus the model's
+  losses (weight penalties, output penalties), the gradient and the
+  optimizer's update (which also applies the weights' constraints);
+- one module per Keras backend compiles it, as Keras's own trainers do
+  (``keras/src/backend/*/trainer.py``): :mod:`._tensorflow` as a
+  ``tf.function`` with a ``tf.while_loop`` over the batches, :mod:`._jax` as
+  one ``jax.jit`` of a ``lax.scan`` over them, written on Keras's stateless API
+  (``stateless_call``, ``optimizer.stateless_apply``), with the members of a
+  stack by ``jax.vmap`` over the same epoch;
+- engines are kept per architecture (:func:`borrow`): a fit copies its
+  network's and optimizer's variables into one, trains, and copies them back,
+  so the fits of a grid search, of cross-validation folds or of ``partial_fit``
+  calls compile once. What varies between them without changing the program
+  (the penalty's ``alpha / n``, the loss weight, the learning rate, the data)
+  is an input;
+- a ``Predictor`` predicts through one compiled forward pass in float64 (so a
+  row's prediction does not depend on its batch or the CPU);
+- :func:`train` and :func:`train_stack` run Python once per epoch: history,
+  early stopping, progress. They are the same on every backend.
+
+Only Keras and its backend are imported here; nothing of the estimator.
+Under ``KERAS_BACKEND=jax`` TensorFlow is not imported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "Data",
+    "Engine",
+    "NonFiniteLossError",
+    "Predictor",
+    "as_tensors",
+    "borrow",
+    "clear_cache",
+    "configure_runtime",
+    "moments",
+    "r2_scores",
+    "signature",
+    "thread_budget",
+    "train",
+    "widened",
+]
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """The training loss became NaN or infinite."""
+
+
+# ------------------------------------------------------------------- runtime
+#: Environment variables through which a process is given a thread budget:
+#: joblib's loky workers set them all to ``cpu_count // n_jobs``, dask's nanny
+#: sets the first three to 1.
+THREAD_BUDGET_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_RUNTIME_LOCK = threading.Lock()
+_runtime_configured = False
+
+
+def thread_budget(environ=None):
+    """The number of threads this process is given, or None if none is set.
+
+    The first of :data:`THREAD_BUDGET_VARS` that holds a positive integer.
+
+    Examples
+    --------
+    >>> thread_budget({"OMP_NUM_THREADS": "1"})
+    1
+    >>> thread_budget({}) is None
+    True
+    """
+    environ = os.environ if environ is None else environ
+    for name in THREAD_BUDGET_VARS:
+        try:
+            value = int(environ.get(name, ""))
+        except ValueError:
+            continue
+        if value > 0:
+            return value
+    return None
+
+
+class BackendError(RuntimeError):
+    """Keras runs on a backend that the estimators do not train on."""
+
+
+#: The Keras backends the estimators train on, and their engine modules.
+BACKENDS = {"tensorflow": "_tensorflow", "jax": "_jax"}
+
+
+def check_backend():
+    """Raise :class:`BackendError` unless Keras runs on a backend of
+    :data:`BACKENDS` (TensorFlow or JAX).
+
+    The engine compiles an epoch per backend; under another one it would fail
+    deep inside Keras. (The layers, ops and constraints of
+    :mod:`skconstrain.keras` work on every backend.)
+    """
+    name = keras.backend.backend()
+    if name not in BACKENDS:
+        raise BackendError(
+            f"skconstrain's estimators train on the 'tensorflow' (the default) "
+            f"and 'jax' Keras backends, but Keras runs on {name!r} "
+            f"(KERAS_BACKEND={name}). Set KERAS_BACKEND=tensorflow or "
+            "KERAS_BACKEND=jax before Keras is imported. The Keras components "
+            "of skconstrain.keras work on every backend."
+        )
+    return name
+
+
+def backend():
+    """The engine module of Keras's backend (:mod:`._tensorflow` or :mod:`._jax`)."""
+    return import_module(f"{__name__}.{BACKENDS[check_backend()]}")
+
+
+def precision():
+    """A context in which float64 is float64: JAX's x64 mode, scoped to the
+    estimator's call (``jax.enable_x64``; the user's global flag is not
+    touched), so the float64 input scaling and prediction keep their digits;
+    nothing on TensorFlow."""
+    return backend().precision()
+
+
+def __getattr__(name):
+    # the backend's classes: _training.Engine is the backend's engine
+    if name in ("Engine", "StackEngine", "Predictor"):
+        return getattr(backend(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def configure_runtime():
+    """Fit the backend to this process, once, before it first runs.
+
+    Called by the estimator before it first trains or predicts; first checks
+    the backend (:func:`check_backend`). On TensorFlow it changes only what
+    nobody set before and what TensorFlow still allows to change (its threads
+    and GPU memory cannot change once it has run):
+
+    - **threads**: in a process given a thread budget (:func:`thread_budget`:
+      a joblib worker of ``GridSearchCV(n_jobs=k)``, a dask worker), TensorFlow
+      runs each op on that many threads (``intra_op``) and one op at a time
+      (``inter_op``), instead of on every core of the machine in every worker.
+      Left alone where ``TF_NUM_INTRAOP_THREADS`` / ``TF_NUM_INTEROP_THREADS``
+      or ``tf.config.threading`` already set them;
+    - **GPU memory**: memory growth is turned on for every visible GPU, so that
+      several worker processes can share one GPU (TensorFlow otherwise takes
+      nearly all of its memory in the first process). Left alone where
+      ``TF_FORCE_GPU_ALLOW_GROWTH`` is set or a GPU's memory was configured.
+
+    On JAX there is nothing to configure (XLA's threads are set by
+    ``XLA_FLAGS`` before JAX starts).
+    """
+    global _runtime_configured
+    module = backend()
+    with _RUNTIME_LOCK:
+        if _runtime_configured:
+            return
+        _runtime_configured = True
+        module.configure(thread_budget())
+
+
+@dataclass
+class Data:
+    """Training or validation rows as tensors, with the scale of their targets.
+
+    ``target_scale`` is the weighted mean squared deviation of ``y`` from its
+    weighted mean (the loss of the best constant prediction, weighted as the
+    loss is); losses divided by it are on the scale of ``1 - R^2``.
+    ``column_scale`` is the same per column of ``y`` (its mean is
+    ``target_scale``), or, for another loss, the loss of the best constant
+    per output column, as given to :func:`as_tensors`.
+    ``target_mean`` and ``target_std`` are the weighted mean and standard
+    deviation of each column of ``y`` (float64 arrays, :func:`moments`).
+    ``X`` is a dense tensor of the backend, or, for sparse rows whose dense
+    array would exceed :data:`DENSE_LIMIT`, the backend's sparse rows
+    (``SparseRows``, densified a batch at a time by the engine).
+    """
+
+    X: object
+    y: object
+    sample_weight: object
+    target_scale: float
+    column_scale: np.ndarray
+    target_mean: np.ndarray
+    target_std: np.ndarray
+
+
+#: Bytes of a dense float32 copy of sparse training rows above which they stay
+#: sparse on the device and the engine densifies one batch at a time.
+DENSE_LIMIT = 256 << 20
+
+
+def moments(A, w=None):
+    """Weighted mean and standard deviation of each column of ``A`` (float64).
+
+    The mean is taken of the rows minus the first (so a constant column has
+    exactly its value as mean and 0 as deviation), the deviations are divided
+    by their largest before squaring (so no square overflows).
+
+    Parameters
+    ----------
+    A : array-like of shape (n_samples, n_columns)
+    w : array-like of shape (n_samples,) or None
+        Row weights; None weighs every row 1.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_columns,)
+
+    Examples
+    --------
+    >>> mean, std = moments(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    >>> mean.tolist(), std.tolist()
+    ([1.0, 5.0], [1.0, 0.0])
+    """
+    A = np.asarray(A, dtype=np.float64)
+    w = np.ones(len(A)) if w is None else np.asarray(w, dtype=np.float64)
+    wsum = w.sum()
+    if not len(A) or wsum <= 0:
+        return np.zeros(A.shape[1]), np.zeros(A.shape[1])
+    shift = A - A[0]
+    mean = A[0] + w @ shift / wsum
+    dev = shift - (mean - A[0])
+    m = np.abs(dev).max(axis=0)
+    m = np.where(m > 0, m, 1.0)
+    return mean, m * np.sqrt(w @ (dev / m) ** 2 / wsum)
+
+
+def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
+    """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+        None weighs every row 1.
+    x_scaling : (offset, scale) or None, default=None
+        A fixed affine map of the features, ``offset + scale * X``, done here
+        once, in float64, before ``X`` becomes float32 (the work of a
+        network's first layers, which the engine's ``body`` then skips;
+        features in any units keep their precision).
+    column_scale : ndarray of shape (n_outputs,) or None, default=None
+        The loss of the best constant prediction per output column, for a
+        loss other than the squared error (the pinball loss of the
+        constant quantile, say); None: the weighted variance of each column
+        of ``y``.
+
+    Returns
+    -------
+    Data
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    w = (
+        np.ones(len(y))
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=np.float64)
+    )
+    mean, std = moments(y, w)
+    kept = None  # sparse rows kept sparse
+    if sp.issparse(X):
+        if 4 * X.shape[0] * X.shape[1] > DENSE_LIMIT:
+            X = kept = backend().sparse_rows(X, x_scaling)
+            x_scaling = None
+        else:
+            X = X.toarray()
+    if x_scaling is not None:
+        offset, scale = x_scaling
+        X = np.asarray(offset) + np.asarray(scale) * np.asarray(X, dtype=np.float64)
+    if column_scale is None:  # sum_i w_i (y_ik - mean_k)^2 / n, per column
+        column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
+    column_scale = np.asarray(column_scale, dtype=np.float64)
+    if kept is None:
+        X = keras.ops.convert_to_tensor(np.asarray(X, dtype=np.float32))
+    return Data(
+        X=X,
+        y=keras.ops.convert_to_tensor(y.astype(np.float32)),
+        sample_weight=keras.ops.convert_to_tensor(w.astype(np.float32)),
+        target_scale=float(column_scale.mean()),
+        column_scale=column_scale,
+        target_mean=mean,
+        target_std=std,
+    )
+
+
+def _sparse_chunk(n_features):
+    """Rows of sparse data to densify at once: about 32 MiB of float64."""
+    return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
+
+
+def signature(model):
+    """What an engine for ``model`` must match: input and variable shapes."""
+    variables = list(model.variables) + list(model.optimizer.variables)
+    return (
+        tuple(model.inputs[0].shape[1:]),
+        tuple((tuple(v.shape), str(v.dtype)) for v in variables),
+    )
+
+
+class _Cache:
+    """Idle engines by key, least recently used first out; thread-safe.
+
+    An engine is taken out while a fit uses it, so two fits in threads never
+    share one; a second fit of the same key meanwhile makes its own.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self._idle = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key):
+        with self._lock:
+            engines = self._idle.get(key)
+            if not engines:
+                return None
+            engine = engines.pop()
+            if not engines:
+                del self._idle[key]
+            return engine
+
+    def give(self, key, engine):
+        with self._lock:
+            self._idle.setdefault(key, []).append(engine)
+            self._idle.move_to_end(key)
+            while sum(len(v) for v in self._idle.values()) > self.size:
+                oldest = next(iter(self._idle))
+                self._idle[oldest].pop(0)
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
+
+    def clear(self):
+        with self._lock:
+            self._idle.clear()
+
+
+#: Engines kept between fits (each holds one small network, its optimizer and
+#: their traces).
+CACHE_SIZE = 8
+_CACHE = _Cache(CACHE_SIZE)
+
+
+@contextmanager
+def borrow(key, make):
+    """An engine for ``key``: an idle one, or ``make()``; given back after.
+
+    Parameters
+    ----------
+    key : hashable or None
+        What the engine's traces depend on (the architecture, the settings
+        captured by the trace, :func:`signature`). None: no reuse.
+    make : callable
+        Returns a new :class:`Engine`.
+    """
+    engine = None if key is None else _CACHE.take(key)
+    if engine is None:
+        engine = make()
+    yield engine
+    if key is not None:
+        _CACHE.give(key, engine)
+
+
+def clear_cache():
+    """Drop the idle engines and the shared forward passes (and their traces)."""
+    _CACHE.clear()
+    _FORWARDS.clear()
+    _TWINS.clear()
+
+
+def widened(model):
+    """A copy of ``model``'s architecture whose layers compute in float64.
+
+    Rebuilt from the model's config with every float32 dtype (layers' dtype
+    policies, inputs) replaced by float64; its own weights are not used (see
+    :class:`Predictor`). None when the model cannot be rebuilt that way (a
+    subclassed model without ``get_config``, a layer that is not registered,
+    a ``Lambda`` refused by Keras's safe mode) or the copy's variables do not
+    line up with the model's.
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> [v.dtype for v in widened(model).weights]
+    ['float64', 'float64']
+    """
+    config = _widen_config(keras.saving.serialize_keras_object(model))
+    try:
+        twin = keras.saving.deserialize_keras_object(config)
+    except Exception:
+        return None
+    ours = model.trainable_variables + model.non_trainable_variables
+    theirs = twin.trainable_variables + twin.non_trainable_variables
+    if len(twin.trainable_variables) != len(model.trainable_variables) or [
+        tuple(v.shape) for v in ours
+    ] != [tuple(v.shape) for v in theirs]:
+        return None
+    return twin
+
+
+def _widen_config(config):
+    """``config`` (a serialized Keras object) with float32 dtypes as float64."""
+    if isinstance(config, list):
+        return [_widen_config(v) for v in config]
+    if not isinstance(config, dict):
+        return config
+    out = {}
+    for key, value in config.items():
+        if key == "dtype" and value == "float32":
+            value = "float64"
+        elif (
+            key == "dtype"
+            and isinstance(value, dict)
+            and value.get("class_name") == "DTypePolicy"
+            and value.get("config", {}).get("name") == "float32"
+        ):
+            value = {**value, "config": {**value["config"], "name": "float64"}}
+        else:
+            value = _widen_config(value)
+        out[key] = value
+    return out
+
+
+class _Lru:
+    """A small thread-safe mapping that forgets its least recently used entry."""
+
+    def __init__(self, size):
+        self.size = size
+        self._items = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key, value):
+        """Store ``value`` unless ``key`` has one; return the stored one."""
+        with self._lock:
+            value = self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return value
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+
+_FORWARDS = _Lru(CACHE_SIZE)
+#: float64 copies of the architectures of the shared traces (:func:`widened`).
+_TWINS = _Lru(CACHE_SIZE)
+
+
+class _Progress:
+    """Progress per epoch (``verbose >= 1``).
+
+    On a terminal or in a notebook with ``verbose=1``, Keras's ``Progbar`` (one
+    bar, redrawn in place); otherwise (a log file, CI output, a pipe, or
+    ``verbose >= 2``) one plain line per epoch, as ``Model.fit(verbose=2)``
+    writes, with no carriage returns or backspaces.
+    """
+
+    def __init__(self, epochs, verbose, stream=None):
+        self.epochs = epochs
+        self.stream = sys.stdout if stream is None else stream
+        self.bar = None
+        self.lines = False
+        if verbose == 1 and _is_terminal(self.stream):
+            self.bar = keras.utils.Progbar(
+                epochs, stateful_metrics=["loss", "val_loss"]
+            )
+        elif verbose:
+            self.lines = True
+
+    def update(self, epoch, values):
+        if self.bar is not None:
+            self.bar.update(epoch, list(values.items()))
+        elif self.lines:
+            text = " - ".join(f"{k}: {v:.4g}" for k, v in values.items())
+            self.stream.write(f"Epoch {epoch}/{self.epochs} - {text}\n")
+            self.stream.flush()
+
+    def close(self, epoch, values):
+        if self.bar is not None:
+            self.bar.update(epoch, list(values.items()), finalize=True)
+        elif self.lines:
+            self.stream.write(f"Stopped after epoch {epoch}/{self.epochs}\n")
+            self.stream.flush()
+
+
+def _is_terminal(stream):
+    """Whether ``stream`` redraws a line in place: a terminal, or a notebook
+    (whose output is no tty but renders carriage returns). Keras's own test
+    also counts any POSIX system, which sent the bar's redraws into log files."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _check_finite(loss, epoch, name):
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(
+            f"The {name} became {loss} at epoch {epoch}: the training diverged. "
+            "Scale X and y (e.g. with StandardScaler, and "
+            "TransformedTargetRegressor for y) or lower 'learning_rate'."
+        )
+
+
+def r2_scores(errors, data):
+    """R^2 of each output column from :meth:`Engine.evaluate`'s ``errors`` on
+    ``data``, averaged uniformly, as :func:`sklearn.metrics.r2_score` does (a
+    constant column scores 1 when predicted exactly, else 0).
+
+    Examples
+    --------
+    >>> y = np.array([[0.0, 1], [2, 1], [0, 1], [2, 1]])  # variance 1, and 0
+    >>> data = as_tensors(np.zeros((4, 1)), y)
+    >>> float(r2_scores(np.array([0.5, 0.0]), data))  # 1 - 0.5 / 1, and 1
+    0.75
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    scale = data.column_scale
+    positive = scale > 0
+    scores = np.where(
+        positive, 1.0 - errors / np.where(positive, scale, 1.0), errors == 0
+    )
+    return float(scores.mean())
+
+
+def train(
+    engine,
+    data,
+    *,
+    epochs,
+    validation=None,
+    tol=0.0,
+    n_iter_no_change=None,
+    seed=0,
+    verbose=0,
+    loss_weight=1.0,
+    penalty_scale=0.0,
+):
+    """Train for up to ``epochs`` epochs, with early stopping.
+
+    Early stopping watches the training loss, or the validation loss when
+    ``validation`` is given, divided by the monitored rows' ``target_scale``
+    (so ``tol`` is on the scale of R^2 and does not depend on the targets'
+    units). An epoch improves when that drops by more than ``tol`` below the
+    best so far; training stops after ``n_iter_no_change`` epochs without
+    improvement. With ``validation``, the weights of the best epoch are
+    restored at the end.
+
+    Parameters
+    ----------
+    engine : Engine
+    data : Data
+    epochs : int
+    validation : Data or None
+    tol : float
+    n_iter_no_change : int or None
+        None: never stop early.
+    seed : int
+        Epoch ``e`` shuffles with seed ``seed + e``.
+    verbose : int
+        >= 1 shows the progress per epoch (see :class:`_Progress`).
+    loss_weight, penalty_scale : float
+        Passed to :meth:`Engine.run_epoch`.
+
+    Returns
+    -------
+    history : dict
+        ``"loss"`` (and ``"val_loss"``, the weighted mean squared error on the
+        validation rows, and ``"val_score"``, their R^2 averaged over the
+        outputs): one float per epoch run.
+    stopped : bool
+        Whether the stopping rule ended the training (False when the epochs
+        ran out first, or when ``n_iter_no_change`` is None).
+
+    Raises
+    ------
+    NonFiniteLossError
+        When a loss becomes NaN or infinite.
+    """
+    history = {"loss": []}
+    if validation is not None:
+        history["val_loss"] = []
+        history["val_score"] = []
+    monitored = data if validation is None else validation
+    scale = monitored.target_scale if monitored.target_scale > 0 else 1.0
+    best, best_weights, waited, stopped = math.inf, None, 0, False
+    progress = _Progress(epochs, verbose)
+    values = {}
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        loss = engine.run_epoch(
+            data, seed + epoch, loss_weight=loss_weight, penalty_scale=penalty_scale
+        )
+        _check_finite(loss, epoch, "training loss")
+        history["loss"].append(loss)
+        values = {"loss": loss}
+        current = loss
+        if validation is not None:
+            errors = engine.evaluate(validation)
+            current = float(errors.mean())
+            _check_finite(current, epoch, "validation loss")
+            history["val_loss"].append(current)
+            history["val_score"].append(r2_scores(errors, validation))
+            values["val_loss"] = current
+        progress.update(epoch, values)
+        if n_iter_no_change is None:
+            continue
+        if current / scale < best - tol:
+            best, waited = current / scale, 0
+            if validation is not None:
+                best_weights = engine.model.get_weights()
+        else:
+            waited += 1
+            if waited >= n_iter_no_change:
+                stopped = True
+                break
+    if epoch < epochs:  # stopped early: the progress did not reach its end
+        progress.close(epoch, values)
+    if best_weights is not None:
+        engine.model.set_weights(best_weights)
+    return history, stopped
+
+
+# ------------------------------------------------------------------- stacks
+@dataclass
+class Member:
+    """One network of a stack: its data and its settings, as a single fit
+    would train it (:func:`train`'s arguments), and its starting point (the
+    initial weights of its network, :func:`skconstrain._networks.mlp_weights`,
+    and its target scaling's ``offset`` and ``scale``)."""
+
+    data: Data
+    validation: Data | None
+    seed: int
+    loss_weight: float
+    penalty_scale: float
+    batch_size: int
+    weights: list
+    offset: np.ndarray
+    scale: np.ndarray
+
+
+#: The memory a stack may take (its data, weights, optimizer state and the
+#: activations of a step); a search that needs more trains in chunks.
+STACK_MEMORY = 1 << 30
+
+
+def member_bytes(members, n_weights, units):
+    """The bytes one member of a stack of ``members`` takes
+    (:func:`stack_member_bytes` for their rows, widths and ``n_weights``)."""
+    return stack_member_bytes(
+        rows=max(len(m.data.y) for m in members),
+        validation_rows=max(
+            (len(m.validation.y) for m in members if m.validation), default=0
+        ),
+        n_features=members[0].data.X.shape[1],
+        n_outputs=members[0].data.y.shape[1],
+        batch_size=max(m.batch_size for m in members),
+        n_weights=n_weights,
+        units=units,
+    )
+
+
+def stack_member_bytes(
+    rows, validation_rows, n_features, n_outputs, batch_size, n_weights, units
+):
+    """The bytes one member of a stack takes: its ``rows`` (padded to the
+    longest member's: features, targets and weights, and the epoch's
+    permuted copy with its order), its validation rows, its ``n_weights``
+    weights with their Adam moments and update, and a step's activations
+    (``units``: the units of its layers, forward and backward)."""
+    d, k = n_features, n_outputs
+    data = 2 * rows * (d + k + 2) * 4 + validation_rows * (d + k + 1) * 4
+    return data + 6 * n_weights * 4 + 8 * batch_size * (units + d + k) * 4
+
+
+def chunks(members, n_weights, units, budget=None):
+    """Consecutive slices of ``members`` whose stacks each take at most
+    ``budget`` bytes (default :data:`STACK_MEMORY`; at least one member in
+    each), of sizes as equal as possible."""
+    budget = STACK_MEMORY if budget is None else budget
+    each = member_bytes(members, n_weights, units)
+    size = max(1, min(len(members), budget // each))
+    n_chunks = -(-len(members) // size)
+    bounds = [len(members) * i // n_chunks for i in range(n_chunks + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _stack_progress(epoch, epochs, active, losses, validating, stream=None):
+    """One line of a stack's progress: members training, best and worst loss."""
+    stream = sys.stdout if stream is None else stream
+    name = "val_loss" if validating else "loss"
+    training = losses[active]
+    stream.write(
+        f"Epoch {epoch}/{epochs} - members training: {int(active.sum())}/"
+        f"{len(active)} - {name}: best {training.min():.4g}, worst "
+        f"{training.max():.4g}\n"
+    )
+    stream.flush()
+
+
+def train_stack(
+    engine,
+    members,
+    *,
+    epochs,
+    learning_rate,
+    tol=0.0,
+    n_iter_no_change=None,
+    output_map=None,
+    verbose=0,
+):
+    """Train the M members of ``engine``'s stack together, as :func:`train`
+    trains one, from their starting points.
+
+    Member ``k`` sees its own rows (``members[k].data``) in its own order
+    (the seeds of :func:`train`), with its own batch size, loss weight and
+    penalty scale, and stops by its own rule: a member that stops is frozen
+    (weights and Adam moments) while the others go on, and with validation
+    data its best epoch's weights are restored. So each member trains as the
+    single fit with its data and seed would (to float32 rounding).
+
+    With ``verbose >= 1``, one line per epoch: the members still training,
+    and the best and worst of their losses (validation losses with
+    validation data).
+
+    Returns
+    -------
+    results : list of (history, stopped)
+        Per member, as :func:`train` returns them.
+    """
+    size = len(members)
+    if size != engine.size:
+        raise ValueError(f"{size} members for a stack of {engine.size}")
+    if max(m.batch_size for m in members) > engine.width:
+        raise ValueError("a member's batch is larger than the stack's width")
+    engine.start(members, learning_rate)
+    validation = members[0].validation is not None
+    histories = [
+        {"loss": [], **({"val_loss": [], "val_score": []} if validation else {})}
+        for _ in members
+    ]
+    monitored = [m.validation if validation else m.data for m in members]
+    scales = np.array(
+        [d.target_scale if d.target_scale > 0 else 1.0 for d in monitored]
+    )
+    best = np.full(size, math.inf)
+    waited = np.zeros(size, dtype=int)
+    active = np.ones(size, dtype=bool)
+    stopped = np.zeros(size, dtype=bool)
+    best_weights = engine.weights() if validation else None
+    for epoch in range(1, epochs + 1):
+        seeds = np.array([int(m.seed + epoch) % (2**31 - 1) for m in members])
+        losses = np.asarray(engine.run_epoch(seeds, active), dtype=np.float64)
+        current = losses.copy()
+        if validation:
+            errors = engine.errors(output_map)
+        for k in np.flatnonzero(active):
+            _check_finite(float(losses[k]), epoch, "training loss")
+            histories[k]["loss"].append(float(losses[k]))
+            if validation:
+                current[k] = float(errors[k].mean())
+                histories[k]["val_loss"].append(current[k])
+                histories[k]["val_score"].append(
+                    r2_scores(errors[k], members[k].validation)
+                )
+        if verbose:
+            _stack_progress(epoch, epochs, active, current, validation)
+        if n_iter_no_change is None:
+            continue
+        weights = engine.weights() if validation else None
+        for k in np.flatnonzero(active):
+            if current[k] / scales[k] < best[k] - tol:
+                best[k], waited[k] = current[k] / scales[k], 0
+                if validation:
+                    for kept, now in zip(best_weights, weights, strict=True):
+                        kept[k] = now[k]
+            else:
+                waited[k] += 1
+                if waited[k] >= n_iter_no_change:
+                    stopped[k], active[k] = True, False
+        if not active.any():
+            break
+    if best_weights is not None:
+        engine.set_weights(best_weights)
+    return [(histories[k], bool(stopped[k])) for k in range(size)]
