@@ -232,28 +232,31 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
-        plan = self._prepare_fit(X, y, sample_weight, incremental)
-        with _training.borrow(self._key, self._new_engine) as engine:
-            engine.load(self.model_)
-            try:
-                history, stopped = _training.train(
-                    engine,
-                    plan.data,
-                    epochs=1 if incremental else self.epochs,
-                    validation=plan.validation,
-                    tol=self.tol,
-                    n_iter_no_change=None if incremental else self.n_iter_no_change,
-                    seed=plan.seed,
-                    verbose=self.verbose,
-                    loss_weight=self._loss_weight,
-                    penalty_scale=plan.penalty_scale,
-                )
-            except _training.NonFiniteLossError:
-                if not plan.continuing:
-                    self._forget_fit()
-                raise
-            engine.store(self.model_)
-        return self._end_fit(plan, history, stopped)
+        # float64 is float64 on every backend (JAX's x64 mode, scoped)
+        with _training.precision():
+            plan = self._prepare_fit(X, y, sample_weight, incremental)
+            with _training.borrow(self._key, self._new_engine) as engine:
+                engine.load(self.model_)
+                try:
+                    history, stopped = _training.train(
+                        engine,
+                        plan.data,
+                        epochs=1 if incremental else self.epochs,
+                        validation=plan.validation,
+                        tol=self.tol,
+                        n_iter_no_change=None if incremental else self.n_iter_no_change,
+                        seed=plan.seed,
+                        verbose=self.verbose,
+                        loss_weight=self._loss_weight,
+                        penalty_scale=plan.penalty_scale,
+                        batch_size=self._batch_size,
+                    )
+                except _training.NonFiniteLossError:
+                    if not plan.continuing:
+                        self._forget_fit()
+                    raise
+                engine.store(self.model_)
+            return self._end_fit(plan, history, stopped)
 
     def _prepare_fit(self, X, y, sample_weight, incremental):
         """Everything of a fit before the training: validation, the data as
@@ -800,12 +803,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self._built_with = {
             name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
         }
-        # the engine's batch size is part of its trace: batch_size=None gives
-        # min(200, n), which differs between fits of the same hyperparameters
-        # (folds of 66 and 67 rows), so it is part of the key
+        # TensorFlow's engine has its batch size in its trace: batch_size=None
+        # gives min(200, n), which differs between fits of the same
+        # hyperparameters (folds of 66 and 67 rows), so it is part of the key
+        # there; JAX's takes it as an input (batch_key)
         self._key = (
             tuple(self._built_with.items()),
-            self._batch_size,
+            _training.backend().batch_key(self._batch_size),
             _training.signature(model),
         )
         try:
@@ -907,7 +911,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         state = dict(state)
         if isinstance(state.get("model_"), bytes):
             _training.configure_runtime()
-            state["model_"] = _networks.from_bytes(state["model_"])
+            with _training.precision():
+                state["model_"] = _networks.from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:
             self._predict_fn = _training.Predictor(self.model_, self._key)

@@ -735,101 +735,103 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         -------
         self : ConstrainedRegressorCV
         """
-        self._validate_params()
-        alphas = self._alphas()
-        if self.penalty is None:
-            warnings.warn(
-                f"{type(self).__name__}: penalty=None, so every alpha of the search "
-                "trains the same network; set a penalty ('l2', 'l1', ...) for "
-                "alphas to mean something.",
-                UserWarning,
-                stacklevel=2,
-            )
-        # The members are fitted and scored on the rows of X as given (a
-        # DataFrame keeps its column names, which a monotonic_cst dict
-        # needs); the stack's members take the validated arrays.
-        X_valid, y_valid = self._validate_fit_data(X, y, reset=True)
-        X_rows = X if hasattr(X, "iloc") else X_valid
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X_valid, dtype=np.float64, ensure_non_negative=True
-            )
-        if _routing_enabled():
-            routed = process_routing(self, "fit", **params)
-            split_params = routed.splitter.split
-        else:
-            _raise_for_params(params, self, "fit")
-            split_params = {}
-        cv = check_cv(self.cv, y_valid, classifier=False)
-        splits = list(cv.split(X_valid, y_valid, **split_params))
-        scorer = check_scoring(self, scoring=self.scoring)
-        candidates = [(a, train, test) for a in alphas for train, test in splits]
-        out = None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            stackable = self.model is None and self._constrains_no_feature()
-            if stackable and not sp.issparse(X_valid):
-                try:
-                    out = _fit_and_score_stacked(
-                        self._single(alphas[0]),
-                        candidates,
-                        X_rows,
-                        X_valid,
-                        y_valid,
-                        sample_weight,
-                        scorer,
-                    )
-                except _networks.NotStackable:
-                    out = None
-            if out is None:  # one after another (or in n_jobs processes)
-                out = Parallel(n_jobs=self.n_jobs)(
-                    delayed(_fit_and_score)(
-                        self._single(alpha),
-                        X_rows,
-                        y_valid,
-                        sample_weight,
-                        train,
-                        test,
-                        scorer,
-                    )
-                    for alpha, train, test in candidates
+        # float64 is float64 on every backend (JAX's x64 mode, scoped)
+        with _training.precision():
+            self._validate_params()
+            alphas = self._alphas()
+            if self.penalty is None:
+                warnings.warn(
+                    f"{type(self).__name__}: penalty=None, so every alpha of the "
+                    "search trains the same network; set a penalty ('l2', 'l1', ...) for "
+                    "alphas to mean something.",
+                    UserWarning,
+                    stacklevel=2,
                 )
-        shape = (len(alphas), len(splits))
-        scores = np.array([o[0] for o in out]).reshape(shape)
-        fit_times = np.array([o[1] for o in out]).reshape(shape)
-        score_times = np.array([o[2] for o in out]).reshape(shape)
-        not_converged = sum(not o[3] for o in out)
-        self.cv_results_ = _cv_results(alphas, scores, fit_times, score_times)
-        best = int(np.argmin(self.cv_results_["rank_test_score"]))
-        self.alphas_ = alphas
-        self.n_splits_ = len(splits)
-        self.alpha_ = float(alphas[best])
-        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
-        refit_converged = True
-        if self.refit:
-            with warnings.catch_warnings(record=True) as refit_caught:
+            # The members are fitted and scored on the rows of X as given (a
+            # DataFrame keeps its column names, which a monotonic_cst dict
+            # needs); the stack's members take the validated arrays.
+            X_valid, y_valid = self._validate_fit_data(X, y, reset=True)
+            X_rows = X if hasattr(X, "iloc") else X_valid
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(
+                    sample_weight, X_valid, dtype=np.float64, ensure_non_negative=True
+                )
+            if _routing_enabled():
+                routed = process_routing(self, "fit", **params)
+                split_params = routed.splitter.split
+            else:
+                _raise_for_params(params, self, "fit")
+                split_params = {}
+            cv = check_cv(self.cv, y_valid, classifier=False)
+            splits = list(cv.split(X_valid, y_valid, **split_params))
+            scorer = check_scoring(self, scoring=self.scoring)
+            candidates = [(a, train, test) for a in alphas for train, test in splits]
+            out = None
+            with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                self._fit(X, y, sample_weight, incremental=False)
-            caught += refit_caught
-            refit_converged = not any(
-                issubclass(w.category, ConvergenceWarning) for w in refit_caught
-            )
-        _reissue(caught)
-        if not_converged or not refit_converged:
-            refitted = "" if refit_converged else ", and the refitted network,"
-            warnings.warn(
-                f"{type(self).__name__}: {not_converged} of the {len(out)} networks "
-                f"of the search ({len(alphas)} alphas x {len(splits)} folds)"
-                f"{refitted} ran all epochs={self.epochs} while their loss still "
-                f"improved by more than tol={self.tol} within the last "
-                f"n_iter_no_change={self.n_iter_no_change} epochs: they have not "
-                "converged, and their scores may rank the alphas by how fast "
-                "they train rather than how well. Raise 'epochs', or 'tol' to "
-                "stop sooner.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
+                stackable = self.model is None and self._constrains_no_feature()
+                if stackable and not sp.issparse(X_valid):
+                    try:
+                        out = _fit_and_score_stacked(
+                            self._single(alphas[0]),
+                            candidates,
+                            X_rows,
+                            X_valid,
+                            y_valid,
+                            sample_weight,
+                            scorer,
+                        )
+                    except _networks.NotStackable:
+                        out = None
+                if out is None:  # one after another (or in n_jobs processes)
+                    out = Parallel(n_jobs=self.n_jobs)(
+                        delayed(_fit_and_score)(
+                            self._single(alpha),
+                            X_rows,
+                            y_valid,
+                            sample_weight,
+                            train,
+                            test,
+                            scorer,
+                        )
+                        for alpha, train, test in candidates
+                    )
+            shape = (len(alphas), len(splits))
+            scores = np.array([o[0] for o in out]).reshape(shape)
+            fit_times = np.array([o[1] for o in out]).reshape(shape)
+            score_times = np.array([o[2] for o in out]).reshape(shape)
+            not_converged = sum(not o[3] for o in out)
+            self.cv_results_ = _cv_results(alphas, scores, fit_times, score_times)
+            best = int(np.argmin(self.cv_results_["rank_test_score"]))
+            self.alphas_ = alphas
+            self.n_splits_ = len(splits)
+            self.alpha_ = float(alphas[best])
+            self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+            refit_converged = True
+            if self.refit:
+                with warnings.catch_warnings(record=True) as refit_caught:
+                    warnings.simplefilter("always")
+                    self._fit(X, y, sample_weight, incremental=False)
+                caught += refit_caught
+                refit_converged = not any(
+                    issubclass(w.category, ConvergenceWarning) for w in refit_caught
+                )
+            _reissue(caught)
+            if not_converged or not refit_converged:
+                refitted = "" if refit_converged else ", and the refitted network,"
+                warnings.warn(
+                    f"{type(self).__name__}: {not_converged} of the {len(out)} "
+                    f"networks of the search ({len(alphas)} alphas x {len(splits)} folds)"
+                    f"{refitted} ran all epochs={self.epochs} while their loss still "
+                    f"improved by more than tol={self.tol} within the last "
+                    f"n_iter_no_change={self.n_iter_no_change} epochs: they have not "
+                    "converged, and their scores may rank the alphas by how fast "
+                    "they train rather than how well. Raise 'epochs', or 'tol' to "
+                    "stop sooner.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+            return self
 
     @available_if(_has_refit)
     def partial_fit(self, X, y, sample_weight=None):
@@ -1267,8 +1269,8 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         return (w @ losses) / max(len(y), 1)
 
     def _score_start(self, data):
-        y = data.y.numpy().astype(np.float64).reshape(-1)
-        w = data.sample_weight.numpy().astype(np.float64)
+        y = np.asarray(data.y, dtype=np.float64).reshape(-1)
+        w = np.asarray(data.sample_weight, dtype=np.float64)
         start = _weighted_quantiles(y, w, self.quantiles_)
         spread = np.full(len(start), float(data.target_std[0]))
         return super()._score_start_from(start, spread)

@@ -568,6 +568,7 @@ def train(
     verbose=0,
     loss_weight=1.0,
     penalty_scale=0.0,
+    batch_size=None,
 ):
     """Train for up to ``epochs`` epochs, with early stopping.
 
@@ -594,6 +595,9 @@ def train(
         >= 1 shows the progress per epoch (see :class:`_Progress`).
     loss_weight, penalty_scale : float
         Passed to :meth:`Engine.run_epoch`.
+    batch_size : int or None
+        This fit's batch size (None: the engine's); passed to
+        :meth:`Engine.run_epoch`.
 
     Returns
     -------
@@ -622,7 +626,11 @@ def train(
     epoch = 0
     for epoch in range(1, epochs + 1):
         loss = engine.run_epoch(
-            data, seed + epoch, loss_weight=loss_weight, penalty_scale=penalty_scale
+            data,
+            seed + epoch,
+            loss_weight=loss_weight,
+            penalty_scale=penalty_scale,
+            batch_size=batch_size,
         )
         _check_finite(loss, epoch, "training loss")
         history["loss"].append(loss)

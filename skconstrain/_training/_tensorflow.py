@@ -61,6 +61,12 @@ def precision():
     return nullcontext()
 
 
+def batch_key(batch_size):
+    """What of the batch size an engine's key holds: all of it (it is a
+    constant of the trace)."""
+    return batch_size
+
+
 def _tf_running():
     # private, and the only way to ask: tf.config raises once the context is up
     from tensorflow.python.eager import context
@@ -352,7 +358,9 @@ class Engine:
         _copy(self.model.variables, model.variables)
         _copy(self.optimizer.variables, model.optimizer.variables)
 
-    def run_epoch(self, data, seed, *, loss_weight=1.0, penalty_scale=0.0):
+    def run_epoch(
+        self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
+    ):
         """Train one epoch over ``data``; returns the mean loss of its steps.
 
         Parameters
@@ -365,6 +373,9 @@ class Engine:
             returned); with Adam it acts as dividing ``epsilon`` by it.
         penalty_scale : float, default=0.0
             Value given to the ``scale`` of the objects in ``scales``.
+        batch_size : int or None, default=None
+            Must be the engine's (a constant of its trace; see
+            :func:`batch_key`); None: the engine's.
 
         Returns
         -------
@@ -372,6 +383,10 @@ class Engine:
             Mean over the steps, weighted by their rows, of the objective
             (weighted squared error plus ``model.losses``).
         """
+        if batch_size is not None and int(batch_size) != self.batch_size:
+            raise ValueError(
+                f"this engine's batch size is {self.batch_size}, not {batch_size}"
+            )
         sparse = isinstance(data.X, SparseRows)
         epoch = self._epochs.get(sparse)
         if epoch is None:  # one trace for dense rows, one for sparse rows

@@ -1,0 +1,661 @@
+"""The engine compiled by JAX: an epoch as one ``jax.jit`` of a ``lax.scan``.
+
+The epoch (:func:`_epoch`) is written once on Keras's stateless API: the
+network's ``stateless_call`` (with ``return_losses=True``: the weight and
+output penalties at the traced weights), the optimizer's ``stateless_apply``
+(Keras's own Adam, which applies the weights' constraints), ``jax.grad`` and
+``jax.random``. One member's epoch is a pure function of its variables, its
+data and its settings (rows, batch size, seed, loss weight, penalty scale;
+the learning rate is one of the optimizer's variables):
+
+- an :class:`Engine` (one network: a single fit) compiles it with ``jax.jit``;
+- a :class:`StackEngine` (M networks of one architecture: the alphas x folds of
+  a search) compiles ``jax.vmap`` of the same function over the members, each
+  with its own rows, order, batch size, strength and learning rate, and
+  freezes the members whose stopping rule ended their training.
+
+Shapes are padded to a few buckets (:func:`bucket`), so a new number of rows,
+a fold one row shorter or another batch size reuses one compiled program: the
+rows past a member's own are masked (they add nothing to the loss, and a step
+without rows leaves weights and optimizer untouched). On an epoch's last,
+partial batch the rows of the padding repeat the batch's rows for what the
+network computes over a batch (an output penalty's mean, batch statistics):
+their weight in the data loss is zero.
+
+Without JAX's x64 mode, JAX computes float64 as float32. The estimators run in
+:func:`precision` (``jax.enable_x64``, a scoped context: the user's global flag
+is untouched), so the input scaling and the float64 forward pass of
+:class:`Predictor` keep their digits; the networks still train in float32.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+from skconstrain._training import _FORWARDS, _TWINS, _sparse_chunk, widened
+
+
+def configure(budget):
+    """Nothing to configure: XLA's threads are set by ``XLA_FLAGS`` before
+    JAX starts."""
+
+
+def precision():
+    """JAX's x64 mode for the duration of an estimator's call."""
+    return jax.enable_x64(True)
+
+
+def bucket(n, smallest=8):
+    """``n`` rounded up to the next of ``smallest`` and 2^k x (1, 1.25, 1.5,
+    1.75): at most 25% of padding, and few distinct shapes to compile.
+
+    Examples
+    --------
+    >>> [bucket(n) for n in (1, 9, 100, 101, 1000, 2000)]
+    [8, 10, 112, 112, 1024, 2048]
+    """
+    n = max(int(n), int(smallest))
+    power = 1 << max(0, n.bit_length() - 3)  # a quarter of the power of two
+    return -(-n // power) * power
+
+
+class SparseRows(NamedTuple):
+    """Sparse rows, each padded to the row with most stored values (``(n, r)``
+    columns and values), with the affine map ``offset + scale * x`` done in
+    float64 when a batch is densified, as :func:`as_tensors` maps dense rows."""
+
+    indices: object  # int32 (n, r)
+    values: object  # float64 (n, r)
+    offset: object  # float64 (d,)
+    scale: object  # float64 (d,)
+
+    @property
+    def shape(self):
+        return (int(self.indices.shape[0]), int(self.offset.shape[0]))
+
+
+def sparse_rows(X, x_scaling=None):
+    """:class:`SparseRows` of a SciPy sparse matrix."""
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    X.sum_duplicates()
+    n, d = X.shape
+    counts = np.diff(X.indptr)
+    width = max(1, int(counts.max()) if n else 1)
+    indices = np.zeros((n, width), np.int32)
+    values = np.zeros((n, width), np.float64)
+    rows = np.repeat(np.arange(n), counts)
+    slots = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
+    indices[rows, slots] = X.indices
+    values[rows, slots] = X.data
+    offset, scale = (np.zeros(d), np.ones(d)) if x_scaling is None else x_scaling
+    with precision():
+        return SparseRows(
+            jnp.asarray(indices),
+            jnp.asarray(values),
+            jnp.asarray(np.broadcast_to(np.asarray(offset, np.float64), (d,))),
+            jnp.asarray(np.broadcast_to(np.asarray(scale, np.float64), (d,))),
+        )
+
+
+def gather_rows(X, idx):
+    """The rows ``idx`` of ``X`` (an array, or :class:`SparseRows`, densified
+    and mapped) as a dense float32 array."""
+    if not isinstance(X, SparseRows):
+        return X[idx]
+    columns, values = X.indices[idx], X.values[idx]
+    dense = jnp.zeros((idx.shape[0], X.offset.shape[0]), values.dtype)
+    dense = dense.at[jnp.arange(idx.shape[0])[:, None], columns].add(values)
+    return (X.offset + X.scale * dense).astype(jnp.float32)
+
+
+def _pad_rows(X, rows):
+    """``X`` (an array or :class:`SparseRows`) with zero rows up to ``rows``."""
+    if isinstance(X, SparseRows):
+        extra = rows - X.indices.shape[0]
+        return X._replace(
+            indices=jnp.pad(X.indices, ((0, extra), (0, 0))),
+            values=jnp.pad(X.values, ((0, extra), (0, 0))),
+        )
+    X = jnp.asarray(X)
+    return jnp.pad(X, ((0, rows - X.shape[0]),) + ((0, 0),) * (X.ndim - 1))
+
+
+def _rows(data):
+    """``data``'s X, y and weights padded to a bucket of rows, and its rows:
+    made once per :class:`~skconstrain._training.Data`."""
+    found = data.__dict__.get("_jax_rows")
+    if found is None:
+        n = int(data.y.shape[0])
+        rows = bucket(n)
+        found = (
+            _pad_rows(data.X, rows),
+            _pad_rows(data.y, rows),
+            _pad_rows(data.sample_weight, rows),
+            n,
+        )
+        data.__dict__["_jax_rows"] = found
+    return found
+
+
+def _row_losses(y, pred, row_loss):
+    """Each row's loss, averaged over the outputs: the squared error, or
+    ``row_loss(y, pred)`` (summed over the outputs) divided by their number."""
+    pred = pred.astype(y.dtype)
+    if row_loss is None:
+        return jnp.mean(jnp.square(y - pred), axis=-1)
+    return row_loss(y, pred) / pred.shape[-1]
+
+
+def _epoch(body, optimizer, scales, row_loss, shuffle, width):
+    """One member's epoch as a pure function (see the module's docstring).
+
+    ``epoch(trainable, non_trainable, optimizer_variables, X, y, w, n, batch,
+    seed, loss_weight, penalty_scale, steps)`` returns the three lists of new
+    values and the mean of the steps' losses weighted by their rows. ``X``,
+    ``y``, ``w`` hold ``n`` real rows, then padding; a step takes ``batch``
+    rows (at most ``width``, a constant of the program) of a seeded order of
+    the real rows; ``steps`` (static) is at least ``ceil(n / batch)``.
+    """
+    scales = list(scales)
+
+    def objective(trainable, non_trainable, xb, yb, wb, count, loss_weight):
+        outputs, non_trainable, losses = body.stateless_call(
+            trainable, non_trainable, xb, training=True, return_losses=True
+        )
+        data = jnp.sum(wb * _row_losses(yb, outputs, row_loss)) / jnp.maximum(
+            count, 1.0
+        )
+        loss = data + sum((jnp.asarray(v, data.dtype) for v in losses), 0.0)
+        return loss * loss_weight, (loss, non_trainable)
+
+    gradient = jax.grad(objective, has_aux=True)
+
+    def epoch(tv, ntv, ov, X, y, w, n, batch, seed, loss_weight, penalty_scale, steps):
+        rows = y.shape[0]
+        if shuffle:
+            draw = jax.random.uniform(jax.random.PRNGKey(seed), (rows,))
+            order = jnp.argsort(jnp.where(jnp.arange(rows) < n, draw, 2.0))
+        else:
+            order = jnp.arange(rows)
+        offsets = jnp.arange(width)
+        saved = [obj.scale for obj in scales]
+        for obj in scales:  # alpha / n: an input of the program, not a constant
+            obj.scale = penalty_scale
+
+        def step(carry, i):
+            tv, ntv, ov, total = carry
+            start = i * batch
+            positions = start + offsets
+            valid = (positions < jnp.minimum(start + batch, n)) & (offsets < batch)
+            # the padding repeats the batch's rows (its weight is zero)
+            positions = jnp.where(valid, positions, start + offsets % batch)
+            idx = order[jnp.clip(positions, 0, jnp.maximum(n - 1, 0))]
+            count = jnp.sum(valid.astype(jnp.float32))
+            xb = gather_rows(X, idx)
+            wb = w[idx] * valid.astype(w.dtype)
+            grads, (loss, new_ntv) = gradient(
+                tv, ntv, xb, y[idx], wb, count, loss_weight
+            )
+            new_tv, new_ov = optimizer.stateless_apply(ov, grads, tv)
+            moving = count > 0
+            keep = lambda new, old: jnp.where(moving, new, old)  # noqa: E731
+            carry = (
+                jax.tree.map(keep, new_tv, tv),
+                jax.tree.map(keep, new_ntv, ntv),
+                jax.tree.map(keep, new_ov, ov),
+                total + jnp.where(moving, loss * count, 0.0),
+            )
+            return carry, None
+
+        try:
+            (tv, ntv, ov, total), _ = jax.lax.scan(
+                step, (tv, ntv, ov, jnp.float32(0.0)), jnp.arange(steps)
+            )
+        finally:
+            for obj, value in zip(scales, saved, strict=True):
+                obj.scale = value
+        return tv, ntv, ov, total / jnp.maximum(n, 1).astype(total.dtype)
+
+    return epoch
+
+
+def _evaluate(body, output_map, column_loss):
+    """``evaluate(trainable, non_trainable, X, y, w, n)``: the loss per output
+    column on the ``n`` real rows of ``X`` (the squared error, or
+    ``column_loss``), ``sum_i w_i loss_ik / n``, of the outputs (through
+    ``output_map``) without penalties."""
+
+    def evaluate(tv, ntv, X, y, w, n):
+        idx = jnp.arange(y.shape[0])
+        pred, _ = body.stateless_call(tv, ntv, gather_rows(X, idx), training=False)
+        if output_map is not None:
+            pred = output_map(pred)
+        pred = pred.astype(y.dtype)
+        losses = jnp.square(y - pred) if column_loss is None else column_loss(y, pred)
+        weight = w * (idx < n).astype(w.dtype)
+        return jnp.sum(weight[:, None] * losses, axis=0) / jnp.maximum(n, 1)
+
+    return evaluate
+
+
+def _values(variables):
+    return [v.value for v in variables]
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+class Engine:
+    """Trains a template network: one compiled call per epoch, reused across fits.
+
+    The JAX twin of :class:`skconstrain._training._tensorflow.Engine`, with
+    the same parameters and methods; the batch size is an input of the
+    compiled epoch (padded to a bucket), not a constant of it.
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        *,
+        batch_size,
+        shuffle,
+        scales=(),
+        jit_compile=True,
+        row_loss=None,
+        output_map=None,
+        column_loss=None,
+        body=None,
+    ):
+        self.model = model
+        self.body = model if body is None else body
+        self.optimizer = optimizer
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        if [id(v) for v in optimizer._trainable_variables] != [
+            id(v) for v in self.body.trainable_variables
+        ]:  # private: the order stateless_apply expects; pinned by the tests
+            raise ValueError("the optimizer was not built for the body's weights")
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.row_loss = row_loss
+        self.output_map = output_map
+        self.column_loss = column_loss
+        self._scales = list(scales)
+        self._epochs = {}
+        self._evaluate = jax.jit(_evaluate(self.body, output_map, column_loss))
+
+    def _epoch(self, width):
+        found = self._epochs.get(width)
+        if found is None:
+            found = self._epochs[width] = jax.jit(
+                _epoch(
+                    self.body,
+                    self.optimizer,
+                    self._scales,
+                    self.row_loss,
+                    self.shuffle,
+                    width,
+                ),
+                static_argnames="steps",
+            )
+        return found
+
+    def load(self, model):
+        """Copy ``model``'s variables and its optimizer's into the engine's."""
+        _assign(self.model.variables, _values(model.variables))
+        _assign(self.optimizer.variables, _values(model.optimizer.variables))
+
+    def store(self, model):
+        """Copy the engine's variables into ``model`` and its optimizer."""
+        _assign(model.variables, _values(self.model.variables))
+        _assign(model.optimizer.variables, _values(self.optimizer.variables))
+
+    def run_epoch(
+        self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
+    ):
+        """Train one epoch over ``data``; returns the mean loss of its steps
+        (see the TensorFlow engine's method). ``batch_size``: this fit's
+        (default: the engine's)."""
+        batch = int(batch_size or self.batch_size)
+        X, y, w, n = _rows(data)
+        width = bucket(min(batch, max(n, 1)), smallest=1)
+        steps = bucket(-(-n // batch) if n else 0, smallest=1)
+        body, optimizer = self.body, self.optimizer
+        tv, ntv, ov, loss = self._epoch(width)(
+            _values(body.trainable_variables),
+            _values(body.non_trainable_variables),
+            _values(optimizer.variables),
+            X,
+            y,
+            w,
+            jnp.int32(n),
+            jnp.int32(min(batch, width)),
+            jnp.uint32(int(seed) % (2**31 - 1)),
+            jnp.float32(loss_weight),
+            jnp.float32(penalty_scale),
+            steps=steps,
+        )
+        _assign(body.trainable_variables, tv)
+        _assign(body.non_trainable_variables, ntv)
+        _assign(optimizer.variables, ov)
+        return float(loss)
+
+    def evaluate(self, data):
+        """The loss per output column on ``data`` (float64, (n_outputs,))."""
+        X, y, w, n = _rows(data)
+        errors = self._evaluate(
+            _values(self.body.trainable_variables),
+            _values(self.body.non_trainable_variables),
+            X,
+            y,
+            w,
+            jnp.int32(n),
+        )
+        return np.asarray(errors, dtype=np.float64)
+
+
+class StackEngine:
+    """M networks of the architecture of ``template`` (the default MLP and its
+    head) trained as one: :func:`jax.vmap` of the single network's epoch over
+    the members' variables, data and settings. The API of
+    :class:`skconstrain._training._tensorflow.StackEngine`.
+    """
+
+    def __init__(self, template, size, row_loss=None, shuffle=True, width=200):
+        from skconstrain._networks import NotStackable, body, penalties
+
+        net = body(template)
+        if net is None:
+            raise NotStackable("only the default MLP is stacked")
+        self.body = net
+        self.size = int(size)
+        self.width = int(width)
+        self.optimizer = keras.optimizers.Adam(name="adam")
+        self.optimizer.build(net.trainable_variables)
+        self._scales = list(penalties(template))
+        self._shuffle = bool(shuffle)
+        self._row_loss = row_loss
+        self._runs = {}
+        self._targets = [_target_role(v, template) for v in net.non_trainable_variables]
+
+    def _run(self, width):
+        found = self._runs.get(width)
+        if found is None:
+            one = _epoch(
+                self.body,
+                self.optimizer,
+                self._scales,
+                self._row_loss,
+                self._shuffle,
+                width,
+            )
+            members = jax.vmap(one, in_axes=(0,) * 11 + (None,))
+
+            def run(state, inputs, active, steps):
+                new = members(*state, *inputs, steps)
+                keep = lambda a, b: jnp.where(  # noqa: E731
+                    active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b
+                )
+                tv, ntv, ov = (jax.tree.map(keep, new[i], state[i]) for i in range(3))
+                return (tv, ntv, ov), new[3]
+
+            found = self._runs[width] = jax.jit(run, static_argnames="steps")
+        return found
+
+    def start(self, members, learning_rate):
+        """The members' starting weights, target scalings and data; Adam reset."""
+        with precision():
+            tv = [
+                jnp.asarray(np.stack([m.weights[i] for m in members]), jnp.float32)
+                for i in range(len(self.body.trainable_variables))
+            ]
+            for value, variable in zip(tv, self.body.trainable_variables, strict=True):
+                if tuple(value.shape[1:]) != tuple(variable.shape):
+                    from skconstrain._networks import NotStackable
+
+                    raise NotStackable("the members' weights do not fit the network")
+            ntv = []
+            for variable, role in zip(
+                self.body.non_trainable_variables, self._targets, strict=True
+            ):
+                if role is None:
+                    value = np.stack([np.asarray(variable.value)] * len(members))
+                else:  # rounded to float32 as TargetScaling holds them
+                    value = np.stack(
+                        [
+                            np.broadcast_to(
+                                np.asarray(getattr(m, role), np.float32),
+                                variable.shape,
+                            )
+                            for m in members
+                        ]
+                    )
+                ntv.append(jnp.asarray(value, variable.dtype))
+            ov = []
+            for variable in self.optimizer.variables:
+                if variable.path.endswith("learning_rate"):
+                    value = np.full(len(members), learning_rate, np.float32)
+                else:
+                    value = np.zeros((len(members), *variable.shape), variable.dtype)
+                ov.append(jnp.asarray(value))
+            self._state = (tv, ntv, ov)
+            parts = [_rows(m.data) for m in members]
+            rows = max(int(p[0].shape[0]) for p in parts)
+            n = np.array([p[3] for p in parts])
+            batch = np.array(
+                [min(m.batch_size, max(k, 1)) for m, k in zip(members, n, strict=True)]
+            )
+            self._width = bucket(int(batch.max()), smallest=1)
+            self._steps = bucket(int((-(-n // batch)).max()), smallest=1)
+            self._inputs = [
+                _stacked([_pad_rows(p[i], rows) for p in parts]) for i in range(3)
+            ]
+            self._inputs += [
+                jnp.asarray(n, jnp.int32),
+                jnp.asarray(batch, jnp.int32),
+                None,  # the seeds, per epoch
+                jnp.asarray([m.loss_weight for m in members], jnp.float32),
+                jnp.asarray([m.penalty_scale for m in members], jnp.float32),
+            ]
+            self._validation = None
+            if members[0].validation is not None:
+                parts = [_rows(m.validation) for m in members]
+                rows = max(int(p[0].shape[0]) for p in parts)
+                self._validation = [
+                    _stacked([_pad_rows(p[i], rows) for p in parts]) for i in range(3)
+                ] + [jnp.asarray([p[3] for p in parts], jnp.int32)]
+                self._errors = jax.jit(
+                    jax.vmap(_evaluate(self.body, None, None), in_axes=0)
+                )
+
+    def run_epoch(self, seeds, active):
+        """One epoch of the members where ``active``; their mean losses (M,)."""
+        with precision():
+            inputs = list(self._inputs)
+            inputs[5] = jnp.asarray(seeds, jnp.uint32)
+            self._state, losses = self._run(self._width)(
+                self._state,
+                inputs,
+                jnp.asarray(active, bool),
+                steps=self._steps,
+            )
+            return np.asarray(losses)
+
+    def errors(self, output_map=None):
+        """Squared errors per member and output column on their validation
+        rows (the outputs through ``output_map``)."""
+        with precision():
+            tv, ntv, _ = self._state
+            key = ("errors", output_map)
+            found = self._runs.get(key)
+            if found is None:
+                found = self._runs[key] = jax.jit(
+                    jax.vmap(_evaluate(self.body, output_map, None))
+                )
+            errors = found(tv, ntv, *self._validation)
+            return np.asarray(errors, dtype=np.float64)
+
+    def weights(self):
+        """The members' weights, each array with the members on its first axis."""
+        return [np.array(v) for v in self._state[0]]
+
+    def set_weights(self, weights):
+        """Set what :meth:`weights` returned."""
+        with precision():
+            tv = [jnp.asarray(v) for v in weights]
+            self._state = (tv, *self._state[1:])
+
+    def snapshot(self):
+        """The members' trained state, for :meth:`write`."""
+        tv, ntv, _ = self._state
+        return [np.asarray(v) for v in tv], [np.asarray(v) for v in ntv]
+
+    def write(self, k, model, x_scaling, snapshot):
+        """Member ``k`` of ``snapshot`` into ``model`` (of the template's
+        architecture) with the input scaling ``(offset, scale)`` of its data."""
+        from skconstrain._networks import INPUT_SCALING, NotStackable
+
+        tv, ntv = snapshot
+        if len(model.trainable_variables) != len(tv):
+            raise NotStackable("model is not of the stack's architecture")
+        with precision():
+            model.get_layer(INPUT_SCALING).set_weights(
+                [np.asarray(v, dtype=np.float64) for v in x_scaling]
+            )
+            for variable, value in zip(model.trainable_variables, tv, strict=True):
+                variable.assign(value[k])
+            for role, value in zip(self._targets, ntv, strict=True):
+                if role is not None:
+                    target = model.get_layer("target_scaling")
+                    weight = getattr(
+                        target, "offset_weight" if role == "offset" else "scale_weight"
+                    )
+                    weight.assign(np.asarray(value[k]).astype(weight.dtype))
+
+
+def _target_role(variable, template):
+    """``"offset"`` or ``"scale"`` for the template's target scaling's
+    weights (a member's own), None for another non-trainable variable."""
+    try:
+        target = template.get_layer("target_scaling")
+    except ValueError:
+        return None
+    if variable is target.offset_weight:
+        return "offset"
+    if variable is target.scale_weight:
+        return "scale"
+    return None
+
+
+def _stacked(parts):
+    if isinstance(parts[0], SparseRows):
+        width = max(int(p.indices.shape[1]) for p in parts)
+        pad = lambda a: jnp.pad(a, ((0, 0), (0, width - a.shape[1])))  # noqa: E731
+        return SparseRows(
+            jnp.stack([pad(p.indices) for p in parts]),
+            jnp.stack([pad(p.values) for p in parts]),
+            jnp.stack([p.offset for p in parts]),
+            jnp.stack([p.scale for p in parts]),
+        )
+    return jnp.stack(parts)
+
+
+class Predictor:
+    """The model's forward pass in float64, compiled once per bucket of rows.
+
+    The JAX twin of :class:`skconstrain._training._tensorflow.Predictor`: the
+    layers of a float64 copy of the model's architecture (:func:`widened`)
+    compute on the model's own weights, in JAX's x64 mode (:func:`precision`),
+    so a row's prediction does not depend on the rows predicted with it. The
+    rows are padded to a bucket (:func:`bucket`), so predicting 1 row or 1 000
+    reuses a few compiled programs; the copy and its program are shared by the
+    models of one ``key``.
+    """
+
+    def __init__(self, model, key=None, chunk=16384, shared_calls=8):
+        self.model = model
+        self.key = key
+        self.chunk = int(chunk)
+        self._twin = None
+        self._forward = None
+
+    def _network(self):
+        if self._twin is None:
+            with precision():
+                twin = None if self.key is None else _TWINS.get(self.key)
+                if twin is None:
+                    twin = widened(self.model)
+                    if self.key is not None and twin is not None:
+                        twin = _TWINS.put(self.key, twin)
+            self._twin = self.model if twin is None else twin
+        return self._twin
+
+    def _function(self):
+        if self._forward is None:
+            network = self._network()
+            found = None if self.key is None else _FORWARDS.get(("jax", self.key))
+            if found is None:
+                found = jax.jit(_forward(network))
+                if self.key is not None:
+                    found = _FORWARDS.put(("jax", self.key), found)
+            self._forward = found
+        return self._forward
+
+    def __call__(self, X):
+        """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
+        with precision():
+            forward = self._function()
+            network = self._network()
+            targets = network.trainable_variables + network.non_trainable_variables
+            sources = (
+                self.model.trainable_variables + self.model.non_trainable_variables
+            )
+            values = [
+                jnp.asarray(s.value, t.dtype)
+                for s, t in zip(sources, targets, strict=True)
+            ]
+            dtype = np.dtype(network.inputs[0].dtype)
+            if sp.issparse(X):
+                X = sp.csr_matrix(X)
+                step = min(self.chunk, _sparse_chunk(X.shape[1]))
+                blocks = (X[i : i + step].toarray() for i in range(0, X.shape[0], step))
+            else:
+                X = np.asarray(X)
+                blocks = (X[i : i + self.chunk] for i in range(0, len(X), self.chunk))
+            parts = []
+            for block in blocks:
+                block = np.asarray(block, dtype=dtype)
+                rows = bucket(len(block), smallest=16)
+                padded = np.zeros((rows, *block.shape[1:]), dtype)
+                padded[: len(block)] = block
+                parts.append(np.asarray(forward(values, padded))[: len(block)])
+            if not parts:
+                n_out = self.model.outputs[0].shape[-1]
+                return np.zeros((0, n_out))
+            return np.concatenate(parts).astype(np.float64)
+
+
+def _forward(network):
+    n_trainable = len(network.trainable_variables)
+
+    def forward(values, X):
+        return network.stateless_call(
+            values[:n_trainable], values[n_trainable:], X, training=False
+        )[0]
+
+    return forward
+
+
+def batch_key(batch_size):
+    """What of the batch size an engine's key holds: nothing (it is an input
+    of the compiled epoch)."""
+    return None
