@@ -28,11 +28,17 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# one process per Keras backend (--backend both, the default), before Keras
+from _backends import per_backend
+
+per_backend()
+
 # TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
 import skconstrain._quiet_start  # noqa: F401
 
 # isort: split
 
+import keras
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold
@@ -101,6 +107,12 @@ def stack_bytes(n_rows, n_alphas, n_folds, hidden):
 
 def gpu_peak():
     """Peak bytes on the first GPU since the last reset (None without one)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        stats = gpus[0].memory_stats() if gpus else None
+        return None if not stats else stats.get("peak_bytes_in_use")
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU"):
@@ -109,6 +121,8 @@ def gpu_peak():
 
 
 def reset_gpu_peak():
+    if keras.backend.backend() == "jax":
+        return  # JAX's peak counts since the start of the process
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):

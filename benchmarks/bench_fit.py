@@ -31,6 +31,11 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# one process per Keras backend (--backend both, the default), before Keras
+from _backends import per_backend
+
+per_backend()
+
 # TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
 import skconstrain._quiet_start  # noqa: F401
 
@@ -142,6 +147,7 @@ def fit_table(args):
     print(f"fit: {EPOCHS} epochs, batch {BATCH}, Adam {LR}; median of the runs")
     head = f"{'hidden':>7} {'rows':>6} {'MLPRegr. s':>10} {'Model.fit s':>11}"
     head += f" {'ours s':>7} {'ours/MLP':>9} {'fit/ours':>9}"
+    args.xla = args.xla and keras.backend.backend() == "tensorflow"
     if args.xla:
         head += f" {'XLA s':>7}"
     print(head)

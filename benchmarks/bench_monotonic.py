@@ -41,6 +41,11 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# one process per Keras backend (--backend both, the default), before Keras
+from _backends import per_backend
+
+per_backend()
+
 # TensorFlow first, without its native start-up lines (skconstrain._quiet_start)
 import skconstrain._quiet_start  # noqa: F401
 

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from sklearn.base import clone
 
+from skconstrain._compat import keras_numpy_quiet
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
@@ -179,7 +180,7 @@ def penalties(model):
 
 
 def to_bytes(model):
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, keras_numpy_quiet():
         path = os.path.join(folder, "model.keras")
         model.save(path)
         with open(path, "rb") as f:

@@ -1,6 +1,7 @@
 """Import TensorFlow with its native start-up log lines kept off the screen.
 
-Importing this module imports TensorFlow (once per process). TensorFlow's
+Importing this module imports TensorFlow (once per process), unless
+``KERAS_BACKEND`` names another backend. TensorFlow's
 native libraries log a few lines while they load, before Abseil's logging is
 initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot silence them: Abseil's notice
 "All log messages before absl::InitializeLog() is called are written to
@@ -82,4 +83,6 @@ def import_tensorflow():
                 sys.stderr.flush()
 
 
-import_tensorflow()
+# Under another Keras backend (KERAS_BACKEND=jax) TensorFlow is not needed.
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    import_tensorflow()

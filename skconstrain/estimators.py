@@ -742,8 +742,8 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             if self.penalty is None:
                 warnings.warn(
                     f"{type(self).__name__}: penalty=None, so every alpha of the "
-                    "search trains the same network; set a penalty ('l2', 'l1', ...) for "
-                    "alphas to mean something.",
+                    "search trains the same network; set a penalty ('l2', 'l1', "
+                    "...) for alphas to mean something.",
                     UserWarning,
                     stacklevel=2,
                 )
@@ -821,7 +821,8 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                 refitted = "" if refit_converged else ", and the refitted network,"
                 warnings.warn(
                     f"{type(self).__name__}: {not_converged} of the {len(out)} "
-                    f"networks of the search ({len(alphas)} alphas x {len(splits)} folds)"
+                    f"networks of the search ({len(alphas)} alphas x "
+                    f"{len(splits)} folds)"
                     f"{refitted} ran all epochs={self.epochs} while their loss still "
                     f"improved by more than tol={self.tol} within the last "
                     f"n_iter_no_change={self.n_iter_no_change} epochs: they have not "

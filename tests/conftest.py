@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import pytest
 from hypothesis import settings
 
 # Property tests draw the same examples on every run, so that CI is reproducible;
@@ -10,3 +11,13 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def float64_keras():
+    """Keras's ops in float64, as inside the estimators (on JAX its x64 mode
+    and float64 promotion, scoped: ``skconstrain._training.precision``)."""
+    from skconstrain import _training
+
+    with _training.precision():
+        yield

@@ -51,7 +51,9 @@ ESTIMATORS += [
     ConstrainedRegressorCV(alphas=[1e-4, 1e-2], cv=2, **FAST, learning_rate=0.05),
     # a scalar level predicts 1-D, as scikit-learn's quantile regressors (a
     # list of one level, one column, is the multi-level path below)
-    ConstrainedQuantileRegressor(0.5, **FAST, learning_rate=0.05),
+    # 10 epochs: with FAST's 5, the median's D^2 on check_regressors_train's
+    # data is 0.51-0.58 over seeds on either backend, too close to its 0.5 bar
+    ConstrainedQuantileRegressor(0.5, **{**FAST, "epochs": 10}, learning_rate=0.05),
     ConstrainedQuantileRegressor(
         (0.1, 0.5, 0.9), **FAST, learning_rate=0.05, output_strategy="activation"
     ),

@@ -50,7 +50,10 @@ def test_coverage_within_the_finite_sample_bound(model, data):
     X, y = data
     pool_X, pool_y = X[400:3400], y[400:3400]
     test_X, test_y = X[3400:], y[3400:]
-    pool_Q, test_Q = model.predict(pool_X), model.predict(test_X)
+    # shifted up by a fifth of y's spread: miscalibrated whatever the short
+    # training gave (its raw error differs between backends and seeds)
+    shift = 0.2 * y.std()
+    pool_Q, test_Q = model.predict(pool_X) + shift, model.predict(test_X) + shift
     raw = (test_y[:, None] <= test_Q).mean(axis=0)
     n, repeats = 60, 300
     rng = np.random.default_rng(0)

@@ -585,35 +585,73 @@ def test_scikeras_is_not_imported():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_another_keras_backend_is_a_clear_error():
-    """Under KERAS_BACKEND=jax the estimators say what to do (the engine is
-    TensorFlow's in 0.3), instead of failing inside Keras with a TensorFlow
-    error; fitted models refuse to load there the same way."""
-    fitted = ConstrainedRegressor(hidden_layer_sizes=(2,), epochs=1, random_state=0)
-    blob = pickle.dumps(fitted.fit(np.ones((6, 2)), np.arange(6.0)))
-    code = (
-        "import pickle, sys, numpy as np\n"
-        "from skconstrain import ConstrainedRegressor\n"
-        "from skconstrain._training import BackendError\n"
-        "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
-        "for call in (\n"
-        "    lambda: ConstrainedRegressor(epochs=1).fit(np.ones((4, 2)), np.ones(4)),\n"
-        "    lambda: pickle.loads(sys.stdin.buffer.read()),\n"
-        "):\n"
-        "    try:\n"
-        "        call()\n"
-        "    except BackendError as exc:\n"
-        '        assert "KERAS_BACKEND=tensorflow" in str(exc), exc\n'
-        "    else:\n"
-        "        raise AssertionError('no BackendError')\n"
-    )
-    # Keras's numpy backend imports JAX too (the jax extra)
+def _other_backend():
+    """The backend this process does not run (the suite runs on either)."""
     if importlib.util.find_spec("jax") is None:
         pytest.skip("JAX is not installed (make installs the jax extra)")
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    return "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(output_constraint="l2_sphere"),
+        dict(monotonic_cst=[1, 0], output_constraint="box", output_lower=0.0),
+    ],
+)
+def test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other(params):
+    """A fitted model (its network saved as .keras bytes) loads under the
+    other Keras backend, in another process, and predicts the same to
+    float64 rounding: both predict in float64 from the same float32 weights.
+    Under JAX, TensorFlow is never imported."""
+    other = _other_backend()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.c_[X.sum(axis=1), X[:, 0]] if "monotonic_cst" not in params else X[:, 0]
+    if params.get("output_constraint") == "box":
+        y = np.abs(y)
+    fitted = ConstrainedRegressor(
+        hidden_layer_sizes=(8,), epochs=3, random_state=0, **params
+    ).fit(X, y)
+    blob = pickle.dumps((fitted, X))
+    code = (
+        "import pickle, sys, numpy as np\n"
+        "model, X = pickle.loads(sys.stdin.buffer.read())\n"
+        "import keras\n"
+        f"assert keras.backend.backend() == {other!r}\n"
+        "if keras.backend.backend() == 'jax':\n"
+        "    assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
+        "sys.stdout.buffer.write(pickle.dumps(model.predict(X)))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": other}
     done = subprocess.run(
         [sys.executable, "-c", code], input=blob, env=env, capture_output=True
     )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    there = pickle.loads(done.stdout)
+    np.testing.assert_allclose(there, fitted.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_an_unsupported_keras_backend_is_a_clear_error():
+    """Under a Keras backend the engine does not compile for (numpy here;
+    torch alike), the estimators say which ones they train on, instead of
+    failing inside Keras."""
+    if importlib.util.find_spec("jax") is None:  # Keras's numpy backend uses it
+        pytest.skip("JAX is not installed (make installs the jax extra)")
+    code = (
+        "import numpy as np\n"
+        "from skconstrain import ConstrainedRegressor\n"
+        "from skconstrain._training import BackendError\n"
+        "try:\n"
+        "    ConstrainedRegressor(epochs=1).fit(np.ones((4, 2)), np.ones(4))\n"
+        "except BackendError as exc:\n"
+        "    assert 'KERAS_BACKEND=jax' in str(exc), exc\n"
+        "    assert \"'numpy'\" in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no BackendError')\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "numpy"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
@@ -717,7 +755,7 @@ def test_every_fit_creates_variables_of_the_same_names(frames):
 
     def names(**params):
         model = ConstrainedRegressor(**FAST, **params).fit(X, Y).model_
-        return [v.value.name for v in model.variables + model.optimizer.variables]
+        return [v.path for v in model.variables + model.optimizer.variables]
 
     for params in [{}, {"output_constraint": "simplex"}, {"penalty": "l2"}]:
         assert names(**params) == names(**params)
@@ -903,7 +941,9 @@ def test_tiny_targets_are_learned():
         ("nonneg", {}),
     ],
 )
-def test_activation_scores_start_at_the_targets_mean_and_spread(set_name, params):
+def test_activation_scores_start_at_the_targets_mean_and_spread(
+    set_name, params, float64_keras
+):
     from skconstrain._networks import score_start as _score_start
     from skconstrain._sets import set_params
     from skconstrain.keras.ops import activate

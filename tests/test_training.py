@@ -6,6 +6,11 @@ import pytest
 
 from skconstrain import _training
 
+TENSORFLOW_ONLY = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's own settings (threads, GPU memory)",
+)
+
 
 class _CurveEngine:
     """A stand-in engine whose epochs return a given loss curve."""
@@ -23,6 +28,12 @@ class _CurveEngine:
 
     def evaluate(self, data):
         return self.val_curve[self.epoch - 1]
+
+    def weights(self):
+        return self.model.get_weights()
+
+    def set_weights(self, weights):
+        self.model.set_weights(weights)
 
 
 class _Weights:
@@ -136,7 +147,7 @@ def test_features_are_scaled_once_in_float64():
     X = 1.7e9 + np.array([[0.0], [1.0], [2.0], [3.0]])
     data = _training.as_tensors(X, np.zeros(4), x_scaling=(-1.7e9 - 1.5, 1.0))
     assert data.X.dtype == "float32"
-    np.testing.assert_array_equal(data.X.numpy().ravel(), [-1.5, -0.5, 0.5, 1.5])
+    np.testing.assert_array_equal(np.asarray(data.X).ravel(), [-1.5, -0.5, 0.5, 1.5])
 
 
 def test_r2_scores_are_sklearns():
@@ -357,6 +368,7 @@ print(tf.config.threading.get_intra_op_parallelism_threads(),
         ({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "2"}, "0 1"),
     ],
 )
+@TENSORFLOW_ONLY
 def test_tensorflow_threads_follow_the_process_budget(env, expected):
     import os
     import subprocess
@@ -386,6 +398,7 @@ def test_thread_budget_reads_the_first_positive_integer():
     assert _training.thread_budget({}) is None
 
 
+@TENSORFLOW_ONLY
 def test_gpu_memory_growth_is_turned_on_for_unconfigured_gpus(monkeypatch):
     import tensorflow as tf
 
@@ -407,3 +420,19 @@ def test_gpu_memory_growth_is_turned_on_for_unconfigured_gpus(monkeypatch):
 
     _tensorflow._grow_gpu_memory()
     assert grown == [("gpu:0", True)]  # gpu:1 was configured by the user
+
+
+def test_float64_is_float64_inside_the_estimators_precision():
+    """Under JAX, Keras's type promotion maps float64 to float32 whatever
+    JAX's x64 flag (keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE);
+    inside ``precision()`` float64 stays float64 through Keras's ops, and
+    Keras's own behaviour is back after it. On TensorFlow: float64 always."""
+    x = np.array([[0.5, 20.0]])
+    with _training.precision():
+        inside = keras.ops.tanh(keras.ops.convert_to_tensor(x))
+        assert keras.backend.standardize_dtype(inside.dtype) == "float64"
+        np.testing.assert_allclose(np.asarray(inside), np.tanh(x), rtol=1e-15)
+    if keras.backend.backend() == "jax":
+        from keras.src.backend.common import dtypes
+
+        assert dtypes.BIT64_TO_BIT32_DTYPE["float64"] == "float32"  # restored

@@ -49,6 +49,8 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from skconstrain._compat import keras_numpy_quiet
+
 __all__ = [
     "Data",
     "Engine",
@@ -146,7 +148,7 @@ def precision():
 
 def __getattr__(name):
     # the backend's classes: _training.Engine is the backend's engine
-    if name in ("Engine", "StackEngine", "Predictor"):
+    if name in ("Engine", "StackEngine", "Predictor", "SparseRows"):
         return getattr(backend(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -407,7 +409,8 @@ def widened(model):
     >>> [v.dtype for v in widened(model).weights]
     ['float64', 'float64']
     """
-    config = _widen_config(keras.saving.serialize_keras_object(model))
+    with keras_numpy_quiet():
+        config = _widen_config(keras.saving.serialize_keras_object(model))
     try:
         twin = keras.saving.deserialize_keras_object(config)
     except Exception:
@@ -649,7 +652,7 @@ def train(
         if current / scale < best - tol:
             best, waited = current / scale, 0
             if validation is not None:
-                best_weights = engine.model.get_weights()
+                best_weights = engine.weights()
         else:
             waited += 1
             if waited >= n_iter_no_change:
@@ -658,7 +661,7 @@ def train(
     if epoch < epochs:  # stopped early: the progress did not reach its end
         progress.close(epoch, values)
     if best_weights is not None:
-        engine.model.set_weights(best_weights)
+        engine.set_weights(best_weights)
     return history, stopped
 
 

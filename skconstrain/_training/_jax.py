@@ -30,6 +30,8 @@ is untouched), so the input scaling and the float64 forward pass of
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import jax
@@ -46,9 +48,46 @@ def configure(budget):
     JAX starts."""
 
 
+@contextmanager
 def precision():
-    """JAX's x64 mode for the duration of an estimator's call."""
-    return jax.enable_x64(True)
+    """Float64 as float64 for the duration of an estimator's call: JAX's x64
+    mode (``jax.enable_x64``, scoped to this thread), and Keras's type
+    promotion told to keep float64 (:func:`_keras_keeps_float64`)."""
+    with jax.enable_x64(True), _keras_keeps_float64():
+        yield
+
+
+_PROMOTION_LOCK = threading.Lock()
+_promotion_users = 0
+
+
+@contextmanager
+def _keras_keeps_float64():
+    """Keras's JAX backend maps every float64 result of its type promotion to
+    float32 (``keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE``, "to be
+    aligned with JAX's default behavior", whatever JAX's x64 flag says), so
+    ``keras.ops.tanh`` of a float64 array is float32 even in x64 mode, and a
+    float64 forward pass is not. While any estimator call is in
+    :func:`precision`, that table maps float64 to itself (private Keras API:
+    there is no public switch; pinned by ``tests/test_training.py``). Only
+    float64 inputs are affected, which outside x64 mode JAX truncates anyway.
+    """
+    global _promotion_users
+    from keras.src.backend.common import dtypes
+
+    table = dtypes.BIT64_TO_BIT32_DTYPE
+    with _PROMOTION_LOCK:
+        _promotion_users += 1
+        if _promotion_users == 1:
+            _keras_keeps_float64.saved = table.get("float64")
+            table["float64"] = "float64"
+    try:
+        yield
+    finally:
+        with _PROMOTION_LOCK:
+            _promotion_users -= 1
+            if _promotion_users == 0:
+                table["float64"] = _keras_keeps_float64.saved
 
 
 def bucket(n, smallest=8):
@@ -290,6 +329,13 @@ class Engine:
         self.output_map = output_map
         self.column_loss = column_loss
         self._scales = list(scales)
+        # where the body's variables sit among the model's
+        position = {id(v): i for i, v in enumerate(model.variables)}
+        self._trainable = [position[id(v)] for v in self.body.trainable_variables]
+        self._non_trainable = [
+            position[id(v)] for v in self.body.non_trainable_variables
+        ]
+        self._read(model, optimizer)  # until a fit loads its own
         self._epochs = {}
         self._evaluate = jax.jit(_evaluate(self.body, output_map, column_loss))
 
@@ -310,14 +356,31 @@ class Engine:
         return found
 
     def load(self, model):
-        """Copy ``model``'s variables and its optimizer's into the engine's."""
-        _assign(self.model.variables, _values(model.variables))
-        _assign(self.optimizer.variables, _values(model.optimizer.variables))
+        """Take ``model``'s weights and its optimizer's state (of the engine's
+        architecture) as the state to train from."""
+        self._read(model, model.optimizer)
+        self._write(self.model, self.optimizer)
+
+    def _read(self, model, optimizer):
+        values = _values(model.variables)
+        self._state = (
+            [values[i] for i in self._trainable],
+            [values[i] for i in self._non_trainable],
+            _values(optimizer.variables),
+        )
 
     def store(self, model):
-        """Copy the engine's variables into ``model`` and its optimizer."""
-        _assign(model.variables, _values(self.model.variables))
-        _assign(model.optimizer.variables, _values(self.optimizer.variables))
+        """Write the trained state into ``model`` and its optimizer."""
+        self._write(model, model.optimizer)
+
+    def weights(self):
+        """The network's weights now (for :meth:`set_weights`)."""
+        return self._state[:2]
+
+    def set_weights(self, weights):
+        """Back to :meth:`weights`' weights (the optimizer's state stays)."""
+        self._state = (*weights, self._state[2])
+        self._write(self.model, self.optimizer)
 
     def run_epoch(
         self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
@@ -329,32 +392,36 @@ class Engine:
         X, y, w, n = _rows(data)
         width = bucket(min(batch, max(n, 1)), smallest=1)
         steps = bucket(-(-n // batch) if n else 0, smallest=1)
-        body, optimizer = self.body, self.optimizer
-        tv, ntv, ov, loss = self._epoch(width)(
-            _values(body.trainable_variables),
-            _values(body.non_trainable_variables),
-            _values(optimizer.variables),
+        *state, loss = self._epoch(width)(
+            *self._state,
             X,
             y,
             w,
-            jnp.int32(n),
-            jnp.int32(min(batch, width)),
-            jnp.uint32(int(seed) % (2**31 - 1)),
-            jnp.float32(loss_weight),
-            jnp.float32(penalty_scale),
+            np.int32(n),
+            np.int32(min(batch, width)),
+            np.uint32(int(seed) % (2**31 - 1)),
+            np.float32(loss_weight),
+            np.float32(penalty_scale),
             steps=steps,
         )
-        _assign(body.trainable_variables, tv)
-        _assign(body.non_trainable_variables, ntv)
-        _assign(optimizer.variables, ov)
+        self._state = tuple(state)
+        self._write(self.model, self.optimizer)
         return float(loss)
+
+    def _write(self, model, optimizer):
+        tv, ntv, ov = self._state
+        variables = model.variables
+        for i, value in zip(
+            self._trainable + self._non_trainable, tv + ntv, strict=True
+        ):
+            variables[i].assign(value)
+        _assign(optimizer.variables, ov)
 
     def evaluate(self, data):
         """The loss per output column on ``data`` (float64, (n_outputs,))."""
         X, y, w, n = _rows(data)
         errors = self._evaluate(
-            _values(self.body.trainable_variables),
-            _values(self.body.non_trainable_variables),
+            *self._state[:2],
             X,
             y,
             w,

@@ -358,6 +358,14 @@ class Engine:
         _copy(self.model.variables, model.variables)
         _copy(self.optimizer.variables, model.optimizer.variables)
 
+    def weights(self):
+        """The network's weights now (for :meth:`set_weights`)."""
+        return self.model.get_weights()
+
+    def set_weights(self, weights):
+        """Back to :meth:`weights`' weights (the optimizer's state stays)."""
+        self.model.set_weights(weights)
+
     def run_epoch(
         self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
     ):
