@@ -15,7 +15,19 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 # warning about hard links
 export UV_LINK_MODE ?= copy
 
-.PHONY: test demo bench lint format dist docs clean
+# The suite runs on Keras's TensorFlow backend (the default); then the tests of
+# the engine, the estimators' guarantees and persistence run again on JAX
+# (make test-jax alone runs those).
+JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.py \
+	tests/test_conformal.py tests/test_skops.py \
+	tests/test_estimators.py::test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other \
+	tests/test_estimators.py::test_sparse_X_predicts_as_the_dense_array \
+	tests/test_cv.py::test_the_stack_trains_each_member_as_its_single_fit \
+	tests/test_cv.py::test_same_scores_and_alpha_as_grid_search \
+	tests/test_cv.py::test_the_stack_projects_after_predict_and_fits_one_target \
+	tests/test_cv.py::test_a_search_too_large_for_memory_trains_in_chunks
+
+.PHONY: test test-jax demo bench lint format dist docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +46,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -p no:doctest $(JAX_TESTS)
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -p no:doctest $(JAX_TESTS)
 
 demo: $(STAMP)
 	@$(BIN)/python -m skconstrain.demo
