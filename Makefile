@@ -46,10 +46,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -p no:doctest $(JAX_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -p no:doctest $(JAX_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
 demo: $(STAMP)
 	@$(BIN)/python -m skconstrain.demo

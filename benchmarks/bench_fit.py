@@ -143,7 +143,7 @@ def interleaved(contenders, repeat):
 
 
 def fit_table(args):
-    sizes = (500, 5000) if args.quick else (500, 5000, 50000)
+    sizes = (500, 2000, 5000) if args.quick else (500, 2000, 5000, 50000)
     print(f"fit: {EPOCHS} epochs, batch {BATCH}, Adam {LR}; median of the runs")
     head = f"{'hidden':>7} {'rows':>6} {'MLPRegr. s':>10} {'Model.fit s':>11}"
     head += f" {'ours s':>7} {'ours/MLP':>9} {'fit/ours':>9}"

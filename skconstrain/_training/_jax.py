@@ -222,14 +222,23 @@ def _epoch(body, optimizer, scales, row_loss, shuffle, width):
             order = jnp.argsort(jnp.where(jnp.arange(rows) < n, draw, 2.0))
         else:
             order = jnp.arange(rows)
-        offsets = jnp.arange(width)
+        order = order.astype(jnp.int32)
+        offsets = jnp.arange(width, dtype=jnp.int32)
         saved = [obj.scale for obj in scales]
         for obj in scales:  # alpha / n: an input of the program, not a constant
             obj.scale = penalty_scale
 
-        def step(carry, i):
+        def update(carry, xb, yb, wb, count):
             tv, ntv, ov, total = carry
-            start = i * batch
+            grads, (loss, ntv) = gradient(tv, ntv, xb, yb, wb, count, loss_weight)
+            tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            return tv, ntv, ov, total + loss * count
+
+        def skip(carry, *_):
+            return carry
+
+        def step(carry, i):
+            start = i.astype(jnp.int32) * batch
             positions = start + offsets
             valid = (positions < jnp.minimum(start + batch, n)) & (offsets < batch)
             # the padding repeats the batch's rows (its weight is zero)
@@ -238,23 +247,15 @@ def _epoch(body, optimizer, scales, row_loss, shuffle, width):
             count = jnp.sum(valid.astype(jnp.float32))
             xb = gather_rows(X, idx)
             wb = w[idx] * valid.astype(w.dtype)
-            grads, (loss, new_ntv) = gradient(
-                tv, ntv, xb, y[idx], wb, count, loss_weight
-            )
-            new_tv, new_ov = optimizer.stateless_apply(ov, grads, tv)
-            moving = count > 0
-            keep = lambda new, old: jnp.where(moving, new, old)  # noqa: E731
-            carry = (
-                jax.tree.map(keep, new_tv, tv),
-                jax.tree.map(keep, new_ntv, ntv),
-                jax.tree.map(keep, new_ov, ov),
-                total + jnp.where(moving, loss * count, 0.0),
-            )
+            # a step without rows (past the member's own) changes nothing
+            carry = jax.lax.cond(count > 0, update, skip, carry, xb, y[idx], wb, count)
             return carry, None
 
         try:
             (tv, ntv, ov, total), _ = jax.lax.scan(
-                step, (tv, ntv, ov, jnp.float32(0.0)), jnp.arange(steps)
+                step,
+                (list(tv), list(ntv), list(ov), jnp.float32(0.0)),
+                jnp.arange(steps, dtype=jnp.int32),
             )
         finally:
             for obj, value in zip(scales, saved, strict=True):
