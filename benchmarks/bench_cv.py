@@ -17,7 +17,8 @@ stack holds as the library sizes it (its data, padded, its weights with their
 Adam moments, a step's activations), with the measured peak on a GPU.
 
 Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3] [--rows ...]
-[--hidden ...]``.
+[--hidden ...] [--backend tensorflow|jax|both]`` (each backend in its own
+process, beside the same peers).
 """
 
 import argparse

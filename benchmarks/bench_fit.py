@@ -7,7 +7,8 @@ interleaved, so that a slow spell of this shared machine hits all of them.
 
 - ``MLPRegressor``: scikit-learn's (unconstrained: it has no output head).
 - ``Model.fit``: Keras's own loop on the network with the simplex projection
-  head (``OutputProjection``), ``jit_compile=False``.
+  head (``OutputProjection``), ``jit_compile=False`` on TensorFlow (its
+  default), ``True`` on JAX (its default).
 - ``ours``: ``ConstrainedRegressor(output_constraint="simplex")``, the same
   network and head, trained by ``skconstrain._training``.
 
@@ -18,8 +19,9 @@ fit of an architecture in a process is timed too); a ``GridSearchCV`` over 4
 alphas x cv=3 on 2 000 rows against the same search over ``MLPRegressor``;
 predict latency for 1 row. ``--xla`` adds our epoch compiled with XLA.
 
-Run: ``python benchmarks/bench_fit.py [--repeat 3] [--quick] [--xla]``
-(about 8 minutes on 2 cores with the defaults).
+Run: ``python benchmarks/bench_fit.py [--repeat 3] [--quick] [--xla]
+[--backend tensorflow|jax|both]`` (about 8 minutes per backend on 2 cores
+with the defaults; each backend in its own process, beside the same peers).
 """
 
 import argparse
@@ -108,7 +110,10 @@ def seeded_network(hidden):
 
 def keras_fit(X, Y, hidden, epochs=EPOCHS):
     model = seeded_network(hidden)
-    model.compile(keras.optimizers.Adam(LR), "mse", jit_compile=False)
+    # Keras's own default per backend: no XLA on TensorFlow, jit on JAX (where
+    # jit_compile=False runs every op eagerly, about 1 000x slower)
+    jit = keras.backend.backend() == "jax"
+    model.compile(keras.optimizers.Adam(LR), "mse", jit_compile=jit)
     model.fit(X, Y, epochs=epochs, batch_size=BATCH, verbose=0)
     return model
 

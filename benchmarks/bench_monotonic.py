@@ -31,7 +31,8 @@ of violating sweeps (mean over seeds; and the most of any seed), and the fit
 time (median over seeds) with its ratio to ``ours, unconstrained``.
 ``--quick``: 2 seeds, 60 epochs.
 
-Run: ``python benchmarks/bench_monotonic.py [--seeds 5] [--quick]``.
+Run: ``python benchmarks/bench_monotonic.py [--seeds 5] [--quick]
+[--backend tensorflow|jax|both]`` (each backend in its own process).
 """
 
 import argparse

@@ -655,6 +655,7 @@ class Predictor:
         self.chunk = int(chunk)
         self._twin = None
         self._forward = None
+        self._sources = None
 
     def _network(self):
         if self._twin is None:
@@ -683,14 +684,14 @@ class Predictor:
         with precision():
             forward = self._function()
             network = self._network()
-            targets = network.trainable_variables + network.non_trainable_variables
-            sources = (
-                self.model.trainable_variables + self.model.non_trainable_variables
-            )
-            values = [
-                jnp.asarray(s.value, t.dtype)
-                for s, t in zip(sources, targets, strict=True)
-            ]
+            # the model's own values: cast to the copy's dtypes inside the
+            # compiled function, not op by op here
+            if self._sources is None:
+                model = self.model
+                self._sources = (
+                    model.trainable_variables + model.non_trainable_variables
+                )
+            values = [v.value for v in self._sources]
             dtype = np.dtype(network.inputs[0].dtype)
             if sp.issparse(X):
                 X = sp.csr_matrix(X)
@@ -714,8 +715,12 @@ class Predictor:
 
 def _forward(network):
     n_trainable = len(network.trainable_variables)
+    dtypes = [
+        v.dtype for v in network.trainable_variables + network.non_trainable_variables
+    ]
 
     def forward(values, X):
+        values = [v.astype(d) for v, d in zip(values, dtypes, strict=True)]
         return network.stateless_call(
             values[:n_trainable], values[n_trainable:], X, training=False
         )[0]
