@@ -767,7 +767,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
             if data is not None:
                 offset, scale = self._score_start(data)
-            outputs = TargetScaling(offset, scale, name="target_scaling")(outputs)
+            outputs = TargetScaling(offset, scale, name=_networks.TARGET_SCALING)(
+                outputs
+            )
         if output_set is not None and not self._projects_after():
             head, name = _networks.HEADS[self.output_strategy]
             extra = {}

@@ -155,6 +155,8 @@ def score_start(strategy, output_set, mean, std):
 
 #: The name of the default MLP's first layer, an :class:`InputScaling`.
 INPUT_SCALING = "input_scaling"
+#: The name of the default MLP's :class:`TargetScaling`, before its head.
+TARGET_SCALING = "target_scaling"
 
 
 def body(model):

@@ -297,8 +297,10 @@ class Engine:
     """Trains a template network: one compiled call per epoch, reused across fits.
 
     The JAX twin of :class:`skconstrain._training._tensorflow.Engine`, with
-    the same parameters and methods; the batch size is an input of the
-    compiled epoch (padded to a bucket), not a constant of it.
+    its parameters (but ``jit_compile``: every epoch is compiled by XLA) and
+    methods; the batch size is an input of the compiled epoch (padded to a
+    bucket), not a constant of it. The state trained from :meth:`load` is
+    held as arrays between epochs and written to a model by :meth:`store`.
     """
 
     def __init__(
@@ -309,7 +311,6 @@ class Engine:
         batch_size,
         shuffle,
         scales=(),
-        jit_compile=True,
         row_loss=None,
         output_map=None,
         column_loss=None,
@@ -371,8 +372,9 @@ class Engine:
         )
 
     def store(self, model):
-        """Write the trained state into ``model`` and its optimizer."""
-        self._write(model, model.optimizer)
+        """Write the trained state into ``model`` and its optimizer (if it
+        has one)."""
+        self._write(model, getattr(model, "optimizer", None))
 
     def weights(self):
         """The network's weights now (for :meth:`set_weights`)."""
@@ -381,7 +383,6 @@ class Engine:
     def set_weights(self, weights):
         """Back to :meth:`weights`' weights (the optimizer's state stays)."""
         self._state = (*weights, self._state[2])
-        self._write(self.model, self.optimizer)
 
     def run_epoch(
         self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
@@ -406,7 +407,6 @@ class Engine:
             steps=steps,
         )
         self._state = tuple(state)
-        self._write(self.model, self.optimizer)
         return float(loss)
 
     def _write(self, model, optimizer):
@@ -416,7 +416,8 @@ class Engine:
             self._trainable + self._non_trainable, tv + ntv, strict=True
         ):
             variables[i].assign(value)
-        _assign(optimizer.variables, ov)
+        if optimizer is not None:
+            _assign(optimizer.variables, ov)
 
     def evaluate(self, data):
         """The loss per output column on ``data`` (float64, (n_outputs,))."""
@@ -541,9 +542,6 @@ class StackEngine:
                 self._validation = [
                     _stacked([_pad_rows(p[i], rows) for p in parts]) for i in range(3)
                 ] + [jnp.asarray([p[3] for p in parts], jnp.int32)]
-                self._errors = jax.jit(
-                    jax.vmap(_evaluate(self.body, None, None), in_axes=0)
-                )
 
     def run_epoch(self, seeds, active):
         """One epoch of the members where ``active``; their mean losses (M,)."""
@@ -590,7 +588,7 @@ class StackEngine:
     def write(self, k, model, x_scaling, snapshot):
         """Member ``k`` of ``snapshot`` into ``model`` (of the template's
         architecture) with the input scaling ``(offset, scale)`` of its data."""
-        from skconstrain._networks import INPUT_SCALING, NotStackable
+        from skconstrain._networks import INPUT_SCALING, TARGET_SCALING, NotStackable
 
         tv, ntv = snapshot
         if len(model.trainable_variables) != len(tv):
@@ -603,7 +601,7 @@ class StackEngine:
                 variable.assign(value[k])
             for role, value in zip(self._targets, ntv, strict=True):
                 if role is not None:
-                    target = model.get_layer("target_scaling")
+                    target = model.get_layer(TARGET_SCALING)
                     weight = getattr(
                         target, "offset_weight" if role == "offset" else "scale_weight"
                     )
@@ -613,8 +611,10 @@ class StackEngine:
 def _target_role(variable, template):
     """``"offset"`` or ``"scale"`` for the template's target scaling's
     weights (a member's own), None for another non-trainable variable."""
+    from skconstrain._networks import TARGET_SCALING
+
     try:
-        target = template.get_layer("target_scaling")
+        target = template.get_layer(TARGET_SCALING)
     except ValueError:
         return None
     if variable is target.offset_weight:
@@ -625,15 +625,7 @@ def _target_role(variable, template):
 
 
 def _stacked(parts):
-    if isinstance(parts[0], SparseRows):
-        width = max(int(p.indices.shape[1]) for p in parts)
-        pad = lambda a: jnp.pad(a, ((0, 0), (0, width - a.shape[1])))  # noqa: E731
-        return SparseRows(
-            jnp.stack([pad(p.indices) for p in parts]),
-            jnp.stack([pad(p.values) for p in parts]),
-            jnp.stack([p.offset for p in parts]),
-            jnp.stack([p.scale for p in parts]),
-        )
+    # dense rows only: a search over sparse X fits one network after another
     return jnp.stack(parts)
 
 
@@ -649,7 +641,7 @@ class Predictor:
     models of one ``key``.
     """
 
-    def __init__(self, model, key=None, chunk=16384, shared_calls=8):
+    def __init__(self, model, key=None, chunk=16384):
         self.model = model
         self.key = key
         self.chunk = int(chunk)
@@ -707,9 +699,6 @@ class Predictor:
                 padded = np.zeros((rows, *block.shape[1:]), dtype)
                 padded[: len(block)] = block
                 parts.append(np.asarray(forward(values, padded))[: len(block)])
-            if not parts:
-                n_out = self.model.outputs[0].shape[-1]
-                return np.zeros((0, n_out))
             return np.concatenate(parts).astype(np.float64)
 
 

@@ -354,9 +354,11 @@ class Engine:
         _copy(model.optimizer.variables, self.optimizer.variables)
 
     def store(self, model):
-        """Copy the engine's variables into ``model`` and its optimizer."""
+        """Copy the engine's variables into ``model`` and its optimizer (if it
+        has one)."""
         _copy(self.model.variables, model.variables)
-        _copy(self.optimizer.variables, model.optimizer.variables)
+        if getattr(model, "optimizer", None) is not None:
+            _copy(self.optimizer.variables, model.optimizer.variables)
 
     def weights(self):
         """The network's weights now (for :meth:`set_weights`)."""
