@@ -81,6 +81,7 @@ _STRUCTURAL = (
     "output_penalty_strength",
     "loss",
     "quantiles",
+    "ensemble_size",
     "batch_size",
     "shuffle",
 )
@@ -169,6 +170,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         "output_strategy": [StrOptions(set(STRATEGIES))],
         "output_penalty": [StrOptions(set(KINDS))],
         "output_penalty_strength": [Interval(Real, 0, None, closed="left")],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -250,6 +252,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         loss_weight=self._loss_weight,
                         penalty_scale=plan.penalty_scale,
                         batch_size=self._batch_size,
+                        learning_rate=self.learning_rate,
+                        members=_networks.ensemble_size(self.model_),
                     )
                 except _training.NonFiniteLossError:
                     if not plan.continuing:
@@ -715,8 +719,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return clone(_regularizers.get(self.penalty), safe=False)
 
     def _batch_size_for(self, n_samples):
-        """``batch_size``, or min(200, n_samples) for None (as MLPRegressor)."""
-        return self.batch_size or min(200, max(n_samples, 1))
+        """``batch_size``, or for None :func:`default_batch_size`."""
+        return self.batch_size or default_batch_size(n_samples)
 
     def _hidden_sizes(self):
         return [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
@@ -744,7 +748,29 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _build_model(self, X_shape, seed, data=None, scaling=None):
-        """The whole network; ``seed`` seeds its initial weights.
+        """The whole network: one (:meth:`_build_member`), or with
+        ``ensemble_size > 1`` an ensemble of members seeded from ``seed``
+        whose prediction is their mean (:func:`_networks.ensemble`),
+        projected back onto the sphere when the head keeps outputs on it."""
+        size = int(self.ensemble_size)
+        if size == 1:
+            return self._build_member(X_shape, seed, data, scaling)
+        members = [
+            self._build_member(X_shape, _member_seed(seed, m), data, scaling)
+            for m in range(size)
+        ]
+        reproject = None
+        if (
+            self._output_set is not None
+            and self._output_set["set"] == "l2_sphere"
+            and self.output_strategy in ("project", "activation")
+            and not self._projects_after()
+        ):
+            reproject = self._output_set
+        return _networks.ensemble(members, reproject)
+
+    def _build_member(self, X_shape, seed, data=None, scaling=None):
+        """One network; ``seed`` seeds its initial weights.
 
         The default MLP starts with an :class:`InputScaling` (``scaling``)
         and its outputs go through a :class:`TargetScaling` onto the training
@@ -822,6 +848,19 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
     def _new_engine(self):
         """An engine with a network like ``model_`` (its weights do not matter)."""
         model = self._build_model(self._fit_shape, seed=0)
+        losses = self._losses()
+        size = _networks.ensemble_size(model)
+        if size > 1:  # members trained each on its own loss; predictions: the mean
+            tail = _networks.ensemble_tail(model)
+            output_map = losses.get("output_map")
+            losses["row_loss"] = _networks.ensemble_row_loss(
+                losses.get("row_loss"), size, self.n_outputs_
+            )
+            losses["output_map"] = (
+                tail
+                if output_map is None
+                else (lambda outputs: output_map(tail(outputs)))
+            )
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),
@@ -829,7 +868,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             shuffle=self.shuffle,
             scales=list(_networks.penalties(model)),
             body=_networks.body(model),
-            **self._losses(),
+            **losses,
         )
 
     def _set_penalty_scale(self, scale):
@@ -918,6 +957,42 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         super().__setstate__(state)
         if "model_" in state:
             self._predict_fn = _training.Predictor(self.model_, self._key)
+
+
+#: The default batch sizes: the smallest that gives an epoch at most
+#: STEPS_PER_EPOCH steps (a few sizes, so that folds of slightly different
+#: sizes share a compiled epoch on TensorFlow). On small data an epoch of one
+#: or two steps would make ``epochs`` and ``n_iter_no_change`` count too few
+#: updates to converge.
+BATCH_SIZES = (16, 24, 32, 48, 64, 96, 128, 200)
+STEPS_PER_EPOCH = 10
+
+
+def default_batch_size(n_samples):
+    """The rows per step for ``batch_size=None``: ``min(200, n)`` as in
+    :class:`~sklearn.neural_network.MLPRegressor` from 2 000 rows, and
+    below that the smallest of :data:`BATCH_SIZES` that is at least ``n /
+    10`` (at most ``n``), so an epoch has 7 to 10 steps (fewer under 160
+    rows, where a batch keeps 16 rows).
+
+    Examples
+    --------
+    >>> [default_batch_size(n) for n in (10, 100, 300, 1000, 5000)]
+    [10, 16, 32, 128, 200]
+    """
+    n = max(int(n_samples), 1)
+    wanted = -(-n // STEPS_PER_EPOCH)
+    return min(n, next((b for b in BATCH_SIZES if b >= wanted), BATCH_SIZES[-1]))
+
+
+#: ``ensemble_size``'s default.
+ENSEMBLE_SIZE = 1
+
+
+def _member_seed(seed, m):
+    """The seed of member ``m`` of an ensemble built from ``seed`` (member 0:
+    ``seed`` itself, so an ensemble's first member is the single network)."""
+    return (int(seed) + 7919 * m) % 2**31
 
 
 def _sparse_moments(X, w=None):

@@ -194,6 +194,8 @@ FIT_CASES = [
             ("output_penalty", "huber"),
             ("output_penalty_strength", -1.0),
             ("loss", "huber"),
+            ("ensemble_size", 0),
+            ("ensemble_size", 2.5),
             ("epochs", 0),
             ("epochs", 1.5),
             ("batch_size", 0),

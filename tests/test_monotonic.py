@@ -21,7 +21,12 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
 
 from skconstrain import ConstrainedRegressor
-from skconstrain.keras import GroupSort, LipschitzDense, MonotoneResidual
+from skconstrain.keras import (
+    EnsembleMean,
+    GroupSort,
+    LipschitzDense,
+    MonotoneResidual,
+)
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-2, 2, size=(120, 3))
@@ -141,6 +146,39 @@ def test_one_dimensional_y_and_early_stopping():
     )
     assert est.predict(X).shape == (len(X),)
     assert_monotone(est)
+
+
+def test_early_stopping_does_not_stop_a_slow_start_on_auto_mpg():
+    """Auto MPG (294 training rows, 30 held out for early stopping): the
+    validation loss of a monotone network dips, rises for some 20 epochs,
+    then falls for 100 more. With a patience of 10 epochs counted from the
+    first, one seed stopped at epoch 37 with 4.5 times HGBR's test error;
+    the warm-up (1 000 updates, at most half the epochs) and the decays
+    before a stop keep it training."""
+    pytest.importorskip("bokeh_sampledata")
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skconstrain.datasets import load_auto_mpg
+
+    data = load_auto_mpg()
+    cst = [data.monotonic_cst.get(f, 0) for f in data.feature_names]
+    ratios = []
+    for seed in range(3):
+        X_train, X_test, y_train, y_test = train_test_split(
+            data.data, data.target, test_size=0.25, random_state=seed
+        )
+        ours = ConstrainedRegressor(
+            monotonic_cst=cst, early_stopping=True, random_state=seed
+        )
+        pipe = make_pipeline(StandardScaler(), ours).fit(X_train, y_train)
+        hgbr = HistGradientBoostingRegressor(monotonic_cst=cst, random_state=seed)
+        hgbr.fit(X_train, y_train)
+        mse = np.mean((pipe.predict(X_test) - y_test) ** 2)
+        ratios.append(mse / np.mean((hgbr.predict(X_test) - y_test) ** 2))
+        assert ours.n_iter_ >= 100  # the warm-up alone is 100 epochs here
+    assert max(ratios) < 1.5, ratios
 
 
 @pytest.mark.parametrize(
@@ -273,7 +311,8 @@ def test_lipschitz_dense_bounds_hold_for_any_kernel():
     [
         LipschitzDense(3, bound="rows", rows=[True, False]),
         GroupSort(),
-        MonotoneResidual([1, 0, -1]),
+        MonotoneResidual([1, 0, -1], initial_lam=0.5),
+        EnsembleMean(3),
     ],
     ids=lambda layer: type(layer).__name__,
 )
@@ -287,6 +326,17 @@ def test_bad_layer_arguments():
         LipschitzDense(2, bound="both")
     with pytest.raises(ValueError, match="signs must be -1, 0 or 1"):
         MonotoneResidual([2])
+    with pytest.raises(ValueError, match="initial_lam must be > 0"):
+        MonotoneResidual([1], initial_lam=0.0)
+    with pytest.raises(ValueError, match="members must be >= 1"):
+        EnsembleMean(0)
+
+
+def test_the_residual_starts_at_its_initial_slope():
+    layer = MonotoneResidual([1, -1], initial_lam=0.5)
+    h = np.zeros((2, 1), dtype="float32")
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], dtype="float32")
+    np.testing.assert_allclose(np.asarray(layer([h, x])).ravel(), [0.5, -0.5])
 
 
 def test_group_sort_is_a_permutation_of_its_input():

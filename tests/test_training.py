@@ -20,6 +20,8 @@ class _CurveEngine:
         self.val_curve = None if val_curve is None else list(val_curve)
         self.epoch = 0
         self.model = _Weights()
+        self.rates = []
+        self.batch_size = 1
 
     def run_epoch(self, data, seed, **weights):
         self.epoch += 1
@@ -34,6 +36,9 @@ class _CurveEngine:
 
     def set_weights(self, weights):
         self.model.set_weights(weights)
+
+    def set_learning_rate(self, value):
+        self.rates.append(float(value))
 
 
 class _Weights:
@@ -53,37 +58,101 @@ def _data(scale):
 
 
 CURVE = [1.0, 0.5, 0.3, 0.29995, 0.2999, 0.29985, 0.2998, 0.2, 0.19, 0.18]
+# improves by more than 1e-3 until epoch 3, then by less
+FLAT = [1.0, 0.5, 0.3] + [0.3 - 5e-5 * k for k in range(1, 12)]
 
 
 @pytest.mark.parametrize("factor", [1e-6, 1.0, 1e6])
 def test_stopping_is_relative_to_the_targets_variance(factor):
     data = _data(factor)  # variance 1.25 * factor
-    curve = [v * 1.25 * factor for v in CURVE]
+    curve = [v * 1.25 * factor for v in FLAT]
     engine = _CurveEngine(curve)
     history, stopped = _training.train(
-        engine, data, epochs=10, tol=1e-3, n_iter_no_change=3, seed=0
+        engine, data, epochs=14, tol=1e-3, n_iter_no_change=3, seed=0, warmup=0
     )
-    # epoch 3 is the last to improve by more than 1e-3 (relative); 3 more wait
-    assert stopped and len(history["loss"]) == 6
-    np.testing.assert_allclose(history["loss"], curve[:6])
+    # epoch 3 is the last to improve by more than 1e-3 (relative); then
+    # three plateaus of 3 epochs: two decays of the learning rate, a stop
+    assert stopped and len(history["loss"]) == 3 + 3 * (_training.DECAYS + 1)
+    np.testing.assert_allclose(history["loss"], curve[:12])
+
+
+def test_a_plateau_decays_the_learning_rate_before_stopping():
+    engine = _CurveEngine(CURVE)
+    history, stopped = _training.train(
+        engine,
+        _data(1.0),
+        epochs=10,
+        tol=1e-3,
+        n_iter_no_change=3,
+        learning_rate=0.01,
+        warmup=0,
+    )
+    # epochs 4-6 wait: the rate is divided by 5; epoch 8 improves again and
+    # the training goes on to the last epoch
+    assert engine.rates == pytest.approx([0.01, 0.01 * _training.DECAY])
+    assert len(history["loss"]) == 10 and not stopped
 
 
 def test_validation_stopping_restores_the_best_epoch():
-    val = [1.0, 0.6, 0.5, 0.7, 0.8, 0.4]
+    val = [1.0, 0.6, 0.5, 0.7, 0.8, 0.9, 0.95, 0.6, 0.7, 0.4]
     engine = _CurveEngine(CURVE, [np.array([v]) for v in val])
     history, stopped = _training.train(
         engine,
         _data(1.0),
-        epochs=6,
+        epochs=10,
         validation=_data(1.0),
         tol=0.0,
         n_iter_no_change=2,
         seed=0,
+        learning_rate=1.0,
+        warmup=0,
     )
-    assert history["val_loss"] == val[:5]  # 0.7 and 0.8 do not improve on 0.5
+    # nothing improves on 0.5 (epoch 3) in three plateaus of 2 epochs
+    assert history["val_loss"] == val[:9]
     assert stopped and engine.model.value == 3  # the weights of the best epoch
+    assert engine.rates == pytest.approx([1.0, 0.2, 0.04])
     # R^2 of the held-out rows (variance 1.25): 1 - loss / 1.25
-    np.testing.assert_allclose(history["val_score"], [1 - v / 1.25 for v in val[:5]])
+    np.testing.assert_allclose(history["val_score"], [1 - v / 1.25 for v in val[:9]])
+
+
+def test_a_decay_starts_again_from_the_best_validation_weights():
+    val = [1.0, 0.5, 0.7, 0.8, 0.9]
+    engine = _CurveEngine(CURVE, [np.array([v]) for v in val])
+
+    restored = []
+    set_weights = engine.set_weights
+    engine.set_weights = lambda w: (restored.append(w[0]), set_weights(w))
+    _training.train(
+        engine,
+        _data(1.0),
+        epochs=5,
+        validation=_data(1.0),
+        tol=0.0,
+        n_iter_no_change=2,
+        warmup=0,
+    )
+    assert restored[0] == 2  # at the decay after epoch 4: epoch 2's weights
+
+
+def test_the_first_updates_are_never_a_plateau():
+    # 4 rows in batches of 1: 4 updates an epoch; WARMUP_UPDATES of them
+    # (at most half the epochs) pass before a plateau counts
+    epochs = 4 * _training.WARMUP_UPDATES
+    warm = _training.warmup_epochs(4, 1, epochs)
+    assert warm == _training.WARMUP_UPDATES // 4
+    engine = _CurveEngine([1.0] * epochs)
+    history, stopped = _training.train(
+        engine, _data(1.0), epochs=epochs, n_iter_no_change=2, batch_size=1
+    )
+    assert stopped and len(history["loss"]) == warm + 2 * (_training.DECAYS + 1)
+    # never more than half the epochs
+    assert _training.warmup_epochs(4, 1, 10) == 5
+
+
+def test_an_ensembles_loss_is_its_members_mean():
+    engine = _CurveEngine([3.0, 1.5])
+    history, _ = _training.train(engine, _data(1.0), epochs=2, members=3)
+    assert history["loss"] == [1.0, 0.5]
 
 
 def test_no_early_stopping_runs_every_epoch():
@@ -97,15 +166,15 @@ def test_no_early_stopping_runs_every_epoch():
 def test_epochs_running_out_is_not_a_stop():
     engine = _CurveEngine([1.0, 0.5, 0.25, 0.125])  # improves every epoch
     history, stopped = _training.train(
-        engine, _data(1.0), epochs=4, tol=1e-3, n_iter_no_change=2
+        engine, _data(1.0), epochs=4, tol=1e-3, n_iter_no_change=2, warmup=0
     )
     assert len(history["loss"]) == 4 and not stopped
     # stopping on the last epoch is a stop
-    engine = _CurveEngine([1.0, 1.0, 1.0])
+    engine = _CurveEngine([1.0] * 7)
     history, stopped = _training.train(
-        engine, _data(1.0), epochs=3, tol=1e-3, n_iter_no_change=2
+        engine, _data(1.0), epochs=7, tol=1e-3, n_iter_no_change=2, warmup=0
     )
-    assert len(history["loss"]) == 3 and stopped
+    assert len(history["loss"]) == 7 and stopped
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

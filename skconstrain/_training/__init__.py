@@ -559,6 +559,87 @@ def r2_scores(errors, data):
     return float(scores.mean())
 
 
+#: On a plateau of the monitored loss the learning rate is multiplied by
+#: ``DECAY`` (``DECAYS`` times at most) before the training stops: the
+#: fine convergence that a constant Adam step cannot reach, and a second
+#: chance for a network whose first progress is slow.
+DECAY = 0.2
+DECAYS = 2
+
+#: The first updates of a training are never a plateau (its best epoch is
+#: kept all the same): a network's first progress can pause (a monotone
+#: network's slow start, the noise of a few validation rows) long before it
+#: has learnt what it can. WARMUP_UPDATES steps, at most half the epochs.
+WARMUP_UPDATES = 1000
+
+
+def warmup_epochs(n_samples, batch_size, epochs):
+    """The epochs that :data:`WARMUP_UPDATES` steps take on ``n_samples``
+    rows in batches of ``batch_size``, at most ``epochs // 2``.
+
+    Examples
+    --------
+    >>> warmup_epochs(300, 32, 200), warmup_epochs(50_000, 200, 200)
+    (100, 4)
+    """
+    steps = -(-max(int(n_samples), 1) // max(int(batch_size), 1))
+    return min(int(epochs) // 2, -(-WARMUP_UPDATES // steps))
+
+
+class Plateau:
+    """The stopping rule of a training, for ``size`` members at once (a
+    single fit is one member): each member's monitored loss (already divided
+    by its scale) improves when it drops by more than ``tol`` below its best;
+    after ``patience`` epochs without improvement its learning rate is
+    multiplied by :data:`DECAY` and the count restarts, and after
+    :data:`DECAYS` such decays the next plateau stops it. The first
+    ``warmup`` epochs (per member) do not count towards a plateau.
+
+    Examples
+    --------
+    >>> rule = Plateau(1, tol=0.0, patience=1, learning_rate=1.0)
+    >>> [rule.update(np.array([v]))[1:] for v in (3.0, 2.0, 2.0, 2.0, 2.0)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [(array([False]), array([False])), (array([False]), array([False])),
+     (array([ True]), array([False])), (array([ True]), array([False])),
+     (array([False]), array([ True]))]
+    >>> rule.rates.tolist()  # two decays by DECAY
+    [0.04000000000000001]
+    """
+
+    def __init__(self, size, *, tol, patience, learning_rate, warmup=0):
+        self.tol = float(tol)
+        self.patience = int(patience)
+        self.warmup = np.broadcast_to(np.asarray(warmup, dtype=int), (size,))
+        self.epoch = 0
+        self.best = np.full(size, math.inf)
+        self.waited = np.zeros(size, dtype=int)
+        self.decays = np.zeros(size, dtype=int)
+        self.rates = np.full(size, float(learning_rate))
+
+    def update(self, values, active=None):
+        """The epoch's monitored values (M,) of the members where ``active``.
+
+        Returns ``(improved, decayed, stopped)``, boolean (M,): the members
+        whose value is a new best, whose learning rate was just multiplied by
+        :data:`DECAY` (see :attr:`rates`), and those that stop now."""
+        values = np.asarray(values, dtype=np.float64)
+        active = np.ones(len(values), bool) if active is None else active
+        self.epoch += 1
+        improved = active & (values < self.best - self.tol)
+        self.best[improved] = values[improved]
+        self.waited[improved] = 0
+        counting = active & ~improved & (self.epoch > self.warmup)
+        self.waited[counting] += 1
+        plateau = active & (self.waited >= self.patience)
+        decayed = plateau & (self.decays < DECAYS)
+        stopped = plateau & ~decayed
+        self.decays[decayed] += 1
+        self.waited[decayed] = 0
+        self.rates[decayed] *= DECAY
+        return improved, decayed, stopped
+
+
 def train(
     engine,
     data,
@@ -572,16 +653,20 @@ def train(
     loss_weight=1.0,
     penalty_scale=0.0,
     batch_size=None,
+    learning_rate=None,
+    members=1,
+    warmup=None,
 ):
     """Train for up to ``epochs`` epochs, with early stopping.
 
     Early stopping watches the training loss, or the validation loss when
     ``validation`` is given, divided by the monitored rows' ``target_scale``
     (so ``tol`` is on the scale of R^2 and does not depend on the targets'
-    units). An epoch improves when that drops by more than ``tol`` below the
-    best so far; training stops after ``n_iter_no_change`` epochs without
-    improvement. With ``validation``, the weights of the best epoch are
-    restored at the end.
+    units), by the rule of :class:`Plateau`: after ``n_iter_no_change``
+    epochs without an improvement by ``tol`` the learning rate is divided
+    (twice at most), then the training stops. With ``validation``, a decay
+    starts again from the best epoch's weights, and those are restored at
+    the end.
 
     Parameters
     ----------
@@ -591,7 +676,7 @@ def train(
     validation : Data or None
     tol : float
     n_iter_no_change : int or None
-        None: never stop early.
+        None: never stop early (nor decay the learning rate).
     seed : int
         Epoch ``e`` shuffles with seed ``seed + e``.
     verbose : int
@@ -601,6 +686,15 @@ def train(
     batch_size : int or None
         This fit's batch size (None: the engine's); passed to
         :meth:`Engine.run_epoch`.
+    learning_rate : float or None
+        The starting learning rate (None: the engine's optimizer's, kept).
+    members : int, default=1
+        The members of an ensemble trained as one network, whose objective
+        is the sum of theirs: the loss recorded and monitored is its mean
+        over them.
+    warmup : int or None, default=None
+        Epochs that do not count towards a plateau; None:
+        :func:`warmup_epochs` of the data and batch size.
 
     Returns
     -------
@@ -623,17 +717,35 @@ def train(
         history["val_score"] = []
     monitored = data if validation is None else validation
     scale = monitored.target_scale if monitored.target_scale > 0 else 1.0
-    best, best_weights, waited, stopped = math.inf, None, 0, False
+    if learning_rate is not None:
+        engine.set_learning_rate(learning_rate)
+    rule = None
+    if n_iter_no_change is not None:
+        rule = Plateau(
+            1,
+            tol=tol,
+            patience=n_iter_no_change,
+            learning_rate=1.0 if learning_rate is None else learning_rate,
+            warmup=warmup_epochs(
+                data.y.shape[0], batch_size or engine.batch_size, epochs
+            )
+            if warmup is None
+            else warmup,
+        )
+    best_weights, stopped = None, False
     progress = _Progress(epochs, verbose)
     values = {}
     epoch = 0
     for epoch in range(1, epochs + 1):
-        loss = engine.run_epoch(
-            data,
-            seed + epoch,
-            loss_weight=loss_weight,
-            penalty_scale=penalty_scale,
-            batch_size=batch_size,
+        loss = (
+            engine.run_epoch(
+                data,
+                seed + epoch,
+                loss_weight=loss_weight,
+                penalty_scale=penalty_scale,
+                batch_size=batch_size,
+            )
+            / members
         )
         _check_finite(loss, epoch, "training loss")
         history["loss"].append(loss)
@@ -647,17 +759,19 @@ def train(
             history["val_score"].append(r2_scores(errors, validation))
             values["val_loss"] = current
         progress.update(epoch, values)
-        if n_iter_no_change is None:
+        if rule is None:
             continue
-        if current / scale < best - tol:
-            best, waited = current / scale, 0
-            if validation is not None:
-                best_weights = engine.weights()
-        else:
-            waited += 1
-            if waited >= n_iter_no_change:
-                stopped = True
-                break
+        improved, decayed, done = rule.update(np.array([current / scale]))
+        if improved[0] and validation is not None:
+            best_weights = engine.weights()
+        if decayed[0]:
+            if best_weights is not None:
+                engine.set_weights(best_weights)
+            if learning_rate is not None:
+                engine.set_learning_rate(rule.rates[0])
+        if done[0]:
+            stopped = True
+            break
     if epoch < epochs:  # stopped early: the progress did not reach its end
         progress.close(epoch, values)
     if best_weights is not None:
@@ -788,8 +902,15 @@ def train_stack(
     scales = np.array(
         [d.target_scale if d.target_scale > 0 else 1.0 for d in monitored]
     )
-    best = np.full(size, math.inf)
-    waited = np.zeros(size, dtype=int)
+    rule = Plateau(
+        size,
+        tol=tol,
+        patience=n_iter_no_change or 1,
+        learning_rate=learning_rate,
+        warmup=[
+            warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in members
+        ],
+    )
     active = np.ones(size, dtype=bool)
     stopped = np.zeros(size, dtype=bool)
     best_weights = engine.weights() if validation else None
@@ -812,17 +933,18 @@ def train_stack(
             _stack_progress(epoch, epochs, active, current, validation)
         if n_iter_no_change is None:
             continue
-        weights = engine.weights() if validation else None
-        for k in np.flatnonzero(active):
-            if current[k] / scales[k] < best[k] - tol:
-                best[k], waited[k] = current[k] / scales[k], 0
-                if validation:
-                    for kept, now in zip(best_weights, weights, strict=True):
-                        kept[k] = now[k]
-            else:
-                waited[k] += 1
-                if waited[k] >= n_iter_no_change:
-                    stopped[k], active[k] = True, False
+        improved, decayed, done = rule.update(current / scales, active)
+        if validation and (improved.any() or decayed.any()):
+            weights = engine.weights()
+            for kept, now in zip(best_weights, weights, strict=True):
+                kept[improved] = now[improved]
+                now[decayed] = kept[decayed]
+            if decayed.any():
+                engine.set_weights(weights)
+        if decayed.any():
+            engine.set_learning_rates(rule.rates)
+        stopped |= done
+        active &= ~done
         if not active.any():
             break
     if best_weights is not None:

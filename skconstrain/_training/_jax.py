@@ -384,6 +384,13 @@ class Engine:
         """Back to :meth:`weights`' weights (the optimizer's state stays)."""
         self._state = (*weights, self._state[2])
 
+    def set_learning_rate(self, value):
+        """The optimizer's learning rate from the next step on."""
+        ov = list(self._state[2])
+        i = _learning_rate_index(self.optimizer)
+        ov[i] = jnp.asarray(value, ov[i].dtype)
+        self._state = (*self._state[:2], ov)
+
     def run_epoch(
         self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
     ):
@@ -511,7 +518,10 @@ class StackEngine:
                 ntv.append(jnp.asarray(value, variable.dtype))
             ov = []
             for variable in self.optimizer.variables:
-                if variable.path.endswith("learning_rate"):
+                if (
+                    variable
+                    is self.optimizer.variables[_learning_rate_index(self.optimizer)]
+                ):
                     value = np.full(len(members), learning_rate, np.float32)
                 else:
                     value = np.zeros((len(members), *variable.shape), variable.dtype)
@@ -580,6 +590,13 @@ class StackEngine:
             tv = [jnp.asarray(v) for v in weights]
             self._state = (tv, *self._state[1:])
 
+    def set_learning_rates(self, rates):
+        """Each member's learning rate from its next step on ((M,))."""
+        ov = list(self._state[2])
+        i = _learning_rate_index(self.optimizer)
+        ov[i] = jnp.asarray(np.asarray(rates, np.float32).reshape(ov[i].shape))
+        self._state = (*self._state[:2], ov)
+
     def snapshot(self):
         """The members' trained state, for :meth:`write`."""
         tv, ntv, _ = self._state
@@ -606,6 +623,15 @@ class StackEngine:
                         target, "offset_weight" if role == "offset" else "scale_weight"
                     )
                     weight.assign(np.asarray(value[k]).astype(weight.dtype))
+
+
+def _learning_rate_index(optimizer):
+    """Where Adam's learning rate sits among ``optimizer.variables`` (a
+    Keras variable when the optimizer was made with a float rate)."""
+    for i, variable in enumerate(optimizer.variables):
+        if variable.path.endswith("learning_rate"):
+            return i
+    raise ValueError("the optimizer's learning rate is not a variable")
 
 
 def _target_role(variable, template):

@@ -368,6 +368,11 @@ class Engine:
         """Back to :meth:`weights`' weights (the optimizer's state stays)."""
         self.model.set_weights(weights)
 
+    def set_learning_rate(self, value):
+        """The optimizer's learning rate from the next step on (a variable
+        the traced epoch reads: no new trace)."""
+        self.optimizer.learning_rate.assign(value)
+
     def run_epoch(
         self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
     ):
@@ -641,7 +646,7 @@ class _StackEpoch:
             tf.TensorSpec([m], tf.float32),  # active
             tf.TensorSpec([m], tf.float32),  # loss_weight
             tf.TensorSpec([m], tf.float32),  # penalty_scale
-            tf.TensorSpec([], tf.float32),  # learning_rate
+            tf.TensorSpec([m], tf.float32),  # learning_rate
         ]
 
     def _orders(self, seeds, n, rows):
@@ -713,7 +718,7 @@ class _StackEpoch:
         steps = self.steps + moving
         self.steps.assign(steps)
         b1, b2 = self.beta_1, self.beta_2
-        alpha = rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)
+        alpha = rate * tf.sqrt(1 - b2**steps) / (1 - b1**steps)  # per member
         m, v, flat = self.moment, self.velocity, self.stack.flat
         mask = moving[:, None] > 0
         new_m = m + (grad - m) * (1 - b1)
@@ -777,7 +782,7 @@ class StackEngine:
         self._weights = [
             tf.constant([m.loss_weight for m in members], tf.float32),
             tf.constant([m.penalty_scale for m in members], tf.float32),
-            tf.constant(learning_rate, tf.float32),
+            tf.fill([len(members)], tf.constant(learning_rate, tf.float32)),
         ]
         self._validation = None
         if members[0].validation is not None:
@@ -824,6 +829,10 @@ class StackEngine:
     def set_weights(self, weights):
         """Set what :meth:`weights` returned."""
         self.stack.flat.assign(weights[0])
+
+    def set_learning_rates(self, rates):
+        """Each member's learning rate from its next step on ((M,))."""
+        self._weights[2] = tf.constant(np.asarray(rates, np.float32))
 
     def snapshot(self):
         """The members' trained state, for :meth:`write`."""

@@ -36,6 +36,7 @@ from skconstrain.keras.constraints import (
     UnitNorm,
 )
 from skconstrain.keras.layers import (
+    EnsembleMean,
     GroupSort,
     InputScaling,
     LipschitzDense,
@@ -63,6 +64,7 @@ __all__ = [
     "Box",
     "ClipPenalty",
     "ElasticNet",
+    "EnsembleMean",
     "GroupLasso",
     "GroupSort",
     "InputScaling",

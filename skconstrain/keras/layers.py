@@ -20,6 +20,7 @@ from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
 __all__ = [
+    "EnsembleMean",
     "GroupSort",
     "InputScaling",
     "LipschitzDense",
@@ -435,12 +436,16 @@ class MonotoneResidual(keras.layers.Layer):
     al., "Expressive Monotonic Neural Networks", ICLR 2023). The network can
     represent any such function whose slopes lie within ``[0, 2 lam]``
     (``[-2 lam, 0]``); ``lam = exp(log_lam)`` is a trainable weight per
-    output (starting at 1), so training sets how steep the function may be.
+    output (starting at ``initial_lam``), so training sets how steep the
+    function may be.
 
     Parameters
     ----------
     signs : list of int
         -1, 0 or +1 per input feature.
+    initial_lam : float, default=1.0
+        ``lam`` before training, > 0: the starting slope of the ramp
+        ``sum_i signs_i x_i``.
     **kwargs
         Standard layer arguments (``name``, ``dtype``, ...).
 
@@ -454,16 +459,22 @@ class MonotoneResidual(keras.layers.Layer):
     [1.0, 2.0]
     """
 
-    def __init__(self, signs, **kwargs):
+    def __init__(self, signs, initial_lam=1.0, **kwargs):
         super().__init__(**kwargs)
         self.signs = [int(s) for s in signs]
         if any(s not in (-1, 0, 1) for s in self.signs):
             raise ValueError(f"signs must be -1, 0 or 1; got {signs!r}.")
+        if not float(initial_lam) > 0:
+            raise ValueError(f"initial_lam must be > 0; got {initial_lam!r}.")
+        self.initial_lam = float(initial_lam)
 
     def build(self, input_shape):
         width = input_shape[0][-1]
         self.log_lam = self.add_weight(
-            shape=(width,), initializer="zeros", trainable=True, name="log_lam"
+            shape=(width,),
+            initializer=keras.initializers.Constant(np.log(self.initial_lam)),
+            trainable=True,
+            name="log_lam",
         )
 
     def call(self, inputs):
@@ -481,7 +492,7 @@ class MonotoneResidual(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(signs=self.signs)
+        config.update(signs=self.signs, initial_lam=self.initial_lam)
         return config
 
 
@@ -518,4 +529,52 @@ class SelectFeatures(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(indices=self.indices)
+        return config
+
+
+@serializable
+class EnsembleMean(keras.layers.Layer):
+    """The mean of ``members`` networks' outputs, given side by side.
+
+    Called on the members' outputs concatenated along the last axis, shape
+    ``(n, members * k)`` (member ``m``'s ``k`` outputs in columns ``m * k``
+    to ``(m + 1) * k``), it returns their mean, shape ``(n, k)``. A mean of
+    points of a convex set (a simplex, a ball, a box, the nonnegative
+    orthant, ordered vectors) is in the set, a mean of monotone functions is
+    monotone and a mean of ordered quantiles is ordered; points of the sphere
+    need projecting back (:class:`OutputProjection` after this layer). No
+    weights.
+
+    Parameters
+    ----------
+    members : int
+        The number of networks, >= 1.
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> side_by_side = np.array([[1.0, 2.0, 3.0, 6.0]])  # 2 members, 2 outputs
+    >>> np.asarray(EnsembleMean(2)(side_by_side)).tolist()
+    [[2.0, 4.0]]
+    """
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        if int(members) < 1:
+            raise ValueError(f"members must be >= 1; got {members!r}.")
+        self.members = int(members)
+
+    def call(self, inputs):
+        width = inputs.shape[-1] // self.members
+        parts = [inputs[..., m * width : (m + 1) * width] for m in range(self.members)]
+        return sum(parts[1:], parts[0]) / self.members
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // self.members)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(members=self.members)
         return config
