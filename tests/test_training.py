@@ -515,3 +515,25 @@ def test_float64_is_float64_inside_the_estimators_precision():
         from keras.src.backend.common import dtypes
 
         assert dtypes.BIT64_TO_BIT32_DTYPE["float64"] == "float32"  # restored
+
+
+def test_the_decays_reach_the_optimizer():
+    from skconstrain import ConstrainedRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    est = ConstrainedRegressor(
+        hidden_layer_sizes=(4,),
+        epochs=20,
+        n_iter_no_change=1,
+        tol=10.0,  # nothing improves that much: warm-up, three plateaus, stop
+        learning_rate=0.01,
+        random_state=0,
+    ).fit(X, X[:, 0])
+    assert est.n_iter_ == 10 + 3  # the warm-up is half the epochs here
+    rate = float(np.asarray(est.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(0.01 * _training.DECAY**_training.DECAYS, rel=1e-6)
+    # the next fit starts again from learning_rate
+    est.set_params(epochs=1).fit(X, X[:, 0])
+    rate = float(np.asarray(est.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(0.01, rel=1e-6)
