@@ -82,7 +82,6 @@ _STRUCTURAL = (
     "loss",
     "quantiles",
     "ensemble_size",
-    "batch_size",
     "shuffle",
 )
 
@@ -237,6 +236,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         # float64 is float64 on every backend (JAX's x64 mode, scoped)
         with _training.precision():
             plan = self._prepare_fit(X, y, sample_weight, incremental)
+            # this call's rows per step: batch_size now, or the default for
+            # this call's rows (a warm start or a partial_fit may change it)
+            self._batch_size = self._batch_size_for(plan.X.shape[0])
             with _training.borrow(self._key, self._new_engine) as engine:
                 engine.load(self.model_)
                 try:
@@ -831,13 +833,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self._built_with = {
             name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
         }
-        # TensorFlow's engine has its batch size in its trace: batch_size=None
-        # gives min(200, n), which differs between fits of the same
-        # hyperparameters (folds of 66 and 67 rows), so it is part of the key
-        # there; JAX's takes it as an input (batch_key)
+        # the batch size is an input of the compiled epoch on both backends,
+        # not a part of its key: fits of other batch sizes share it
         self._key = (
             tuple(self._built_with.items()),
-            _training.backend().batch_key(self._batch_size),
             _training.signature(model),
         )
         try:

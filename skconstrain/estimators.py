@@ -296,7 +296,9 @@ default="quadratic"
         If True, ``fit`` continues training the current network (and its
         optimizer's state) instead of building a new one; ``loss_curve_``,
         ``history_`` and ``n_iter_`` go on accumulating. The hyperparameters
-        that shape the network must be unchanged.
+        that shape the network must be unchanged; ``alpha``,
+        ``learning_rate``, ``epochs``, ``batch_size`` and the stopping
+        settings may change (as in MLPRegressor).
     random_state : int, RandomState or None, default=None
         Seed of the weights, the shuffling and the validation split; with an
         int, two fits give identical predictions. Python's and NumPy's global
@@ -982,7 +984,7 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
         size = len(members[part])
         key = None
         if template._key is not None:
-            key = ("stack", size, width, template._key[0], template._key[2])
+            key = ("stack", size, width, *template._key)
 
         def make(size=size):
             return _training.StackEngine(

@@ -488,7 +488,7 @@ def test_warm_start_continues_the_network(frames):
     with pytest.raises(ValueError, match=r"\['hidden_layer_sizes'\] changed"):
         reg.fit(X, Y)
     reg.set_params(hidden_layer_sizes=FAST["hidden_layer_sizes"], alpha=0.5)
-    reg.fit(X, Y)  # alpha, learning_rate and epochs may change
+    reg.fit(X, Y)  # alpha, learning_rate, epochs and batch_size may change
 
 
 @pytest.mark.parametrize("strategy", ["project", "activation", "penalty", "post"])
@@ -986,19 +986,54 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(
 
 
 def test_a_reused_engine_keeps_the_fits_own_batch_size():
-    # batch_size=None is min(200, n): fits of 66 and then 67 rows share their
-    # hyperparameters, not their batch size; the second must not train in
-    # batches of 66 (the engine cache once mixed them up)
+    # the batch size is an input of the compiled epoch, not part of the
+    # engine's key: fits of batches of 10 and then 11 share one engine, and
+    # the second must train in batches of 11 (the engine cache once mixed
+    # them up)
     from skconstrain import _training
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(67, 3)), rng.normal(size=67)
     params = dict(hidden_layer_sizes=(4,), epochs=3, random_state=0)
-    ConstrainedRegressor(**params).fit(X[:66], y[:66])
-    after = ConstrainedRegressor(**params).fit(X, y).loss_curve_
+    ConstrainedRegressor(**params, batch_size=10).fit(X, y)
+    after = ConstrainedRegressor(**params, batch_size=11).fit(X, y).loss_curve_
     _training.clear_cache()
-    fresh = ConstrainedRegressor(**params).fit(X, y).loss_curve_
-    np.testing.assert_allclose(after, fresh, rtol=1e-6)
+    fresh = ConstrainedRegressor(**params, batch_size=11).fit(X, y).loss_curve_
+    np.testing.assert_allclose(after, fresh, rtol=1e-5)
+    other = ConstrainedRegressor(**params, batch_size=10).fit(X, y).loss_curve_
+    assert not np.allclose(after, other, rtol=1e-3)
+
+
+def test_warm_start_and_partial_fit_take_a_new_batch_size():
+    """As MLPRegressor: a warm start trains in the batch size set now, and
+    each partial_fit call in batches of its own rows (batch_size=None), also
+    when the compiled epoch is reused from a fit of another batch size."""
+    from skconstrain import _training
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(90, 3)), rng.normal(size=90)
+    params = dict(hidden_layer_sizes=(4,), epochs=3, random_state=0)
+    warm = ConstrainedRegressor(**params, batch_size=90, warm_start=True).fit(X, y)
+    warm.set_params(batch_size=9).fit(X, y)  # no "changed" error
+    assert warm.n_iter_ == 6
+    twin = ConstrainedRegressor(**params, batch_size=90, warm_start=True).fit(X, y)
+    _training.clear_cache()  # the continued fit gets an engine of its own
+    twin.set_params(batch_size=9).fit(X, y)
+    np.testing.assert_allclose(warm.loss_curve_, twin.loss_curve_, rtol=1e-5)
+    same = ConstrainedRegressor(**params, batch_size=90, warm_start=True).fit(X, y)
+    same.fit(X, y)
+    assert not np.allclose(warm.loss_curve_[3:], same.loss_curve_[3:], rtol=1e-3)
+    # partial_fit: batch_size=None is the default for each call's rows
+    rows = rng.normal(size=(400, 3))
+    target = rows[:, 0]
+    stream = ConstrainedRegressor(**params)
+    stream.partial_fit(rows[:40], target[:40])  # batches of 16
+    stream.partial_fit(rows, target)  # batches of 48
+    again = ConstrainedRegressor(**params)
+    again.partial_fit(rows[:40], target[:40])
+    _training.clear_cache()
+    again.partial_fit(rows, target)
+    np.testing.assert_allclose(stream.loss_curve_, again.loss_curve_, rtol=1e-5)
 
 
 # ------------------------------------------------------------ sparse input

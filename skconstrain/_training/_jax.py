@@ -741,9 +741,3 @@ def _forward(network):
         )[0]
 
     return forward
-
-
-def batch_key(batch_size):
-    """What of the batch size an engine's key holds: nothing (it is an input
-    of the compiled epoch)."""
-    return None

@@ -61,12 +61,6 @@ def precision():
     return nullcontext()
 
 
-def batch_key(batch_size):
-    """What of the batch size an engine's key holds: all of it (it is a
-    constant of the trace)."""
-    return batch_size
-
-
 def _tf_running():
     # private, and the only way to ask: tf.config raises once the context is up
     from tensorflow.python.eager import context
@@ -184,31 +178,30 @@ class _Epoch:
     n``), so neither is a constant of the trace.
     """
 
-    def __init__(self, model, optimizer, batch_size, shuffle, scales, row_loss):
+    def __init__(self, model, optimizer, shuffle, scales, row_loss):
         self.model = model
         self.optimizer = optimizer
-        self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.scales = list(scales)
         self.row_loss = row_loss
 
-    def __call__(self, X, y, w, seed, loss_weight, penalty_scale):
+    def __call__(self, X, y, w, seed, loss_weight, penalty_scale, batch_size):
         saved = [obj.scale for obj in self.scales]
         for obj in self.scales:
             obj.scale = penalty_scale
         try:
-            return self._trace(X, y, w, seed, loss_weight)
+            return self._trace(X, y, w, seed, loss_weight, batch_size)
         finally:
             for obj, value in zip(self.scales, saved, strict=True):
                 obj.scale = value
 
-    def _trace(self, X, y, w, seed, loss_weight):
+    def _trace(self, X, y, w, seed, loss_weight, batch_size):
         n = tf.shape(y)[0]
         if self.shuffle:
             order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
         else:
             order = tf.range(n)
-        bs = tf.minimum(self.batch_size, n)
+        bs = tf.maximum(tf.minimum(batch_size, n), 1)
         n_batches = (n + bs - 1) // bs
         variables = self.model.trainable_variables
 
@@ -276,7 +269,8 @@ class Engine:
     optimizer : keras.optimizers.Optimizer
         Built for ``model.trainable_variables``.
     batch_size : int
-        Rows per step (the last step of an epoch takes the rest).
+        Rows per step by default (the last step of an epoch takes the rest);
+        an input of the traced epoch, so :meth:`run_epoch` may use another.
     shuffle : bool
         Draw a new order of the rows every epoch.
     scales : sequence, default=()
@@ -345,6 +339,7 @@ class Engine:
                 tf.TensorSpec([2], tf.int32),
                 tf.TensorSpec([], tf.float32),
                 tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([], tf.int32),  # batch size
             ]
         return spec
 
@@ -389,8 +384,7 @@ class Engine:
         penalty_scale : float, default=0.0
             Value given to the ``scale`` of the objects in ``scales``.
         batch_size : int or None, default=None
-            Must be the engine's (a constant of its trace; see
-            :func:`batch_key`); None: the engine's.
+            Rows per step (an input of the trace); None: the engine's.
 
         Returns
         -------
@@ -398,10 +392,6 @@ class Engine:
             Mean over the steps, weighted by their rows, of the objective
             (weighted squared error plus ``model.losses``).
         """
-        if batch_size is not None and int(batch_size) != self.batch_size:
-            raise ValueError(
-                f"this engine's batch size is {self.batch_size}, not {batch_size}"
-            )
         sparse = isinstance(data.X, SparseRows)
         epoch = self._epochs.get(sparse)
         if epoch is None:  # one trace for dense rows, one for sparse rows
@@ -409,7 +399,6 @@ class Engine:
                 _Epoch(
                     self.body,
                     self.optimizer,
-                    self.batch_size,
                     self.shuffle,
                     self.scales,
                     self.row_loss,
@@ -426,6 +415,7 @@ class Engine:
             seed,
             tf.constant(loss_weight, tf.float32),
             tf.constant(penalty_scale, tf.float32),
+            tf.constant(int(batch_size or self.batch_size), tf.int32),
         )
         return float(loss)
 
