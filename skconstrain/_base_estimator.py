@@ -86,6 +86,11 @@ _STRUCTURAL = (
 )
 
 
+#: Instance attributes that are not fitted state: scikit-learn's methods
+#: (``set_fit_request``, ``set_output``) store them, and a failed fit keeps them.
+_KEPT_ON_FAILURE = frozenset({"_metadata_request", "_sklearn_output_config"})
+
+
 def _snapshot(value):
     """A comparable copy of a hyperparameter value (objects by their params)."""
     if hasattr(value, "get_params") and not isinstance(value, type):
@@ -233,15 +238,16 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
-        # float64 is float64 on every backend (JAX's x64 mode, scoped)
-        with _training.precision():
-            plan = self._prepare_fit(X, y, sample_weight, incremental)
-            # this call's rows per step: batch_size now, or the default for
-            # this call's rows (a warm start or a partial_fit may change it)
-            self._batch_size = self._batch_size_for(plan.X.shape[0])
-            with _training.borrow(self._key, self._new_engine) as engine:
-                engine.load(self.model_)
-                try:
+        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        try:
+            # float64 is float64 on every backend (JAX's x64 mode, scoped)
+            with _training.precision():
+                plan = self._prepare_fit(X, y, sample_weight, incremental)
+                # this call's rows per step: batch_size now, or the default
+                # for its rows (a warm start or a partial_fit may change it)
+                self._batch_size = self._batch_size_for(plan.X.shape[0])
+                with _training.borrow(self._key, self._new_engine) as engine:
+                    engine.load(self.model_)
                     history, stopped = _training.train(
                         engine,
                         plan.data,
@@ -257,12 +263,12 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         learning_rate=self.learning_rate,
                         members=_networks.ensemble_size(self.model_),
                     )
-                except _training.NonFiniteLossError:
-                    if not plan.continuing:
-                        self._forget_fit()
-                    raise
-                engine.store(self.model_)
-            return self._end_fit(plan, history, stopped)
+                    engine.store(self.model_)
+                return self._end_fit(plan, history, stopped)
+        except BaseException:
+            if not continuing:  # a new fit that failed: nothing of it stays
+                self._forget_fit()
+            raise
 
     def _prepare_fit(self, X, y, sample_weight, incremental):
         """Everything of a fit before the training: validation, the data as
@@ -695,19 +701,15 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
     def _forget_fit(self):
-        """Remove what a failed first fit left, so that no half-fitted state stays."""
-        for name in (
-            "model_",
-            "_predict_fn",
-            "_output_set",
-            "_built_with",
-            "_batch_size",
-            "_key",
-            "_fit_shape",
-            "_loss_weight",
-            "_monotonic_cst",
-        ):
-            self.__dict__.pop(name, None)
+        """Remove everything a failed new fit left, so that no half-fitted
+        state stays: every attribute but the hyperparameters (and what
+        scikit-learn's own methods store on the instance, such as the
+        metadata requests of ``set_fit_request``). Derived, not listed, so a
+        fitted attribute added later is forgotten too."""
+        keep = set(self.get_params(deep=False)) | _KEPT_ON_FAILURE
+        for name in list(vars(self)):
+            if name not in keep:
+                delattr(self, name)
 
     # ------------------------------------------------------------- building
     def _penalty_object(self):
@@ -865,7 +867,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=self._batch_size,
             shuffle=self.shuffle,
-            scales=list(_networks.penalties(model)),
+            penalties=list(_networks.penalties(model)),
             body=_networks.body(model),
             **losses,
         )

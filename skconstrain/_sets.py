@@ -23,7 +23,7 @@ __all__ = [
     "check_set",
     "check_zero_norm",
     "degenerate",
-    "set_params",
+    "set_arguments",
     "vacuous",
 ]
 
@@ -286,7 +286,9 @@ def vacuous(name, n_columns):
     return check_set(name) == "ordered" and n_columns == 1
 
 
-def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""):
+def set_arguments(
+    name, *, radius=1.0, lower=None, upper=None, n_features=None, prefix=""
+):
     """Validate the parameters of set ``name`` and return those it takes.
 
     Parameters the set does not take are left out of the result (but still
@@ -322,9 +324,9 @@ def set_params(name, *, radius=1.0, lower=None, upper=None, n_features=None, pre
 
     Examples
     --------
-    >>> set_params("l1_ball", radius=2)
+    >>> set_arguments("l1_ball", radius=2)
     {'radius': 2.0}
-    >>> set_params("nonneg")
+    >>> set_arguments("nonneg")
     {}
     """
     spec = SETS[check_set(name)]

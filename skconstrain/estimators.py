@@ -60,7 +60,7 @@ from skconstrain._conformal import (
     conformal_scores,
     min_calibration_rows,
 )
-from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_params
+from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_arguments
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras.losses import fenchel_young
 from skconstrain.metrics import multi_d2_pinball_score
@@ -466,7 +466,7 @@ default="quadratic"
     def _output_params(self, n_outputs=None):
         if self.output_constraint is None:
             return None
-        params = set_params(
+        params = set_arguments(
             self.output_constraint,
             radius=self.output_radius,
             lower=self.output_lower,

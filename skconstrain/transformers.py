@@ -29,7 +29,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skconstrain._sets import check_set, check_zero_norm, degenerate, set_params
+from skconstrain._sets import check_set, check_zero_norm, degenerate, set_arguments
 from skconstrain.projections import check_sparse_input, project
 
 __all__ = ["NormProjector", "ProjectedRegressor"]
@@ -93,7 +93,7 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        # validated by skconstrain._sets.set_params, as everywhere else
+        # validated by skconstrain._sets.set_arguments, as everywhere else
         "set": "no_validation",
         "radius": "no_validation",
         "lower": "no_validation",
@@ -111,7 +111,7 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.zero_norm = zero_norm
 
     def _projection_params(self, n_features):
-        params = set_params(
+        params = set_arguments(
             self.set,
             radius=self.radius,
             lower=self.lower,

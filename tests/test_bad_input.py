@@ -371,6 +371,27 @@ def test_a_failed_first_fit_leaves_nothing_fitted(strategy):
         model.predict(X)
 
 
+def test_a_failed_refit_leaves_nothing_half_fitted():
+    import sklearn
+    from sklearn.utils.validation import check_is_fitted
+
+    model = est(output_constraint="simplex").fit(frame(X, "abc"), Y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model.set_fit_request(sample_weight=True)
+    assert model.feature_names_in_.tolist() == ["a", "b", "c"]
+    with pytest.raises(FloatingPointError):
+        model.fit(X, Y * 1e30)  # diverges: nothing of either fit stays
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+    left = set(vars(model)) - set(model.get_params(deep=False))
+    assert left == {"_metadata_request"}  # set_fit_request's, kept
+    # a first fit that fails after reading the data leaves nothing either
+    model = est(monotonic_cst=[1, 0])  # 3 features
+    with pytest.raises(ValueError, match="monotonic_cst"):
+        model.fit(X, Y)
+    assert set(vars(model)) == set(model.get_params(deep=False))
+
+
 PREDICT_CASES = [
     (
         "feature count",

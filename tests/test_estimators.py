@@ -947,7 +947,7 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(
     set_name, params, float64_keras
 ):
     from skconstrain._networks import score_start as _score_start
-    from skconstrain._sets import set_params
+    from skconstrain._sets import set_arguments
     from skconstrain.keras.ops import activate
 
     mean = {
@@ -956,7 +956,7 @@ def test_activation_scores_start_at_the_targets_mean_and_spread(
         "nonneg": np.array([0.3, 1.0, 0.05]),
     }.get(set_name, np.array([0.3, -0.4, 0.2]))
     std = np.array([0.05, 0.02, 0.01])
-    validated = set_params(set_name, **params)
+    validated = set_arguments(set_name, **params)
     output_set = {"set": set_name, **validated}  # as the estimator passes it
     offset, scale = _score_start("activation", output_set, mean, std)
     start = np.asarray(activate(offset[None], set_name, **params))[0]

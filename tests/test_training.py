@@ -537,3 +537,19 @@ def test_the_decays_reach_the_optimizer():
     est.set_params(epochs=1).fit(X, X[:, 0])
     rate = float(np.asarray(est.model_.optimizer.learning_rate))
     assert rate == pytest.approx(0.01, rel=1e-6)
+
+
+def test_the_cache_keeps_the_most_recent_values_and_pools():
+    cache = _training._Lru(3)
+    assert cache.put("a", 1) == 1 and cache.put("a", 2) == 1  # kept, shared
+    cache.give("e", "engine 1")
+    cache.give("e", "engine 2")  # a pool of two: three values in all
+    assert cache.take("e") == "engine 2"  # taken out while in use
+    cache.give("e", "engine 2")
+    cache.put("b", 3)  # four values: the least recently used one goes
+    assert cache.get("a") is None and cache.get("b") == 3
+    assert {cache.take("e"), cache.take("e"), cache.take("e")} == {
+        "engine 1",
+        "engine 2",
+        None,
+    }

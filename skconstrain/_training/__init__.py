@@ -322,47 +322,71 @@ def signature(model):
     )
 
 
-class _Cache:
-    """Idle engines by key, least recently used first out; thread-safe.
-
-    An engine is taken out while a fit uses it, so two fits in threads never
-    share one; a second fit of the same key meanwhile makes its own.
-    """
+class _Lru:
+    """Values by key, the least recently used out first, at most ``size``
+    values in all; thread-safe. A key holds one shared value (:meth:`get`,
+    :meth:`put`: the compiled forward passes and float64 twins) or a pool of
+    interchangeable ones that are taken out while in use (:meth:`take`,
+    :meth:`give`: the engines, so two fits in threads never share one; a
+    second fit of the same key meanwhile makes its own)."""
 
     def __init__(self, size):
         self.size = size
-        self._idle = OrderedDict()
+        self._items = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key):
+    def get(self, key):
         with self._lock:
-            engines = self._idle.get(key)
-            if not engines:
+            values = self._items.get(key)
+            if not values:
                 return None
-            engine = engines.pop()
-            if not engines:
-                del self._idle[key]
-            return engine
+            self._items.move_to_end(key)
+            return values[0]
 
-    def give(self, key, engine):
+    def put(self, key, value):
+        """Store ``value`` unless ``key`` has one; return the stored one."""
         with self._lock:
-            self._idle.setdefault(key, []).append(engine)
-            self._idle.move_to_end(key)
-            while sum(len(v) for v in self._idle.values()) > self.size:
-                oldest = next(iter(self._idle))
-                self._idle[oldest].pop(0)
-                if not self._idle[oldest]:
-                    del self._idle[oldest]
+            values = self._items.setdefault(key, [])
+            if not values:
+                values.append(value)
+            self._items.move_to_end(key)
+            self._trim()
+            return values[0]
+
+    def take(self, key):
+        """One of ``key``'s values, taken out (None if it has none)."""
+        with self._lock:
+            values = self._items.get(key)
+            if not values:
+                return None
+            value = values.pop()
+            if not values:
+                del self._items[key]
+            return value
+
+    def give(self, key, value):
+        """Put back a value of ``key``'s pool."""
+        with self._lock:
+            self._items.setdefault(key, []).append(value)
+            self._items.move_to_end(key)
+            self._trim()
+
+    def _trim(self):
+        while sum(len(v) for v in self._items.values()) > self.size:
+            oldest = next(iter(self._items))
+            self._items[oldest].pop(0)
+            if not self._items[oldest]:
+                del self._items[oldest]
 
     def clear(self):
         with self._lock:
-            self._idle.clear()
+            self._items.clear()
 
 
 #: Engines kept between fits (each holds one small network, its optimizer and
 #: their traces).
 CACHE_SIZE = 8
-_CACHE = _Cache(CACHE_SIZE)
+_CACHE = _Lru(CACHE_SIZE)
 
 
 @contextmanager
@@ -447,34 +471,7 @@ def _widen_config(config):
     return out
 
 
-class _Lru:
-    """A small thread-safe mapping that forgets its least recently used entry."""
-
-    def __init__(self, size):
-        self.size = size
-        self._items = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
-
-    def put(self, key, value):
-        """Store ``value`` unless ``key`` has one; return the stored one."""
-        with self._lock:
-            value = self._items.setdefault(key, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-            return value
-
-    def clear(self):
-        with self._lock:
-            self._items.clear()
-
-
+#: Compiled forward passes shared by the predictors of one architecture.
 _FORWARDS = _Lru(CACHE_SIZE)
 #: float64 copies of the architectures of the shared traces (:func:`widened`).
 _TWINS = _Lru(CACHE_SIZE)

@@ -191,7 +191,7 @@ def _row_losses(y, pred, row_loss):
     return row_loss(y, pred) / pred.shape[-1]
 
 
-def _epoch(body, optimizer, scales, row_loss, shuffle, width):
+def _epoch(body, optimizer, penalties, row_loss, shuffle, width):
     """One member's epoch as a pure function (see the module's docstring).
 
     ``epoch(trainable, non_trainable, optimizer_variables, X, y, w, n, batch,
@@ -201,7 +201,7 @@ def _epoch(body, optimizer, scales, row_loss, shuffle, width):
     rows (at most ``width``, a constant of the program) of a seeded order of
     the real rows; ``steps`` (static) is at least ``ceil(n / batch)``.
     """
-    scales = list(scales)
+    penalties = list(penalties)
 
     def objective(trainable, non_trainable, xb, yb, wb, count, loss_weight):
         outputs, non_trainable, losses = body.stateless_call(
@@ -224,8 +224,8 @@ def _epoch(body, optimizer, scales, row_loss, shuffle, width):
             order = jnp.arange(rows)
         order = order.astype(jnp.int32)
         offsets = jnp.arange(width, dtype=jnp.int32)
-        saved = [obj.scale for obj in scales]
-        for obj in scales:  # alpha / n: an input of the program, not a constant
+        saved = [obj.scale for obj in penalties]
+        for obj in penalties:  # alpha / n: an input of the program, not a constant
             obj.scale = penalty_scale
 
         def update(carry, xb, yb, wb, count):
@@ -258,7 +258,7 @@ def _epoch(body, optimizer, scales, row_loss, shuffle, width):
                 jnp.arange(steps, dtype=jnp.int32),
             )
         finally:
-            for obj, value in zip(scales, saved, strict=True):
+            for obj, value in zip(penalties, saved, strict=True):
                 obj.scale = value
         return tv, ntv, ov, total / jnp.maximum(n, 1).astype(total.dtype)
 
@@ -310,7 +310,7 @@ class Engine:
         *,
         batch_size,
         shuffle,
-        scales=(),
+        penalties=(),
         row_loss=None,
         output_map=None,
         column_loss=None,
@@ -330,7 +330,7 @@ class Engine:
         self.row_loss = row_loss
         self.output_map = output_map
         self.column_loss = column_loss
-        self._scales = list(scales)
+        self._penalties = list(penalties)
         # where the body's variables sit among the model's
         position = {id(v): i for i, v in enumerate(model.variables)}
         self._trainable = [position[id(v)] for v in self.body.trainable_variables]
@@ -348,7 +348,7 @@ class Engine:
                 _epoch(
                     self.body,
                     self.optimizer,
-                    self._scales,
+                    self._penalties,
                     self.row_loss,
                     self.shuffle,
                     width,
@@ -457,7 +457,7 @@ class StackEngine:
         self.width = int(width)
         self.optimizer = keras.optimizers.Adam(name="adam")
         self.optimizer.build(net.trainable_variables)
-        self._scales = list(penalties(template))
+        self._penalties = list(penalties(template))
         self._shuffle = bool(shuffle)
         self._row_loss = row_loss
         self._runs = {}
@@ -469,7 +469,7 @@ class StackEngine:
             one = _epoch(
                 self.body,
                 self.optimizer,
-                self._scales,
+                self._penalties,
                 self._row_loss,
                 self._shuffle,
                 width,

@@ -174,25 +174,25 @@ class _Epoch:
 
     ``loss_weight`` multiplies the whole objective that the gradient sees (the
     reported loss is unweighted); ``penalty_scale`` is fed, at run time, into
-    the ``scale`` of each object of ``scales`` (the weight penalties' ``alpha /
+    the ``scale`` of each object of ``penalties`` (the weight penalties' ``alpha /
     n``), so neither is a constant of the trace.
     """
 
-    def __init__(self, model, optimizer, shuffle, scales, row_loss):
+    def __init__(self, model, optimizer, shuffle, penalties, row_loss):
         self.model = model
         self.optimizer = optimizer
         self.shuffle = bool(shuffle)
-        self.scales = list(scales)
+        self.penalties = list(penalties)
         self.row_loss = row_loss
 
     def __call__(self, X, y, w, seed, loss_weight, penalty_scale, batch_size):
-        saved = [obj.scale for obj in self.scales]
-        for obj in self.scales:
+        saved = [obj.scale for obj in self.penalties]
+        for obj in self.penalties:
             obj.scale = penalty_scale
         try:
             return self._trace(X, y, w, seed, loss_weight, batch_size)
         finally:
-            for obj, value in zip(self.scales, saved, strict=True):
+            for obj, value in zip(self.penalties, saved, strict=True):
                 obj.scale = value
 
     def _trace(self, X, y, w, seed, loss_weight, batch_size):
@@ -273,7 +273,7 @@ class Engine:
         an input of the traced epoch, so :meth:`run_epoch` may use another.
     shuffle : bool
         Draw a new order of the rows every epoch.
-    scales : sequence, default=()
+    penalties : sequence, default=()
         Objects of ``model`` whose ``scale`` attribute is fed at run time
         (``penalty_scale`` of :meth:`run_epoch`).
     jit_compile : bool, default=False
@@ -303,7 +303,7 @@ class Engine:
         *,
         batch_size,
         shuffle,
-        scales=(),
+        penalties=(),
         jit_compile=False,
         row_loss=None,
         output_map=None,
@@ -320,7 +320,7 @@ class Engine:
             optimizer.build(model.trainable_variables)
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.scales = list(scales)
+        self.penalties = list(penalties)
         self.jit_compile = jit_compile
         self._epochs = {}
         self._evaluate = None
@@ -382,7 +382,7 @@ class Engine:
             Multiplier of the objective in the gradient (not in the loss
             returned); with Adam it acts as dividing ``epsilon`` by it.
         penalty_scale : float, default=0.0
-            Value given to the ``scale`` of the objects in ``scales``.
+            Value given to the ``scale`` of the objects in ``penalties``.
         batch_size : int or None, default=None
             Rows per step (an input of the trace); None: the engine's.
 
@@ -400,7 +400,7 @@ class Engine:
                     self.body,
                     self.optimizer,
                     self.shuffle,
-                    self.scales,
+                    self.penalties,
                     self.row_loss,
                 ),
                 input_signature=self._signature(with_seed=True, sparse=sparse),
@@ -724,7 +724,7 @@ class StackEngine:
     """A :class:`~skconstrain._networks.Stack` and its compiled epoch, reused
     (through :func:`~skconstrain._training.borrow`) by every search of one
     architecture, size, head and loss: the data, the members' weights, batch
-    sizes, penalty scales and the learning rate are inputs or variables, not
+    sizes, penalty penalties and the learning rate are inputs or variables, not
     constants of the trace. :func:`~skconstrain._training.train_stack` drives
     it: :meth:`start`, then :meth:`run_epoch` (and :meth:`errors`) per epoch.
 

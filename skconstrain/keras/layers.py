@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from skconstrain._sets import set_params
+from skconstrain._sets import set_arguments
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
@@ -68,7 +68,7 @@ class OutputProjection(keras.layers.Layer):
 
     def __init__(self, set, radius=1.0, lower=None, upper=None, **kwargs):
         super().__init__(**kwargs)
-        self._params = set_params(set, radius=radius, lower=lower, upper=upper)
+        self._params = set_arguments(set, radius=radius, lower=lower, upper=upper)
         self.set = set
         self.radius = radius
         self.lower = plain_bound(lower)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from skconstrain._sets import set_params
+from skconstrain._sets import set_arguments
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import plain_bound, serializable
 
@@ -108,7 +108,7 @@ class ProjectionLoss(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self._params = set_params(set, radius=radius, lower=lower, upper=upper)
+        self._params = set_arguments(set, radius=radius, lower=lower, upper=upper)
         self.set = set
         self.radius = radius
         self.lower = plain_bound(lower)

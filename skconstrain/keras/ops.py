@@ -23,7 +23,7 @@ from skconstrain._sets import (
     check_param_names,
     check_radius,
     check_set,
-    set_params,
+    set_arguments,
 )
 
 __all__ = [
@@ -483,7 +483,7 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     """
     x = ops.convert_to_tensor(x)
     set = check_set(set)
-    params = set_params(
+    params = set_arguments(
         set, radius=radius, lower=lower, upper=upper, n_features=x.shape[-1]
     )
     if set == "simplex":
@@ -502,7 +502,7 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
             return lo + (hi - lo) * ops.sigmoid(x)
         if lo is not None:
             return ops.cast(lo, x.dtype) + ops.softplus(x)
-        return ops.cast(hi, x.dtype) - ops.softplus(-x)  # set_params: one is set
+        return ops.cast(hi, x.dtype) - ops.softplus(-x)  # set_arguments: one is set
     r = params["radius"]
     xs, m = _scaled(x)  # x / max|x_i|: its norms cannot overflow
     if set == "l1_ball":

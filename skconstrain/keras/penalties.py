@@ -40,7 +40,7 @@ import numbers
 import keras
 from keras import ops
 
-from skconstrain._sets import check_set, set_params
+from skconstrain._sets import check_set, set_arguments
 from skconstrain.keras._base import ParamsMixin, Registry, serializable
 from skconstrain.keras.ops import safe_norm
 
@@ -131,7 +131,7 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
         self._validate()
 
     def _validate(self):
-        self._params = set_params(
+        self._params = set_arguments(
             self.set, radius=self.radius, lower=self.lower, upper=self.upper
         )
         if self.kind not in KINDS:
