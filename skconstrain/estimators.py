@@ -284,7 +284,8 @@ default="quadratic"
         the training. So a network whose first progress is slow (a
         monotone network, noisy validation rows) is not stopped on its
         first plateau, and one that has stopped improving at the first
-        rate gets the smaller steps that converge.
+        rate gets the smaller steps that converge. The first 1 000 updates
+        (at most half the epochs) never count towards a plateau.
     tol : float, default=1e-4
         Least improvement that counts, **on the scale of R²**: the monitored
         loss is divided by the (weighted) variance of the monitored targets,

@@ -162,3 +162,34 @@ def test_the_search_over_alpha_of_an_ensemble_is_grid_search_cvs():
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+def _users_model(n_features_in, n_outputs):
+    """A model callable (module level: the estimator pickles it)."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((n_features_in,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(n_outputs),
+        ]
+    )
+
+
+def test_an_ensemble_of_the_users_model():
+    X, Y = make_constrained_regression(90, 3, 3, set="simplex", random_state=0)
+    est = ConstrainedRegressor(
+        model=_users_model,
+        output_constraint="simplex",
+        ensemble_size=2,
+        epochs=4,
+        random_state=0,
+    ).fit(X, Y)
+    assert [layer.name for layer in est.model_.layers].count("member_1") == 1
+    P = est.predict(_far_rows(3))
+    assert P.min() >= -1e-7
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(est)).predict(X), est.predict(X)
+    )
