@@ -188,6 +188,60 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def __init__(
+        self,
+        model,
+        *,
+        hidden_layer_sizes,
+        activation,
+        monotonic_cst,
+        penalty,
+        l1_ratio,
+        kernel_constraint,
+        bias_constraint,
+        output_strategy,
+        output_penalty,
+        output_penalty_strength,
+        ensemble_size,
+        epochs,
+        batch_size,
+        learning_rate,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        tol,
+        shuffle,
+        warm_start,
+        random_state,
+        verbose,
+    ):
+        # every hyperparameter the estimators share, stored once; each
+        # estimator's __init__ keeps its explicit signature (scikit-learn's
+        # get_params reads it), stores its own and forwards these
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.monotonic_cst = monotonic_cst
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.output_strategy = output_strategy
+        self.output_penalty = output_penalty
+        self.output_penalty_strength = output_penalty_strength
+        self.ensemble_size = ensemble_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -302,7 +356,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         n_samples = X.shape[0]
         if not continuing:
             self._build(X.shape, rng, data, scaling)
-        penalty_scale = _penalty_scale(self.alpha, n_samples, self._loss_weight)
+        penalty_scale = _penalty_scale(
+            self._penalty_strength(), n_samples, self._loss_weight
+        )
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
@@ -548,6 +604,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """Checks of the subclass's own hyperparameters (the output set's,
         the loss's), beyond ``_parameter_constraints``."""
         raise NotImplementedError
+
+    def _penalty_strength(self):
+        """The ``alpha`` the weight penalty is trained with."""
+        return self.alpha
 
     def _n_outputs(self, y):
         """The network's outputs for the validated targets ``y``."""

@@ -23,6 +23,7 @@ __all__ = [
     "check_set",
     "check_zero_norm",
     "degenerate",
+    "document_sets",
     "set_arguments",
     "vacuous",
 ]
@@ -83,6 +84,28 @@ SET_NAMES: tuple[str, ...] = tuple(sorted(SETS))
 """All valid set names, sorted."""
 
 ZERO_NORM_OPTIONS = ("keep", "error", "uniform")
+
+#: Where a docstring lists the registry's names (see :func:`document_sets`).
+SET_NAMES_TOKEN = "{SET_NAMES}"
+
+
+def document_sets(obj):
+    """Write the registry's names where ``obj``'s docstring says
+    ``{SET_NAMES}``, so that every docstring that lists the sets lists them
+    all (a decorator, for classes and functions).
+
+    Examples
+    --------
+    >>> @document_sets
+    ... def f():
+    ...     "One of {SET_NAMES}."
+    >>> "ordered" in f.__doc__
+    True
+    """
+    if obj.__doc__:  # None under python -OO
+        names = ", ".join(f'"{name}"' for name in SET_NAMES)
+        obj.__doc__ = obj.__doc__.replace(SET_NAMES_TOKEN, names)
+    return obj
 
 
 def check_set(name, *, param="set"):

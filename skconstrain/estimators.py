@@ -60,7 +60,14 @@ from skconstrain._conformal import (
     conformal_scores,
     min_calibration_rows,
 )
-from skconstrain._sets import SETS, check_bounds, check_radius, check_set, set_arguments
+from skconstrain._sets import (
+    SETS,
+    check_bounds,
+    check_radius,
+    check_set,
+    document_sets,
+    set_arguments,
+)
 from skconstrain.keras import ops as _keras_ops
 from skconstrain.keras.losses import fenchel_young
 from skconstrain.metrics import multi_d2_pinball_score
@@ -73,6 +80,7 @@ __all__ = [
 ]
 
 
+@document_sets
 class ConstrainedRegressor(BaseConstrainedRegressor):
     """Neural-network regressor with weight and output constraints as hyperparameters.
 
@@ -210,8 +218,7 @@ default=None
         incoming weights, of a Dense kernel as of a convolution's filters (all
         axes but the last); an explicit ``axis`` is used as given.
     output_constraint : str or None, default=None
-        A set of the registry ("l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg", "ordered") that every output row must
+        A set of the registry ({SET_NAMES}) that every output row must
         lie in ("ordered": ``y_1 <= y_2 <= ...``, its projection isotonic
         regression, which pools each decreasing run into its mean).
     output_radius : float, default=1.0
@@ -417,35 +424,37 @@ default="quadratic"
         random_state=None,
         verbose=0,
     ):
-        self.model = model
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.monotonic_cst = monotonic_cst
-        self.penalty = penalty
+        super().__init__(
+            model=model,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            monotonic_cst=monotonic_cst,
+            penalty=penalty,
+            l1_ratio=l1_ratio,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            output_strategy=output_strategy,
+            output_penalty=output_penalty,
+            output_penalty_strength=output_penalty_strength,
+            ensemble_size=ensemble_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            shuffle=shuffle,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
         self.output_constraint = output_constraint
         self.output_radius = output_radius
         self.output_lower = output_lower
         self.output_upper = output_upper
-        self.output_strategy = output_strategy
-        self.output_penalty = output_penalty
-        self.output_penalty_strength = output_penalty_strength
         self.loss = loss
-        self.ensemble_size = ensemble_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
 
     def _check_output_hyperparameters(self):
         if self.loss == "fenchel_young" and (
@@ -664,44 +673,47 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         random_state=None,
         verbose=0,
     ):
-        self.model = model
+        # no alpha: the search chooses it (alpha_)
+        BaseConstrainedRegressor.__init__(
+            self,
+            model=model,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            monotonic_cst=monotonic_cst,
+            penalty=penalty,
+            l1_ratio=l1_ratio,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            output_strategy=output_strategy,
+            output_penalty=output_penalty,
+            output_penalty_strength=output_penalty_strength,
+            ensemble_size=ensemble_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            shuffle=shuffle,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.alphas = alphas
         self.cv = cv
         self.scoring = scoring
         self.refit = refit
         self.n_jobs = n_jobs
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.monotonic_cst = monotonic_cst
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
         self.output_constraint = output_constraint
         self.output_radius = output_radius
         self.output_lower = output_lower
         self.output_upper = output_upper
-        self.output_strategy = output_strategy
-        self.output_penalty = output_penalty
-        self.output_penalty_strength = output_penalty_strength
         self.loss = loss
-        self.ensemble_size = ensemble_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
 
-    @property
-    def alpha(self):
-        """The strength the network is (or will be) trained with: ``alpha_``."""
-        return getattr(self, "alpha_", 1e-4)
+    def _penalty_strength(self):
+        """The refit's (and a later ``partial_fit``'s) ``alpha``: ``alpha_``."""
+        return self.alpha_
 
     def get_metadata_routing(self):
         """Metadata routing: ``groups`` (and any split metadata) to ``cv``.
@@ -1224,32 +1236,34 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         random_state=None,
         verbose=0,
     ):
+        super().__init__(
+            model=model,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            monotonic_cst=monotonic_cst,
+            penalty=penalty,
+            l1_ratio=l1_ratio,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            output_strategy=output_strategy,
+            output_penalty=output_penalty,
+            output_penalty_strength=output_penalty_strength,
+            ensemble_size=ensemble_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            shuffle=shuffle,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.quantiles = quantiles
         self.conformal = conformal
-        self.model = model
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.monotonic_cst = monotonic_cst
-        self.penalty = penalty
         self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
-        self.output_strategy = output_strategy
-        self.output_penalty = output_penalty
-        self.output_penalty_strength = output_penalty_strength
-        self.ensemble_size = ensemble_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

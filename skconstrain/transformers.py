@@ -29,12 +29,19 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from skconstrain._sets import check_set, check_zero_norm, degenerate, set_arguments
+from skconstrain._sets import (
+    check_set,
+    check_zero_norm,
+    degenerate,
+    document_sets,
+    set_arguments,
+)
 from skconstrain.projections import check_sparse_input, project
 
 __all__ = ["NormProjector", "ProjectedRegressor"]
 
 
+@document_sets
 class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Project each row onto a set: unit sphere, norm balls, simplex, box.
 
@@ -48,8 +55,8 @@ class NormProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    set : {"l2_sphere", "l2_ball", "l1_ball", "simplex", "linf_ball", "box", \
-"nonneg", "ordered"}, default="l2_sphere"
+    set : str, default="l2_sphere"
+        One of {SET_NAMES}.
         The set: ``||p||_2 = radius``, ``||p||_2 <= radius``, ``||p||_1 <= radius``,
         ``p >= 0 and sum(p) = radius``, ``max|p_i| <= radius``,
         ``lower <= p <= upper``, ``p >= 0`` or ``p_1 <= p_2 <= ... <= p_d``

@@ -111,3 +111,13 @@ def test_the_version_is_the_changelogs_latest_release():
     latest = re.search(r"^## (\S+) \((.*?)\)", changelog, flags=re.M)
     assert latest.group(1) == skconstrain.__version__
     assert latest.group(2) != "unreleased"
+
+
+def test_docstrings_that_list_the_sets_name_each_one_from_the_registry():
+    from skconstrain import SET_NAMES, ConstrainedRegressor
+    from skconstrain.keras import ops
+
+    for obj in (ConstrainedRegressor, ops.project):
+        assert "{SET_NAMES}" not in obj.__doc__
+        listed = ", ".join(f'"{name}"' for name in SET_NAMES)
+        assert listed in obj.__doc__

@@ -1079,3 +1079,41 @@ def test_sparse_one_hot_in_a_pipeline():
     pipe = make_pipeline(columns, ConstrainedRegressor(**FAST)).fit(frame, y)
     assert pipe.predict(frame).shape == (200,)
     assert np.isfinite(cross_val_score(pipe, frame, y, cv=2)).all()
+
+
+def test_every_estimator_stores_the_shared_hyperparameters_it_is_given():
+    # the shared hyperparameters are stored once, by the base's __init__,
+    # which each estimator forwards them to: a value given to any estimator
+    # is the one get_params returns, and the defaults agree across them
+    import inspect
+
+    from skconstrain import ConstrainedQuantileRegressor, ConstrainedRegressorCV
+    from skconstrain._base_estimator import BaseConstrainedRegressor
+
+    shared = [
+        name
+        for name in inspect.signature(BaseConstrainedRegressor.__init__).parameters
+        if name != "self"
+    ]
+    assert {"model", "epochs", "ensemble_size", "verbose"} <= set(shared)
+    estimators = (
+        ConstrainedRegressor,
+        ConstrainedRegressorCV,
+        ConstrainedQuantileRegressor,
+    )
+    for cls in estimators:
+        for name in shared:
+            marker = object()
+            assert cls(**{name: marker}).get_params(deep=False)[name] is marker
+    defaults = {
+        cls: {
+            name: p.default for name, p in inspect.signature(cls).parameters.items()
+        }
+        for cls in estimators
+    }
+    for name in shared:
+        values = {repr(defaults[cls][name]) for cls in estimators}
+        if name == "output_strategy":  # quantiles are projected after predict
+            assert defaults[ConstrainedQuantileRegressor][name] == "post"
+            continue
+        assert len(values) == 1, (name, values)

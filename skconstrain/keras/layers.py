@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from skconstrain._sets import set_arguments
+from skconstrain._sets import document_sets, set_arguments
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
@@ -34,6 +34,7 @@ __all__ = [
 
 
 @serializable
+@document_sets
 class OutputProjection(keras.layers.Layer):
     """Project the last axis of the input exactly onto a set; differentiable.
 
@@ -46,8 +47,7 @@ class OutputProjection(keras.layers.Layer):
     Parameters
     ----------
     set : str
-        A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg", "ordered".
+        A registry name: {SET_NAMES}.
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
     lower, upper : None, float or list of float, default=None
@@ -89,6 +89,7 @@ class OutputProjection(keras.layers.Layer):
 
 
 @serializable
+@document_sets
 class OutputActivation(OutputProjection):
     """Map the last axis of the input smoothly into a set (an activation).
 
@@ -103,8 +104,7 @@ class OutputActivation(OutputProjection):
     Parameters
     ----------
     set : str
-        A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg", "ordered".
+        A registry name: {SET_NAMES}.
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex (ignored by "box", "nonneg").
     lower, upper : None, float or list of float, default=None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from skconstrain._sets import set_arguments
+from skconstrain._sets import document_sets, set_arguments
 from skconstrain.keras import ops as sk_ops
 from skconstrain.keras._base import plain_bound, serializable
 
@@ -62,6 +62,7 @@ def fenchel_young(y_true, scores, set, **params):
 
 
 @serializable
+@document_sets
 class ProjectionLoss(keras.losses.Loss):
     """Fenchel-Young loss of the projection onto a set, for a model's raw scores.
 
@@ -75,8 +76,7 @@ class ProjectionLoss(keras.losses.Loss):
     Parameters
     ----------
     set : str
-        A registry name: "l2_sphere", "l2_ball", "l1_ball", "simplex",
-        "linf_ball", "box", "nonneg", "ordered".
+        A registry name: {SET_NAMES}.
     radius : float, default=1.0
     lower, upper : None, float or list of float, default=None
         Bounds of the "box".

@@ -23,6 +23,7 @@ from skconstrain._sets import (
     check_param_names,
     check_radius,
     check_set,
+    document_sets,
     set_arguments,
 )
 
@@ -393,6 +394,7 @@ _FUNCTIONS = {
 }
 
 
+@document_sets
 def project(x, set="l2_sphere", **params):
     """Project along the last axis of ``x`` onto the set named ``set``.
 
@@ -400,8 +402,7 @@ def project(x, set="l2_sphere", **params):
     ----------
     x : tensor of shape (..., d)
     set : str, default="l2_sphere"
-        A registry name: "box", "l1_ball", "l2_ball", "l2_sphere", "linf_ball",
-        "nonneg", "ordered", "simplex".
+        A registry name: {SET_NAMES}.
     **params
         ``radius`` for the norm sets and the simplex, ``lower``/``upper`` for
         the box.

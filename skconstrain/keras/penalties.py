@@ -40,7 +40,7 @@ import numbers
 import keras
 from keras import ops
 
-from skconstrain._sets import check_set, set_arguments
+from skconstrain._sets import check_set, document_sets, set_arguments
 from skconstrain.keras._base import ParamsMixin, Registry, serializable
 from skconstrain.keras.ops import safe_norm
 
@@ -76,6 +76,7 @@ def _phi(g, kind, margin):
 
 
 @serializable
+@document_sets
 class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
     """Penalty on outputs outside a set, for ``activity_regularizer``.
 
@@ -86,8 +87,7 @@ class OutputPenalty(ParamsMixin, keras.regularizers.Regularizer):
     Parameters
     ----------
     set : str
-        A registry name: "l2_ball", "l1_ball", "linf_ball", "l2_sphere",
-        "simplex", "nonneg", "box", "ordered".
+        A registry name: {SET_NAMES}.
     radius : float, default=1.0
         Radius of the norm sets, sum of the simplex.
     lower, upper : None, float or list of float, default=None
