@@ -125,7 +125,6 @@ def xla_fit(X, Y, hidden, epochs=EPOCHS):
         model,
         keras.optimizers.Adam(LR),
         batch_size=BATCH,
-        shuffle=True,
         jit_compile=True,
     )
     train = _training.as_tensors(X, Y)

@@ -82,7 +82,6 @@ _STRUCTURAL = (
     "loss",
     "quantiles",
     "ensemble_size",
-    "shuffle",
 )
 
 
@@ -91,7 +90,7 @@ _STRUCTURAL = (
 _KEPT_ON_FAILURE = frozenset({"_metadata_request", "_sklearn_output_config"})
 
 
-def _snapshot(value):
+def _comparable(value):
     """A comparable copy of a hyperparameter value (objects by their params)."""
     if hasattr(value, "get_params") and not isinstance(value, type):
         return (type(value), repr(sorted(value.get_params().items())))
@@ -316,6 +315,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         batch_size=self._batch_size,
                         learning_rate=self.learning_rate,
                         members=_networks.ensemble_size(self.model_),
+                        shuffle=self.shuffle,
                     )
                     engine.store(self.model_)
                 return self._end_fit(plan, history, stopped)
@@ -356,9 +356,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         n_samples = X.shape[0]
         if not continuing:
             self._build(X.shape, rng, data, scaling)
-        penalty_scale = _penalty_scale(
-            self._penalty_strength(), n_samples, self._loss_weight
-        )
+        penalty_scale = _penalty_scale(self.alpha, n_samples, self._loss_weight)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
@@ -433,6 +431,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             ),
             offset=np.asarray(offset, dtype=np.float64),
             scale=np.asarray(spread, dtype=np.float64),
+            shuffle=self.shuffle,
         )
         plan = _FitPlan(
             X=X,
@@ -584,7 +583,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         changed = [
             name
             for name in _STRUCTURAL
-            if name in params and _snapshot(params[name]) != self._built_with.get(name)
+            if name in params
+            and _comparable(params[name]) != self._built_with.get(name)
         ]
         if changed:
             raise ValueError(
@@ -604,10 +604,6 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """Checks of the subclass's own hyperparameters (the output set's,
         the loss's), beyond ``_parameter_constraints``."""
         raise NotImplementedError
-
-    def _penalty_strength(self):
-        """The ``alpha`` the weight penalty is trained with."""
-        return self.alpha
 
     def _n_outputs(self, y):
         """The network's outputs for the validated targets ``y``."""
@@ -680,7 +676,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             for name, (unused, why) in rules.items()
             if unused
             and name in defaults
-            and _snapshot(getattr(self, name)) != _snapshot(defaults[name].default)
+            and _comparable(getattr(self, name)) != _comparable(defaults[name].default)
         ]
         if ignored:
             warnings.warn(
@@ -893,13 +889,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self._batch_size = self._batch_size_for(X_shape[0])
         params = self.get_params(deep=False)
         self._built_with = {
-            name: _snapshot(params[name]) for name in _STRUCTURAL if name in params
+            name: _comparable(params[name]) for name in _STRUCTURAL if name in params
         }
         # the batch size is an input of the compiled epoch on both backends,
         # not a part of its key: fits of other batch sizes share it
         self._key = (
             tuple(self._built_with.items()),
-            _training.signature(model),
+            _training.shapes_key(model),
         )
         try:
             hash(self._key)
@@ -926,7 +922,6 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=self._batch_size,
-            shuffle=self.shuffle,
             penalties=list(_networks.penalties(model)),
             body=_networks.body(model),
             **losses,

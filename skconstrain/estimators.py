@@ -711,8 +711,17 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         self.output_upper = output_upper
         self.loss = loss
 
-    def _penalty_strength(self):
-        """The refit's (and a later ``partial_fit``'s) ``alpha``: ``alpha_``."""
+    @property
+    def alpha(self):
+        """The refitted network's ``alpha``: ``alpha_`` (as a
+        :class:`ConstrainedRegressor` has one); like ``alpha_``, it exists
+        once :meth:`fit` has searched (no value before: the search has not
+        chosen one)."""
+        if not hasattr(self, "alpha_"):
+            raise AttributeError(
+                f"{type(self).__name__} has no alpha before fit chooses one "
+                "(alpha_) among 'alphas'."
+            )
         return self.alpha_
 
     def get_metadata_routing(self):
@@ -1001,7 +1010,7 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
 
         def make(size=size):
             return _training.StackEngine(
-                template.model_, size, losses.get("row_loss"), template.shuffle, width
+                template.model_, size, losses.get("row_loss"), width
             )
 
         with _training.borrow(key, make) as engine:

@@ -1036,6 +1036,26 @@ def test_warm_start_and_partial_fit_take_a_new_batch_size():
     np.testing.assert_allclose(stream.loss_curve_, again.loss_curve_, rtol=1e-5)
 
 
+
+def test_shuffle_is_an_input_of_the_epoch_that_a_warm_start_may_change():
+    """shuffle=False trains in the rows' given order, so the epochs' seeds
+    (random_state) no longer matter; a warm start may switch it, on the same
+    compiled epoch as the shuffled fit."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    fitted = ConstrainedRegressor(
+        hidden_layer_sizes=(4,), epochs=3, batch_size=10, random_state=0
+    ).fit(X, y)
+
+    def continued(shuffle, random_state):
+        model = pickle.loads(pickle.dumps(fitted))
+        model.set_params(shuffle=shuffle, random_state=random_state, warm_start=True)
+        return model.fit(X, y).predict(X)  # no "changed" error
+
+    np.testing.assert_allclose(continued(False, 1), continued(False, 2), rtol=1e-6)
+    assert not np.allclose(continued(True, 1), continued(True, 2), rtol=1e-4)
+
+
 # ------------------------------------------------------------ sparse input
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("early_stopping", [False, True])

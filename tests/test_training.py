@@ -250,10 +250,8 @@ def test_epoch_is_minibatch_sgd_on_the_weighted_objective():
     model = _linear()
     W, b = (v.astype(np.float64) for v in model.get_weights())
     lr, bs = 0.1, 4
-    engine = _training.Engine(
-        model, keras.optimizers.SGD(lr), batch_size=bs, shuffle=False
-    )
-    loss = engine.run_epoch(_training.as_tensors(X, Y, w), seed=0)
+    engine = _training.Engine(model, keras.optimizers.SGD(lr), batch_size=bs)
+    loss = engine.run_epoch(_training.as_tensors(X, Y, w), seed=0, shuffle=False)
     engine.store(model)  # the trained weights into a model
     total = 0.0
     for start in range(0, 10, bs):
@@ -277,9 +275,7 @@ def test_epoch_adds_model_losses_once():
     )
     X, Y = np.ones((6, 3), "float32"), np.zeros((6, 2), "float32")
     data = _training.as_tensors(X, Y)
-    engine = _training.Engine(
-        model, keras.optimizers.SGD(0.0), batch_size=6, shuffle=True
-    )
+    engine = _training.Engine(model, keras.optimizers.SGD(0.0), batch_size=6)
     loss = engine.run_epoch(data, seed=1)
     engine.store(model)
     W, b = model.get_weights()
@@ -296,9 +292,7 @@ def test_shuffling_is_seeded():
     results = []
     for seed in (3, 3, 4):
         model = _linear()
-        engine = _training.Engine(
-            model, keras.optimizers.SGD(0.1), batch_size=8, shuffle=True
-        )
+        engine = _training.Engine(model, keras.optimizers.SGD(0.1), batch_size=8)
         engine.run_epoch(data, seed)
         engine.store(model)
         results.append(model.get_weights()[0])
@@ -356,10 +350,8 @@ def test_loss_weight_rescales_the_gradient_not_the_loss():
     results = []
     for weight in (1.0, 4.0):
         model = _linear()
-        engine = _training.Engine(
-            model, keras.optimizers.SGD(0.05), batch_size=12, shuffle=False
-        )
-        loss = engine.run_epoch(data, 0, loss_weight=weight)
+        engine = _training.Engine(model, keras.optimizers.SGD(0.05), batch_size=12)
+        loss = engine.run_epoch(data, 0, loss_weight=weight, shuffle=False)
         engine.store(model)
         results.append((loss, model.get_weights()[0] - _linear().get_weights()[0]))
     assert results[0][0] == pytest.approx(results[1][0])  # the loss as reported
@@ -373,9 +365,7 @@ def test_engine_load_store_round_trip():
     for model in (own, other):
         model.compile(optimizer=keras.optimizers.Adam(0.1))
         model.optimizer.build(model.trainable_variables)
-    engine = _training.Engine(
-        other, keras.optimizers.Adam(0.1), batch_size=4, shuffle=True
-    )
+    engine = _training.Engine(other, keras.optimizers.Adam(0.1), batch_size=4)
     own.set_weights([w + 1.0 for w in own.get_weights()])
     engine.load(own)
     np.testing.assert_array_equal(other.get_weights()[0], own.get_weights()[0])

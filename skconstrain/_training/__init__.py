@@ -62,7 +62,7 @@ __all__ = [
     "configure_runtime",
     "moments",
     "r2_scores",
-    "signature",
+    "shapes_key",
     "thread_budget",
     "train",
     "widened",
@@ -313,7 +313,7 @@ def _sparse_chunk(n_features):
     return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
 
 
-def signature(model):
+def shapes_key(model):
     """What an engine for ``model`` must match: input and variable shapes."""
     variables = list(model.variables) + list(model.optimizer.variables)
     return (
@@ -397,7 +397,7 @@ def borrow(key, make):
     ----------
     key : hashable or None
         What the engine's traces depend on (the architecture, the settings
-        captured by the trace, :func:`signature`). None: no reuse.
+        captured by the trace, :func:`shapes_key`). None: no reuse.
     make : callable
         Returns a new :class:`Engine`.
     """
@@ -653,6 +653,7 @@ def train(
     learning_rate=None,
     members=1,
     warmup=None,
+    shuffle=True,
 ):
     """Train for up to ``epochs`` epochs, with early stopping.
 
@@ -692,6 +693,8 @@ def train(
     warmup : int or None, default=None
         Epochs that do not count towards a plateau; None:
         :func:`warmup_epochs` of the data and batch size.
+    shuffle : bool, default=True
+        Passed to :meth:`Engine.run_epoch`.
 
     Returns
     -------
@@ -741,6 +744,7 @@ def train(
                 loss_weight=loss_weight,
                 penalty_scale=penalty_scale,
                 batch_size=batch_size,
+                shuffle=shuffle,
             )
             / members
         )
@@ -793,6 +797,7 @@ class Member:
     weights: list
     offset: np.ndarray
     scale: np.ndarray
+    shuffle: bool = True
 
 
 #: The memory a stack may take (its data, weights, optimizer state and the

@@ -191,15 +191,17 @@ def _row_losses(y, pred, row_loss):
     return row_loss(y, pred) / pred.shape[-1]
 
 
-def _epoch(body, optimizer, penalties, row_loss, shuffle, width):
+def _epoch(body, optimizer, penalties, row_loss, width):
     """One member's epoch as a pure function (see the module's docstring).
 
     ``epoch(trainable, non_trainable, optimizer_variables, X, y, w, n, batch,
-    seed, loss_weight, penalty_scale, steps)`` returns the three lists of new
-    values and the mean of the steps' losses weighted by their rows. ``X``,
-    ``y``, ``w`` hold ``n`` real rows, then padding; a step takes ``batch``
-    rows (at most ``width``, a constant of the program) of a seeded order of
-    the real rows; ``steps`` (static) is at least ``ceil(n / batch)``.
+    seed, shuffle, loss_weight, penalty_scale, steps)`` returns the three
+    lists of new values and the mean of the steps' losses weighted by their
+    rows. ``X``, ``y``, ``w`` hold ``n`` real rows, then padding; a step
+    takes ``batch`` rows (at most ``width``, a constant of the program) of
+    the real rows in an order drawn from ``seed`` (or as given, where
+    ``shuffle`` is false); ``steps`` (static) is at least ``ceil(n /
+    batch)``.
     """
     penalties = list(penalties)
 
@@ -215,14 +217,13 @@ def _epoch(body, optimizer, penalties, row_loss, shuffle, width):
 
     gradient = jax.grad(objective, has_aux=True)
 
-    def epoch(tv, ntv, ov, X, y, w, n, batch, seed, loss_weight, penalty_scale, steps):
+    def epoch(
+        tv, ntv, ov, X, y, w, n, batch, seed, shuffle, loss_weight, penalty_scale, steps
+    ):
         rows = y.shape[0]
-        if shuffle:
-            draw = jax.random.uniform(jax.random.PRNGKey(seed), (rows,))
-            order = jnp.argsort(jnp.where(jnp.arange(rows) < n, draw, 2.0))
-        else:
-            order = jnp.arange(rows)
-        order = order.astype(jnp.int32)
+        draw = jax.random.uniform(jax.random.PRNGKey(seed), (rows,))
+        drawn = jnp.argsort(jnp.where(jnp.arange(rows) < n, draw, 2.0))
+        order = jnp.where(shuffle, drawn, jnp.arange(rows)).astype(jnp.int32)
         offsets = jnp.arange(width, dtype=jnp.int32)
         saved = [obj.scale for obj in penalties]
         for obj in penalties:  # alpha / n: an input of the program, not a constant
@@ -309,7 +310,6 @@ class Engine:
         optimizer,
         *,
         batch_size,
-        shuffle,
         penalties=(),
         row_loss=None,
         output_map=None,
@@ -326,7 +326,6 @@ class Engine:
         ]:  # private: the order stateless_apply expects; pinned by the tests
             raise ValueError("the optimizer was not built for the body's weights")
         self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
         self.row_loss = row_loss
         self.output_map = output_map
         self.column_loss = column_loss
@@ -350,7 +349,6 @@ class Engine:
                     self.optimizer,
                     self._penalties,
                     self.row_loss,
-                    self.shuffle,
                     width,
                 ),
                 static_argnames="steps",
@@ -392,11 +390,18 @@ class Engine:
         self._state = (*self._state[:2], ov)
 
     def run_epoch(
-        self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
+        self,
+        data,
+        seed,
+        *,
+        loss_weight=1.0,
+        penalty_scale=0.0,
+        batch_size=None,
+        shuffle=True,
     ):
         """Train one epoch over ``data``; returns the mean loss of its steps
         (see the TensorFlow engine's method). ``batch_size``: this fit's
-        (default: the engine's)."""
+        (default: the engine's); ``shuffle``: an input of the program."""
         batch = int(batch_size or self.batch_size)
         X, y, w, n = _rows(data)
         width = bucket(min(batch, max(n, 1)), smallest=1)
@@ -409,6 +414,7 @@ class Engine:
             np.int32(n),
             np.int32(min(batch, width)),
             np.uint32(int(seed) % (2**31 - 1)),
+            np.bool_(shuffle),
             np.float32(loss_weight),
             np.float32(penalty_scale),
             steps=steps,
@@ -446,7 +452,7 @@ class StackEngine:
     :class:`skconstrain._training._tensorflow.StackEngine`.
     """
 
-    def __init__(self, template, size, row_loss=None, shuffle=True, width=200):
+    def __init__(self, template, size, row_loss=None, width=200):
         from skconstrain._networks import NotStackable, body, penalties
 
         net = body(template)
@@ -458,7 +464,6 @@ class StackEngine:
         self.optimizer = keras.optimizers.Adam(name="adam")
         self.optimizer.build(net.trainable_variables)
         self._penalties = list(penalties(template))
-        self._shuffle = bool(shuffle)
         self._row_loss = row_loss
         self._runs = {}
         self._targets = [_target_role(v, template) for v in net.non_trainable_variables]
@@ -471,10 +476,9 @@ class StackEngine:
                 self.optimizer,
                 self._penalties,
                 self._row_loss,
-                self._shuffle,
                 width,
             )
-            members = jax.vmap(one, in_axes=(0,) * 11 + (None,))
+            members = jax.vmap(one, in_axes=(0,) * 12 + (None,))
 
             def run(state, inputs, active, steps):
                 new = members(*state, *inputs, steps)
@@ -542,6 +546,7 @@ class StackEngine:
                 jnp.asarray(n, jnp.int32),
                 jnp.asarray(batch, jnp.int32),
                 None,  # the seeds, per epoch
+                jnp.asarray([m.shuffle for m in members], bool),
                 jnp.asarray([m.loss_weight for m in members], jnp.float32),
                 jnp.asarray([m.penalty_scale for m in members], jnp.float32),
             ]

@@ -178,29 +178,27 @@ class _Epoch:
     n``), so neither is a constant of the trace.
     """
 
-    def __init__(self, model, optimizer, shuffle, penalties, row_loss):
+    def __init__(self, model, optimizer, penalties, row_loss):
         self.model = model
         self.optimizer = optimizer
-        self.shuffle = bool(shuffle)
         self.penalties = list(penalties)
         self.row_loss = row_loss
 
-    def __call__(self, X, y, w, seed, loss_weight, penalty_scale, batch_size):
+    def __call__(self, X, y, w, seed, loss_weight, penalty_scale, batch_size, shuffle):
         saved = [obj.scale for obj in self.penalties]
         for obj in self.penalties:
             obj.scale = penalty_scale
         try:
-            return self._trace(X, y, w, seed, loss_weight, batch_size)
+            return self._trace(X, y, w, seed, loss_weight, batch_size, shuffle)
         finally:
             for obj, value in zip(self.penalties, saved, strict=True):
                 obj.scale = value
 
-    def _trace(self, X, y, w, seed, loss_weight, batch_size):
+    def _trace(self, X, y, w, seed, loss_weight, batch_size, shuffle):
         n = tf.shape(y)[0]
-        if self.shuffle:
-            order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
-        else:
-            order = tf.range(n)
+        # shuffle is an input: one trace for both orders
+        drawn = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
+        order = tf.where(shuffle, drawn, tf.range(n))
         bs = tf.maximum(tf.minimum(batch_size, n), 1)
         n_batches = (n + bs - 1) // bs
         variables = self.model.trainable_variables
@@ -302,7 +300,6 @@ class Engine:
         optimizer,
         *,
         batch_size,
-        shuffle,
         penalties=(),
         jit_compile=False,
         row_loss=None,
@@ -319,13 +316,12 @@ class Engine:
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         self.batch_size = batch_size
-        self.shuffle = shuffle
         self.penalties = list(penalties)
         self.jit_compile = jit_compile
         self._epochs = {}
         self._evaluate = None
 
-    def _signature(self, with_seed, sparse=False):
+    def _input_specs(self, with_seed, sparse=False):
         n_features = self.body.inputs[0].shape[1:]
         spec = [
             SparseRows.spec(n_features[0])
@@ -340,6 +336,7 @@ class Engine:
                 tf.TensorSpec([], tf.float32),
                 tf.TensorSpec([], tf.float32),
                 tf.TensorSpec([], tf.int32),  # batch size
+                tf.TensorSpec([], tf.bool),  # shuffle
             ]
         return spec
 
@@ -369,7 +366,14 @@ class Engine:
         self.optimizer.learning_rate.assign(value)
 
     def run_epoch(
-        self, data, seed, *, loss_weight=1.0, penalty_scale=0.0, batch_size=None
+        self,
+        data,
+        seed,
+        *,
+        loss_weight=1.0,
+        penalty_scale=0.0,
+        batch_size=None,
+        shuffle=True,
     ):
         """Train one epoch over ``data``; returns the mean loss of its steps.
 
@@ -385,6 +389,9 @@ class Engine:
             Value given to the ``scale`` of the objects in ``penalties``.
         batch_size : int or None, default=None
             Rows per step (an input of the trace); None: the engine's.
+        shuffle : bool, default=True
+            Whether the rows go in the order drawn from ``seed`` or as given
+            (an input of the trace).
 
         Returns
         -------
@@ -399,11 +406,10 @@ class Engine:
                 _Epoch(
                     self.body,
                     self.optimizer,
-                    self.shuffle,
                     self.penalties,
                     self.row_loss,
                 ),
-                input_signature=self._signature(with_seed=True, sparse=sparse),
+                input_signature=self._input_specs(with_seed=True, sparse=sparse),
                 autograph=False,
                 jit_compile=self.jit_compile,
             )
@@ -416,6 +422,7 @@ class Engine:
             tf.constant(loss_weight, tf.float32),
             tf.constant(penalty_scale, tf.float32),
             tf.constant(int(batch_size or self.batch_size), tf.int32),
+            tf.constant(bool(shuffle)),
         )
         return float(loss)
 
@@ -427,7 +434,7 @@ class Engine:
         if self._evaluate is None:
             self._evaluate = tf.function(
                 _Evaluate(self.body, self.output_map, self.column_loss),
-                input_signature=self._signature(with_seed=False),
+                input_signature=self._input_specs(with_seed=False),
                 autograph=False,
             )
         if not isinstance(data.X, SparseRows):
@@ -604,12 +611,9 @@ class _StackEpoch:
     order with its own batch size, by Adam written out per member (its own
     step count), skipping the members that are done or out of rows."""
 
-    def __init__(
-        self, stack, row_loss, shuffle=True, width=200, beta_1=0.9, beta_2=0.999
-    ):
+    def __init__(self, stack, row_loss, width=200, beta_1=0.9, beta_2=0.999):
         self.stack = stack
         self.row_loss = row_loss
-        self.shuffle = bool(shuffle)
         # the largest batch, a constant of the trace: every step's tensors
         # have static shapes (smaller batches are masked)
         self.width = int(width)
@@ -623,7 +627,7 @@ class _StackEpoch:
         for variable in (self.moment, self.velocity, self.steps):
             variable.assign(tf.zeros_like(variable))
 
-    def signature(self):
+    def input_specs(self):
         """The inputs' specs: any number of rows."""
         m, d, k = self.stack.size, self.stack.n_inputs, self.stack.n_outputs
         return [
@@ -633,36 +637,49 @@ class _StackEpoch:
             tf.TensorSpec([m], tf.int32),  # seeds
             tf.TensorSpec([m], tf.int32),  # n
             tf.TensorSpec([m], tf.int32),  # batch
+            tf.TensorSpec([m], tf.bool),  # shuffle
             tf.TensorSpec([m], tf.float32),  # active
             tf.TensorSpec([m], tf.float32),  # loss_weight
             tf.TensorSpec([m], tf.float32),  # penalty_scale
             tf.TensorSpec([m], tf.float32),  # learning_rate
         ]
 
-    def _orders(self, seeds, n, rows):
+    def _orders(self, seeds, n, rows, shuffle):
         """Each member's order of its ``n`` rows, as :class:`_Epoch` draws it
-        from the epoch's seed (padded to ``rows``)."""
-        if not self.shuffle:
-            return tf.tile(tf.range(rows)[None, :], [self.stack.size, 1])
+        from the epoch's seed (padded to ``rows``), or as given where not
+        ``shuffle``."""
 
         def one(args):
             seed, count = args
             draw = tf.random.stateless_uniform([count], seed=tf.stack([seed, 0]))
             return tf.pad(tf.argsort(draw), [[0, rows - count]])
 
-        return tf.map_fn(
+        drawn = tf.map_fn(
             one, (seeds, n), fn_output_signature=tf.TensorSpec([None], tf.int32)
         )
+        given = tf.tile(tf.range(rows)[None, :], [self.stack.size, 1])
+        return tf.where(shuffle[:, None], drawn, given)
 
     def __call__(
-        self, X, y, w, seeds, n, batch, active, loss_weight, penalty_scale, rate
+        self,
+        X,
+        y,
+        w,
+        seeds,
+        n,
+        batch,
+        shuffle,
+        active,
+        loss_weight,
+        penalty_scale,
+        rate,
     ):
         stack = self.stack
         rows = tf.shape(X)[1]
         # the members' rows one after another, each in its epoch's order:
         # a step gathers its batches from these with one op per array
         first = tf.range(stack.size) * rows
-        order = tf.reshape(self._orders(seeds, n, rows) + first[:, None], [-1])
+        order = tf.reshape(self._orders(seeds, n, rows, shuffle) + first[:, None], [-1])
         X = tf.gather(tf.reshape(X, [-1, stack.n_inputs]), order)
         y = tf.gather(tf.reshape(y, [-1, stack.n_outputs]), order)
         w = tf.gather(tf.reshape(w, [-1]), order)
@@ -733,19 +750,19 @@ class StackEngine:
     template : keras.Model
         A network of the members' architecture (:class:`Stack`'s template).
     size : int
-    row_loss, shuffle, width
+    row_loss, width
         As :class:`Engine`'s; ``width`` is the largest batch.
     """
 
-    def __init__(self, template, size, row_loss=None, shuffle=True, width=200):
+    def __init__(self, template, size, row_loss=None, width=200):
         from skconstrain._networks import Stack
 
         self.stack = Stack(template, size)
         self.size = self.stack.size
         self.width = int(width)
-        self.epoch = _StackEpoch(self.stack, row_loss, shuffle, width)
+        self.epoch = _StackEpoch(self.stack, row_loss, width)
         self._run = tf.function(
-            self.epoch, input_signature=self.epoch.signature(), autograph=False
+            self.epoch, input_signature=self.epoch.input_specs(), autograph=False
         )
 
     def start(self, members, learning_rate):
@@ -768,6 +785,7 @@ class StackEngine:
         self._settings = [
             tf.constant(n, tf.int32),
             tf.constant([m.batch_size for m in members], tf.int32),
+            tf.constant([m.shuffle for m in members], tf.bool),
         ]
         self._weights = [
             tf.constant([m.loss_weight for m in members], tf.float32),
@@ -793,7 +811,7 @@ class StackEngine:
     def run_epoch(self, seeds, active):
         """One epoch of the members where ``active``; their mean losses (M,)."""
         X, y, w = self._inputs
-        n, batch = self._settings
+        n, batch, shuffle = self._settings
         loss_weight, penalty_scale, rate = self._weights
         return self._run(
             X,
@@ -802,6 +820,7 @@ class StackEngine:
             tf.constant(seeds, tf.int32),
             n,
             batch,
+            shuffle,
             tf.constant(active, tf.float32),
             loss_weight,
             penalty_scale,
