@@ -25,7 +25,10 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_cv.py::test_the_stack_trains_each_member_as_its_single_fit \
 	tests/test_cv.py::test_same_scores_and_alpha_as_grid_search \
 	tests/test_cv.py::test_the_stack_projects_after_predict_and_fits_one_target \
-	tests/test_cv.py::test_a_search_too_large_for_memory_trains_in_chunks
+	tests/test_cv.py::test_a_search_too_large_for_memory_trains_in_chunks \
+	tests/test_base_estimator.py \
+	tests/test_estimators.py::test_shuffle_is_an_input_of_the_epoch_that_a_warm_start_may_change \
+	tests/test_estimators.py::test_warm_start_and_partial_fit_take_a_new_batch_size
 
 .PHONY: test test-jax demo bench lint format dist docs clean
 

@@ -14,7 +14,9 @@ building is :mod:`skconstrain._networks`'s, training
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
+import time
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -59,32 +61,6 @@ PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
 STRATEGIES = ("project", "activation", "penalty", "post")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-# Hyperparameters that shape the network or its training objective. A warm
-# start or a further partial_fit continues the network built with them, so a
-# change of one of them since then is an error (MLPRegressor does the same for
-# the layer sizes).
-_STRUCTURAL = (
-    "model",
-    "hidden_layer_sizes",
-    "activation",
-    "monotonic_cst",
-    "penalty",
-    "l1_ratio",
-    "kernel_constraint",
-    "bias_constraint",
-    "output_constraint",
-    "output_radius",
-    "output_lower",
-    "output_upper",
-    "output_strategy",
-    "output_penalty",
-    "output_penalty_strength",
-    "loss",
-    "quantiles",
-    "ensemble_size",
-)
-
-
 #: Instance attributes that are not fitted state: scikit-learn's methods
 #: (``set_fit_request``, ``set_output``) store them, and a failed fit keeps them.
 _KEPT_ON_FAILURE = frozenset({"_metadata_request", "_sklearn_output_config"})
@@ -116,11 +92,108 @@ class _FitPlan:
     target_violation: dict | None
 
 
+@dataclass(frozen=True)
+class FitSpec:
+    """What a new fit built, and how: set once per new fit (``_spec``), read
+    by every later step, and the one thing a continued fit checks.
+
+    Whether an estimator is fitted, its engine's cache key and what a
+    continued fit may not change are derived from it; a failed new fit
+    forgets it with every other fitted attribute (:meth:`_forget_fit`). The
+    batch size, the shuffling and the learning rate are not in it: they are
+    inputs of the compiled epoch, and a warm start or ``partial_fit`` may
+    change them.
+
+    Attributes
+    ----------
+    hyperparameters : tuple of (str, object)
+        The structural hyperparameters (``_structural_params``), as comparable
+        values: the architecture and the objective.
+    fit_shape : tuple of int
+        The shape of the training rows the network was built for.
+    n_outputs : int
+        The network's outputs.
+    y_ndim : int
+        The dimensions of the predictions (1: one column, raveled).
+    output_set : dict or None
+        ``{"set": name, **parameters}`` of the output constraint.
+    monotonic_cst : tuple of int or None
+        -1/0/1 per feature; None when no feature is constrained.
+    loss_weight : float
+        What the objective's gradient is multiplied by (1 / the targets'
+        variance).
+    """
+
+    hyperparameters: tuple
+    fit_shape: tuple
+    n_outputs: int
+    y_ndim: int
+    output_set: dict | None
+    monotonic_cst: tuple | None
+    loss_weight: float
+
+    def engine_key(self, hooks, model):
+        """The key of the engines (and forward passes) that can train and
+        predict ``model``, this spec's network: the estimator's ``hooks``
+        that choose its loss and its head, the hyperparameters they read and
+        the variables' shapes; None when a hyperparameter cannot be hashed
+        (a callable that is not, say): no reuse."""
+        key = (hooks, self.hyperparameters, _training.shapes_key(model))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+
+@dataclass(frozen=True)
+class Loss(_training.Objective):
+    """One estimator's loss, in one object: what the engine trains on and
+    evaluates with (:class:`skconstrain._training.Objective`'s ``row_loss``,
+    ``output_map`` and ``column_loss``), and what the estimator derives from
+    it. Each None: the squared error's.
+
+    Attributes
+    ----------
+    column_scale : callable or None
+        ``column_scale(y, sample_weight)``: the loss of the best constant
+        per output column, which the monitored loss and ``tol`` are relative
+        to; None: the variance of ``y``'s columns.
+    score_start : callable or None
+        ``score_start(data)``: ``(mean, std)`` where the predictions start
+        (before the output head), per output; None: the targets' mean and
+        standard deviation.
+    projects_after : bool
+        Whether predictions are the projection of the network's outputs onto
+        the output set.
+    """
+
+    column_scale: object = None
+    score_start: object = None
+    projects_after: bool = False
+
+
+@dataclass(frozen=True)
+class _Seeds:
+    """A fit's seeds (see :meth:`BaseConstrainedRegressor._draw_seeds`)."""
+
+    split: int | None
+    network: int | None
+    epochs: int
+
+
 def _loss_weight(data):
     """What the objective's gradient is multiplied by: 1 / the targets'
     variance (the loss of the best constant), 1 where it is 0."""
     scale = data.target_scale
     return 1.0 / scale if scale > 0 else 1.0
+
+
+def _column_scale(loss, y, sample_weight):
+    """``loss.column_scale`` of the rows (None: the squared error's)."""
+    if loss.column_scale is None:
+        return None
+    return loss.column_scale(y, sample_weight)
 
 
 def _penalty_scale(alpha, n_samples, loss_weight):
@@ -143,13 +216,53 @@ def _copied(random_state):
 class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
     """Base of the constrained network regressors; not for direct use.
 
-    Subclasses define ``__init__`` (every common hyperparameter of
-    ``_parameter_constraints``, plus their own) and the hooks:
-    :meth:`_output_params`, :meth:`_check_output_hyperparameters`, and, where
-    they differ from the squared error on ``y``'s columns, :meth:`_losses`,
-    :meth:`_n_outputs`, :meth:`_column_scale`, :meth:`_score_start`,
-    :meth:`_ignored_rules`, :meth:`_projects_after`.
+    A subclass defines ``__init__`` (its explicit signature; the shared
+    hyperparameters forwarded to this class's ``__init__``, which stores
+    them, and its own stored) and ``_parameter_constraints`` (these, plus
+    its own), and these hooks, every one of them (the rest of a fit is
+    this class's: validate, spec, build or continue, train, report):
+
+    - :meth:`_output_params` and :meth:`_check_output_hyperparameters`
+      (required): the output set, and the checks of its own
+      hyperparameters;
+    - :meth:`_loss`: the :class:`Loss` (default: the squared error);
+    - :meth:`_n_outputs` and :meth:`_prediction_ndim`: the network's outputs
+      and the predictions' dimensions for the targets (default: y's
+      columns);
+    - :meth:`_ignored_rules`: its hyperparameters a configuration ignores;
+    - ``_structural_params``: its hyperparameters that shape the network or
+      its objective, added to the base's;
+    - ``_targets_in_output_set``: False when the targets are not rows of the
+      output set's space (quantile levels of one target), so that they are
+      not checked against it;
+    - ``_validate_fit_data`` may be extended (call it first) for checks of y
+      of its own.
     """
+
+    #: The hyperparameters that shape the network or its objective (a
+    #: subclass adds its own). A warm start or a further partial_fit
+    #: continues the network built with them, so a change of one since then
+    #: is an error (MLPRegressor does the same for the layer sizes); the
+    #: engines' key holds them.
+    _structural_params = (
+        "model",
+        "hidden_layer_sizes",
+        "activation",
+        "monotonic_cst",
+        "penalty",
+        "l1_ratio",
+        "kernel_constraint",
+        "bias_constraint",
+        "output_strategy",
+        "output_penalty",
+        "output_penalty_strength",
+        "ensemble_size",
+    )
+
+    #: Whether the training targets are rows in the output set's space (so
+    #: their distance to it is reported, and a set degenerate for their
+    #: width warned about).
+    _targets_in_output_set = True
 
     #: What the loss that ``tol`` watches is divided by (said in warnings).
     _loss_scale_text = (
@@ -241,6 +354,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_is_fitted__(self):
+        """Fitted: a fit built a network (its spec and ``model_``)."""
+        return hasattr(self, "_spec") and hasattr(self, "model_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -291,15 +408,18 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight, incremental):
-        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
         try:
             # float64 is float64 on every backend (JAX's x64 mode, scoped)
             with _training.precision():
                 plan = self._prepare_fit(X, y, sample_weight, incremental)
                 # this call's rows per step: batch_size now, or the default
                 # for its rows (a warm start or a partial_fit may change it)
-                self._batch_size = self._batch_size_for(plan.X.shape[0])
-                with _training.borrow(self._key, self._new_engine) as engine:
+                batch_size = self._batch_size_for(plan.X.shape[0])
+                with _training.borrow(
+                    self._engine_key(),
+                    lambda: self._new_engine(batch_size),
+                ) as engine:
                     engine.load(self.model_)
                     history, stopped = _training.train(
                         engine,
@@ -310,9 +430,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         n_iter_no_change=None if incremental else self.n_iter_no_change,
                         seed=plan.seed,
                         verbose=self.verbose,
-                        loss_weight=self._loss_weight,
+                        loss_weight=self._spec.loss_weight,
                         penalty_scale=plan.penalty_scale,
-                        batch_size=self._batch_size,
+                        batch_size=batch_size,
                         learning_rate=self.learning_rate,
                         members=_networks.ensemble_size(self.model_),
                         shuffle=self.shuffle,
@@ -330,7 +450,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         penalty's scale. Returns the plan that the training and
         :meth:`_end_fit` take."""
         _training.configure_runtime()
-        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
         if not (incremental and continuing):
             self._validate_params()
             self._check_hyperparameters()
@@ -338,29 +458,50 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         if continuing:
             self._check_unchanged()
         X, y = self._validate_fit_data(X, y, reset=not continuing)
-        if not continuing:
-            self._output_set = self._output_params(self.n_outputs_)
-            self._monotonic_cst = self._check_monotonic_cst()
-            self._warn_degenerate()
+        if continuing:
+            output_set = self._spec.output_set
+        else:
+            output_set = self._output_params(self.n_outputs_)
+            monotonic_cst = self._check_monotonic_cst(output_set)
+            self._warn_degenerate(output_set)
         if sample_weight is not None:
             # private helper, the one every scikit-learn estimator uses; there
             # is no public equivalent
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        target_violation = self._target_violation(y)
-        rng = check_random_state(self.random_state)
+        target_violation = self._target_violation(y, output_set)
+        seeds = self._draw_seeds(
+            check_random_state(self.random_state),
+            split=not incremental,
+            build=not continuing,
+        )
         X, data, validation, scaling = self._fit_data(
-            X, y, sample_weight, rng, split=not incremental, continuing=continuing
+            X,
+            y,
+            sample_weight,
+            seeds.split,
+            continuing=continuing,
+            loss=self._loss(output_set),
         )
         n_samples = X.shape[0]
         if not continuing:
-            self._build(X.shape, rng, data, scaling)
-        penalty_scale = _penalty_scale(self.alpha, n_samples, self._loss_weight)
+            # the one place the fitted spec is set
+            self._spec = FitSpec(
+                hyperparameters=self._structural(),
+                fit_shape=tuple(X.shape),
+                n_outputs=self.n_outputs_,
+                y_ndim=self._prediction_ndim(y),
+                output_set=output_set,
+                monotonic_cst=monotonic_cst,
+                loss_weight=_loss_weight(data),
+            )
+            self._build(seeds.network, data, scaling)
+        penalty_scale = _penalty_scale(self.alpha, n_samples, self._spec.loss_weight)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
         # a continued fit moves the epochs' seeds on
-        seed = int(rng.randint(2**31 - 1)) + (self.n_iter_ if continuing else 0)
+        seed = seeds.epochs + (self.n_iter_ if continuing else 0)
         return _FitPlan(
             X=X,
             data=data,
@@ -372,14 +513,16 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             target_violation=target_violation,
         )
 
-    def _fit_data(self, X, y, sample_weight, rng, split, continuing):
-        """The training rows (and, with ``early_stopping`` and ``split``, the
-        validation rows, drawn by ``rng``) as tensors, standardised by the
+    def _fit_data(self, X, y, sample_weight, split_seed, continuing, loss):
+        """The training rows (and, with a ``split_seed``, the validation
+        rows it draws) as tensors, standardised by the
         default MLP's input scaling. Returns ``(X, data, validation,
         scaling)``: X the training rows."""
         validation = None
-        if self.early_stopping and split:
-            X, y, sample_weight, validation = self._split(X, y, sample_weight, rng)
+        if split_seed is not None:
+            X, y, sample_weight, validation = self._split(
+                X, y, sample_weight, split_seed
+            )
         # the default MLP's fixed standardisation of X, done once on the data
         # (in float64): from the training rows, or kept from the first fit
         scaling = self._input_scaling(X, sample_weight, continuing)
@@ -388,13 +531,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             y,
             sample_weight,
             x_scaling=scaling,
-            column_scale=self._column_scale(y, sample_weight),
+            column_scale=_column_scale(loss, y, sample_weight),
         )
         if validation is not None:
             validation = _training.as_tensors(
                 *validation,
                 x_scaling=scaling,
-                column_scale=self._column_scale(validation[1], validation[2]),
+                column_scale=_column_scale(loss, validation[1], validation[2]),
             )
         return X, data, validation, scaling
 
@@ -408,16 +551,18 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         Returns ``(plan, member, x_scaling)``: the :class:`_FitPlan`, the
         :class:`skconstrain._training.Member` and the input scaling.
         """
-        rng = check_random_state(_copied(random_state))
-        target_violation = self._target_violation(y)
-        X, data, validation, scaling = self._fit_data(
-            X, y, sample_weight, rng, split=True, continuing=False
+        seeds = self._draw_seeds(
+            check_random_state(_copied(random_state)), split=True, build=True
         )
-        model_seed = rng.randint(2**31 - 1)  # as _build draws them
-        seed = int(rng.randint(2**31 - 1))
+        target_violation = self._target_violation(y, self._spec.output_set)
+        loss = self._fit_loss()
+        X, data, validation, scaling = self._fit_data(
+            X, y, sample_weight, seeds.split, continuing=False, loss=loss
+        )
+        model_seed, seed = seeds.network, seeds.epochs
         loss_weight = _loss_weight(data)
         n_samples = X.shape[0]
-        offset, spread = self._score_start(data)
+        offset, spread = self._score_start(data, loss)
         penalty_scale = _penalty_scale(alpha, n_samples, loss_weight)
         member = _training.Member(
             data=data,
@@ -445,6 +590,92 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
         return plan, member, scaling
 
+    def _fit_stack(self, first, members, random_state, score):
+        """New fits of the default MLP, one per member, trained as one stack
+        of networks (:class:`skconstrain._networks.Stack`; in chunks when
+        they would take more than ``_training.STACK_MEMORY``), each as its
+        own fit would train (the same seeds, rows and scalings: each drawn
+        from ``random_state`` as given, a generator copied).
+
+        The estimator is prepared as a fit on ``first`` (``(X, y,
+        sample_weight)`` as given: its checks, warnings and network, the
+        stack's template), then holds each member's fit in turn (its weights
+        in ``model_``, its ``history_``, ``n_iter_`` and reports, ``alpha``)
+        while ``score(k, self)`` scores member ``k``.
+
+        Parameters
+        ----------
+        first : tuple
+            ``(X, y, sample_weight)``: rows to prepare the estimator on.
+        members : list of tuple
+            ``(X, y, sample_weight, alpha)`` per member: validated rows.
+        random_state : None, int or RandomState
+        score : callable
+            ``score(k, estimator) -> float``.
+
+        Returns
+        -------
+        results : list of tuple
+            Per member: ``(score, fit_time, score_time, stopped)``, the fit
+            time its stack's divided by its members (with its share of the
+            preparation), ``stopped`` whether its stopping rule ended it.
+        """
+        start = time.perf_counter()
+        # each member draws from random_state as given (the preparation
+        # draws from the estimator's own, a generator advanced)
+        random_state = _copied(random_state)
+        self._prepare_fit(*first, False)
+        prepared = [
+            self._member(X, y, sample_weight, alpha, random_state)
+            for X, y, sample_weight, alpha in members
+        ]
+        stacked = [member for _, member, _ in prepared]
+        # the largest batch is the trace's (each member's own is an input)
+        width = max(member.batch_size for member in stacked)
+        loss = self._fit_loss()
+        n_weights = sum(int(np.prod(w.shape)) for w in stacked[0].weights)
+        units = sum(self._hidden_sizes()) + self.n_outputs_
+        out = []
+        prepare_time = time.perf_counter() - start
+        for part in _training.chunks(stacked, n_weights, units):
+            begin = time.perf_counter()
+            size = len(stacked[part])
+            key = self._engine_key()
+            if key is not None:
+                key = ("stack", size, width, *key)
+
+            def make(size=size):
+                return _training.StackEngine(self.model_, size, loss.row_loss, width)
+
+            with _training.borrow(key, make) as engine:
+                results = _training.train_stack(
+                    engine,
+                    stacked[part],
+                    epochs=self.epochs,
+                    learning_rate=self.learning_rate,
+                    tol=self.tol,
+                    n_iter_no_change=self.n_iter_no_change,
+                    output_map=loss.output_map,
+                    verbose=self.verbose,
+                )
+                snapshot = engine.snapshot()
+                fit_time = (time.perf_counter() - begin) / size
+                fit_time += prepare_time / len(stacked)
+                first_k = part.start
+                for k, (plan, _, scaling) in enumerate(prepared[part]):
+                    begin = time.perf_counter()
+                    engine.write(k, self.model_, scaling, snapshot)
+                    self.alpha = float(members[first_k + k][3])
+                    history, stopped = results[k]
+                    with warnings.catch_warnings():
+                        # a search sums up its members' convergence itself
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        self._end_fit(plan, history, stopped)
+                    value = score(first_k + k, self)
+                    elapsed = time.perf_counter() - begin
+                    out.append((float(value), fit_time, elapsed, stopped))
+        return out
+
     def _end_fit(self, plan, history, stopped):
         """Record the training's ``history`` and report on the fit."""
         if not plan.continuing:
@@ -455,10 +686,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = len(self.loss_curve_)
         self._report_scores()
         self.target_violation_ = plan.target_violation
-        self._predict_fn = _training.Predictor(self.model_, self._key)
+        self._predict_fn = _training.Predictor(self.model_, self._engine_key())
         self.constraint_violation_ = (
             None
-            if self._output_set is None
+            if self._spec.output_set is None
             else self._violation(self._finish(self._predict_fn(plan.X)))
         )
         if not plan.incremental and not stopped:
@@ -530,7 +761,6 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
         if reset:
             self.n_outputs_ = n_outputs
-            self._y_ndim = y.ndim
         return X, y
 
     def _check_hyperparameters(self):
@@ -546,10 +776,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 f"integers; got {self.hidden_layer_sizes!r}."
             )
 
-    def _check_monotonic_cst(self):
-        """The validated ``monotonic_cst`` as a list of -1/0/1 per feature,
+    def _check_monotonic_cst(self, output_set):
+        """The validated ``monotonic_cst`` as a tuple of -1/0/1 per feature,
         or None when no feature is constrained; errors where the guarantee
-        cannot hold."""
+        cannot hold (under ``output_set``)."""
         if self.monotonic_cst is None:
             return None
         # private, and what HistGradientBoostingRegressor and the trees use:
@@ -565,7 +795,6 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 "model (e.g. with skconstrain.keras.LipschitzDense, GroupSort "
                 "and MonotoneResidual)."
             )
-        output_set = self._output_set
         if output_set is not None and not SETS[output_set["set"]].keeps_order:
             kept = [name for name in SET_NAMES if SETS[name].keeps_order]
             raise ValueError(
@@ -575,16 +804,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 "monotone before it may not be after. Use None or a set whose "
                 f"head keeps each output's order: {kept}."
             )
-        return [int(s) for s in signs]
+        return tuple(int(s) for s in signs)
 
     def _check_unchanged(self):
         """A continued fit needs the hyperparameters the network was built with."""
-        params = self.get_params(deep=False)
+        built = dict(self._spec.hyperparameters)
         changed = [
-            name
-            for name in _STRUCTURAL
-            if name in params
-            and _comparable(params[name]) != self._built_with.get(name)
+            name for name, value in self._structural() if value != built.get(name)
         ]
         if changed:
             raise ValueError(
@@ -592,6 +818,21 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 f"True or partial_fit), but {changed} changed since it was built. "
                 "Fit with warm_start=False to build a new network."
             )
+
+    def _engine_key(self):
+        """The key of the engines that train ``model_`` (see
+        :meth:`FitSpec.engine_key`): estimators whose loss and output set
+        come from the same hooks (a search and its candidates) share them."""
+        cls = type(self)
+        return self._spec.engine_key((cls._loss, cls._output_params), self.model_)
+
+    def _structural(self):
+        """The structural hyperparameters (``_structural_params``), as
+        ``(name, comparable value)`` pairs."""
+        params = self.get_params(deep=False)
+        return tuple(
+            (name, _comparable(params[name])) for name in self._structural_params
+        )
 
     # ---------------------------------------------------------------- hooks
     def _output_params(self, n_outputs=None):
@@ -609,34 +850,37 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """The network's outputs for the validated targets ``y``."""
         return 1 if y.ndim == 1 else y.shape[1]
 
-    def _losses(self):
-        """The engine's ``row_loss``, ``output_map`` and ``column_loss``
-        (:class:`skconstrain._training.Engine`); none: squared error."""
-        return {}
+    def _prediction_ndim(self, y):
+        """The dimensions of the predictions for the validated targets ``y``
+        (1: raveled)."""
+        return y.ndim
 
-    def _column_scale(self, y, sample_weight):
-        """The loss of the best constant per output column (None: the
-        variance of ``y``'s columns, for the squared error)."""
-        return None
-
-    def _score_start(self, data):
-        """Offset and scale of the default MLP's :class:`TargetScaling`: the
-        scores start at the targets' mean with their spread."""
-        return self._score_start_from(data.target_mean, data.target_std)
-
-    def _score_start_from(self, mean, std):
-        """The offset and scale that start the predictions at ``mean`` with
-        the spread ``std``, through the output strategy's head."""
-        return _networks.score_start(self.output_strategy, self._output_set, mean, std)
+    def _loss(self, output_set):
+        """The estimator's :class:`Loss` under ``output_set`` (the squared
+        error; the projection after predict with ``output_strategy="post"``)."""
+        return Loss(projects_after=self.output_strategy == "post")
 
     def _ignored_rules(self):
         """``{name: (unused, why)}`` for the subclass's own hyperparameters
         (see :meth:`_warn_ignored`)."""
         return {}
 
-    def _projects_after(self):
-        """Whether predictions are the projection of the network's outputs."""
-        return self.output_strategy == "post"
+    # ----------------------------------------------------------- the loss
+    def _fit_loss(self):
+        """The fitted network's :class:`Loss` (of its spec's output set)."""
+        return self._loss(self._spec.output_set)
+
+    def _score_start(self, data, loss):
+        """Offset and scale of the default MLP's :class:`TargetScaling`: the
+        predictions start where ``loss`` says (the targets' mean with their
+        spread), through the output strategy's head."""
+        if loss.score_start is None:
+            mean, std = data.target_mean, data.target_std
+        else:
+            mean, std = loss.score_start(data)
+        return _networks.score_start(
+            self.output_strategy, self._spec.output_set, mean, std
+        )
 
     # ------------------------------------------------------------- warnings
     def _warn_ignored(self):
@@ -685,14 +929,14 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=5,
             )
 
-    def _warn_degenerate(self):
-        """Warn when the output set is a point or two for y's width, or all
+    def _warn_degenerate(self, output_set):
+        """Warn when ``output_set`` is a point or two for y's width, or all
         of it."""
-        if self._output_set is None:
+        if output_set is None or not self._targets_in_output_set:
             return
-        if vacuous(self._output_set["set"], self.n_outputs_):
+        if vacuous(output_set["set"], self.n_outputs_):
             warnings.warn(
-                f"output_constraint={self._output_set['set']!r} on a y of 1 column "
+                f"output_constraint={output_set['set']!r} on a y of 1 column "
                 "constrains nothing: one number is always in order. It orders "
                 "the columns of a y of several (quantiles by level, say).",
                 UserWarning,
@@ -700,13 +944,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
             return
         left = degenerate(
-            self._output_set["set"],
+            output_set["set"],
             self.n_outputs_,
-            radius=self._output_set.get("radius", 1.0),
+            radius=output_set.get("radius", 1.0),
         )
         if left is not None:
             warnings.warn(
-                f"output_constraint={self._output_set['set']!r} on a y of 1 column "
+                f"output_constraint={output_set['set']!r} on a y of 1 column "
                 f"is only {left}: every prediction will be one of them. To bound "
                 "a single output, use 'box' (with output_lower/output_upper), "
                 "'linf_ball' or 'nonneg'.",
@@ -714,24 +958,24 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=5,
             )
 
-    def _target_violation(self, y):
-        """How far the training targets lie from the output set, and a warning
+    def _target_violation(self, y, output_set):
+        """How far the training targets lie from ``output_set``, and a warning
         when some are farther than a tolerance (the network can only predict
         inside the set, so such targets are never fitted)."""
-        if self._output_set is None:
+        if output_set is None or not self._targets_in_output_set:
             return None
-        name = self._output_set["set"]
+        name = output_set["set"]
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        found = _target_distance(Y, self._output_set)
+        found = _target_distance(Y, output_set)
         # a set of a point or two is warned about already (_warn_degenerate)
         if found["fraction"] > 0 and degenerate(name, Y.shape[1]) is None:
-            hint = _suggest_output(Y, self._output_set)
+            hint = _suggest_output(Y, output_set)
             warnings.warn(
                 f"{found['fraction']:.1%} of the training targets lie outside "
                 f"output_constraint={name!r} ({SETS[name].formula}"
                 + (
-                    f", radius={self._output_set['radius']:g}"
-                    if "radius" in self._output_set
+                    f", radius={output_set['radius']:g}"
+                    if "radius" in output_set
                     else ""
                 )
                 + f") by more than {found['tol']:.3g} (the largest by "
@@ -742,12 +986,25 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
         return found
 
-    def _split(self, X, y, sample_weight, rng):
+    def _draw_seeds(self, rng, *, split, build):
+        """A fit's seeds, drawn from ``rng`` in one order, so that a single
+        fit and a member of a stack draw the same: the validation split's
+        (with ``early_stopping`` and ``split``; else None), the network's
+        (with ``build``; else None), the epochs' orders'."""
+        return _Seeds(
+            split=int(rng.randint(2**31 - 1))
+            if split and self.early_stopping
+            else None,
+            network=int(rng.randint(2**31 - 1)) if build else None,
+            epochs=int(rng.randint(2**31 - 1)),
+        )
+
+    def _split(self, X, y, sample_weight, seed):
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
         split = train_test_split(
             *parts,
             test_size=self.validation_fraction,
-            random_state=rng.randint(2**31 - 1),
+            random_state=seed,
             shuffle=True,
         )
         X_train, X_val, y_train, y_val = split[:4]
@@ -793,13 +1050,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         if self.model is not None:
             return _networks.user_model(self.model, meta, seed)
         hidden = self._hidden_sizes()
-        if self._monotonic_cst is not None:
+        if self._spec.monotonic_cst is not None:
             return _networks.monotone_mlp(
                 n_features,
                 n_outputs,
                 hidden,
                 self.activation,
-                self._monotonic_cst,
+                self._spec.monotonic_cst,
                 seed,
                 scaling,
             )
@@ -820,13 +1077,14 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             for m in range(size)
         ]
         reproject = None
+        output_set = self._spec.output_set
         if (
-            self._output_set is not None
-            and self._output_set["set"] == "l2_sphere"
+            output_set is not None
+            and output_set["set"] == "l2_sphere"
             and self.output_strategy in ("project", "activation")
-            and not self._projects_after()
+            and not self._fit_loss().projects_after
         ):
-            reproject = self._output_set
+            reproject = output_set
         return _networks.ensemble(members, reproject)
 
     def _build_member(self, X_shape, seed, data=None, scaling=None):
@@ -848,15 +1106,16 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             net, self._penalty_object(), self.kernel_constraint, self.bias_constraint
         )
         outputs = net.outputs[0]
-        output_set = self._output_set
+        output_set = self._spec.output_set
+        loss = self._fit_loss()
         if self.model is None:
             offset, scale = 0.0, 1.0  # an engine's copy: its weights are loaded
             if data is not None:
-                offset, scale = self._score_start(data)
+                offset, scale = self._score_start(data, loss)
             outputs = TargetScaling(offset, scale, name=_networks.TARGET_SCALING)(
                 outputs
             )
-        if output_set is not None and not self._projects_after():
+        if output_set is not None and not loss.projects_after:
             head, name = _networks.HEADS[self.output_strategy]
             extra = {}
             if self.output_strategy == "penalty":
@@ -867,16 +1126,20 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             outputs = head(**output_set, **extra, name=name)(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
-    def _build(self, X_shape, rng, data, scaling):
-        """A new network and optimizer for data of shape ``X_shape``.
+    def _build(self, seed, data, scaling):
+        """A new network (its weights seeded by ``seed``) and optimizer for
+        the spec's data, as ``model_``.
 
         The objective's gradient is divided by the targets' variance
-        (``_loss_weight``); with Adam that is the same as scaling its
+        (``FitSpec.loss_weight``); with Adam that is the same as scaling its
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
         model = self._build_model(
-            X_shape, seed=rng.randint(2**31 - 1), data=data, scaling=scaling
+            self._spec.fit_shape,
+            seed=seed,
+            data=data,
+            scaling=scaling,
         )
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
@@ -884,47 +1147,32 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         model.compile(optimizer=optimizer)
         optimizer.build(model.trainable_variables)
         self.model_ = model
-        self._fit_shape = X_shape
-        self._loss_weight = _loss_weight(data)
-        self._batch_size = self._batch_size_for(X_shape[0])
-        params = self.get_params(deep=False)
-        self._built_with = {
-            name: _comparable(params[name]) for name in _STRUCTURAL if name in params
-        }
-        # the batch size is an input of the compiled epoch on both backends,
-        # not a part of its key: fits of other batch sizes share it
-        self._key = (
-            tuple(self._built_with.items()),
-            _training.shapes_key(model),
-        )
-        try:
-            hash(self._key)
-        except TypeError:  # e.g. an unhashable callable: no engine reuse
-            self._key = None
 
-    def _new_engine(self):
-        """An engine with a network like ``model_`` (its weights do not matter)."""
-        model = self._build_model(self._fit_shape, seed=0)
-        losses = self._losses()
+    def _new_engine(self, batch_size):
+        """An engine with a network like ``model_`` (its weights do not
+        matter); ``batch_size``: its default batch (each fit passes its own)."""
+        model = self._build_model(self._spec.fit_shape, seed=0)
+        loss = self._fit_loss()
         size = _networks.ensemble_size(model)
         if size > 1:  # members trained each on its own loss; predictions: the mean
             tail = _networks.ensemble_tail(model)
-            output_map = losses.get("output_map")
-            losses["row_loss"] = _networks.ensemble_row_loss(
-                losses.get("row_loss"), size, self.n_outputs_
-            )
-            losses["output_map"] = (
-                tail
+            output_map = loss.output_map
+            loss = dataclasses.replace(
+                loss,
+                row_loss=_networks.ensemble_row_loss(
+                    loss.row_loss, size, self.n_outputs_
+                ),
+                output_map=tail
                 if output_map is None
-                else (lambda outputs: output_map(tail(outputs)))
+                else (lambda outputs: output_map(tail(outputs))),
             )
         return _training.Engine(
             model,
             keras.optimizers.Adam(self.learning_rate, name="adam"),
-            batch_size=self._batch_size,
+            batch_size=batch_size,
             penalties=list(_networks.penalties(model)),
             body=_networks.body(model),
-            **losses,
+            objective=loss,
         )
 
     def _set_penalty_scale(self, scale):
@@ -961,7 +1209,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             float64; 1-D when ``y`` was 1-D in ``fit``.
         """
-        check_is_fitted(self, "model_")
+        check_is_fitted(self)
         X = validate_data(
             self,
             X,
@@ -970,18 +1218,21 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             accept_sparse=["csr", "csc"],
         )
         pred = self._finish(self._predict_network(X))
-        return pred.ravel() if self._y_ndim == 1 else pred
+        return pred.ravel() if self._spec.y_ndim == 1 else pred
 
     def _finish(self, pred):
-        """Project the network's outputs where :meth:`_projects_after`."""
-        if self._output_set is not None and self._projects_after():
-            pred = project(pred, **self._output_set)
+        """Project the network's outputs where the loss says so
+        (``Loss.projects_after``)."""
+        output_set = self._spec.output_set
+        if output_set is not None and self._fit_loss().projects_after:
+            pred = project(pred, **output_set)
         return pred
 
     def _violation(self, pred):
         """How far the predictions ``pred`` lie from the output set."""
-        tol = 1e-5 * max(1.0, self._output_set.get("radius", 1.0))
-        return _distances(pred, self._output_set, tol)
+        output_set = self._spec.output_set
+        tol = 1e-5 * max(1.0, output_set.get("radius", 1.0))
+        return _distances(pred, output_set, tol)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
@@ -1002,17 +1253,21 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                     "keras.saving.register_keras_serializable)."
                 )
             state["model_"] = _networks.to_bytes(state["model_"])
+        if "_spec" in state:  # plain values: no type of ours to trust (skops)
+            state["_spec"] = dataclasses.asdict(state["_spec"])
         return state
 
     def __setstate__(self, state):
         state = dict(state)
+        if isinstance(state.get("_spec"), dict):
+            state["_spec"] = FitSpec(**state["_spec"])
         if isinstance(state.get("model_"), bytes):
             _training.configure_runtime()
             with _training.precision():
                 state["model_"] = _networks.from_bytes(state["model_"])
         super().__setstate__(state)
         if "model_" in state:
-            self._predict_fn = _training.Predictor(self.model_, self._key)
+            self._predict_fn = _training.Predictor(self.model_, self._engine_key())
 
 
 #: The default batch sizes: the smallest that gives an epoch at most

@@ -53,6 +53,7 @@ from skconstrain import _networks, _training
 from skconstrain._base_estimator import (
     ENSEMBLE_SIZE,
     BaseConstrainedRegressor,
+    Loss,
     _copied,
 )
 from skconstrain._conformal import (
@@ -390,6 +391,14 @@ default="quadratic"
         "output_upper": "no_validation",
         "loss": [StrOptions({"squared_error", "fenchel_young"})],
     }
+    _structural_params = (
+        *BaseConstrainedRegressor._structural_params,
+        "output_constraint",
+        "output_radius",
+        "output_lower",
+        "output_upper",
+        "loss",
+    )
 
     def __init__(
         self,
@@ -502,24 +511,21 @@ default="quadratic"
             "output_strategy": (no_output, no_set),
         }
 
-    def _losses(self):
+    def _loss(self, output_set):
         if self.loss != "fenchel_young":
-            return {}
-        return {
-            "row_loss": functools.partial(fenchel_young, **self._output_set),
-            "output_map": functools.partial(_keras_ops.project, **self._output_set),
-        }
-
-    def _projects_after(self):
-        """Whether predictions are the projection of the network's outputs:
-        ``output_strategy="post"``, or scores trained with the Fenchel-Young
-        loss."""
-        return self.output_strategy == "post" or self.loss == "fenchel_young"
+            return super()._loss(output_set)
+        # scores trained with the projection's Fenchel-Young loss, predicted
+        # (and evaluated) through the projection
+        return Loss(
+            row_loss=functools.partial(fenchel_young, **output_set),
+            output_map=functools.partial(_keras_ops.project, **output_set),
+            projects_after=True,
+        )
 
 
 def _has_refit(search):
     """Whether a search has a refitted network to continue (else, why not)."""
-    if not hasattr(search, "alpha_") or not hasattr(search, "model_"):
+    if not hasattr(search, "alpha_") or not search.__sklearn_is_fitted__():
         raise AttributeError(
             f"{type(search).__name__}.partial_fit continues the network that "
             "fit refitted with the chosen alpha_; call fit first (it searches "
@@ -966,82 +972,30 @@ def _score(scorer, estimator, X, y, sample_weight, test):
 
 def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, scorer):
     """Fit every candidate ``(alpha, train, test)`` on its rows as one stack
-    of networks (:class:`skconstrain._networks.Stack`; in chunks when they
-    would take more than ``_training.STACK_MEMORY``), then score each on its
-    held-out rows; the fit time of each is its stack's divided by their number
-    (with its share of the preparation).
+    of networks (:meth:`BaseConstrainedRegressor._fit_stack`), and score
+    each on its held-out rows.
 
     ``template`` (a :class:`ConstrainedRegressor` of the search's
     hyperparameters) is prepared for the first candidate's rows as a fit
-    would (its checks and warnings, its network): the stack takes its
-    architecture, and each member is scored through it, its network holding
-    the member's weights in turn. ``X`` are the rows as given (a DataFrame
-    keeps its column names for the template and the scorer), ``X_valid`` the
-    same rows validated (the members' data).
+    would (its checks and warnings, its network), and each member is scored
+    through it. ``X`` are the rows as given (a DataFrame keeps its column
+    names for the template and the scorer), ``X_valid`` the same rows
+    validated (the members' data).
     """
-    start = time.perf_counter()
 
     def rows(X, train):
         weights = None if sample_weight is None else sample_weight[train]
         return _safe_indexing(X, train), _safe_indexing(y, train), weights
 
-    # each member draws from the search's random state as given (the
-    # template's preparation draws from its own copy)
-    state = _copied(template.random_state)
-    template._prepare_fit(*rows(X, candidates[0][1]), False)
-    prepared = [
-        template._member(*rows(X_valid, train), alpha, state)
-        for alpha, train, _ in candidates
-    ]
-    members = [member for _, member, _ in prepared]
-    # the largest batch is the trace's (each member's own is an input)
-    width = max(member.batch_size for member in members)
-    losses = template._losses()
-    n_weights = sum(int(np.prod(w.shape)) for w in members[0].weights)
-    units = sum(template._hidden_sizes()) + template.n_outputs_
-    out = []
-    prepare_time = time.perf_counter() - start
-    for part in _training.chunks(members, n_weights, units):
-        begin = time.perf_counter()
-        size = len(members[part])
-        key = None
-        if template._key is not None:
-            key = ("stack", size, width, *template._key)
+    def score(k, estimator):
+        return _score(scorer, estimator, X, y, sample_weight, candidates[k][2])
 
-        def make(size=size):
-            return _training.StackEngine(
-                template.model_, size, losses.get("row_loss"), width
-            )
-
-        with _training.borrow(key, make) as engine:
-            results = _training.train_stack(
-                engine,
-                members[part],
-                epochs=template.epochs,
-                learning_rate=template.learning_rate,
-                tol=template.tol,
-                n_iter_no_change=template.n_iter_no_change,
-                output_map=losses.get("output_map"),
-                verbose=template.verbose,
-            )
-            snapshot = engine.snapshot()
-            fit_time = (time.perf_counter() - begin) / size
-            fit_time += prepare_time / len(members)
-            for k, ((alpha, _, test), (plan, _, scaling)) in enumerate(
-                zip(candidates[part], prepared[part], strict=True)
-            ):
-                begin = time.perf_counter()
-                engine.write(k, template.model_, scaling, snapshot)
-                template.alpha = float(alpha)
-                history, stopped = results[k]
-                with warnings.catch_warnings():
-                    # the search sums up its members' convergence in one warning
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    template._end_fit(plan, history, stopped)
-                score = _score(scorer, template, X, y, sample_weight, test)
-                elapsed = time.perf_counter() - begin
-                out.append((float(score), fit_time, elapsed, stopped))
-    return out
+    return template._fit_stack(
+        rows(X, candidates[0][1]),
+        [(*rows(X_valid, train), alpha) for alpha, train, _ in candidates],
+        template.random_state,
+        score,
+    )
 
 
 def _cv_results(alphas, scores, fit_times, score_times):
@@ -1209,6 +1163,11 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         "targets' empirical quantiles"
     )
 
+    # one target, its levels ordered: no target lies outside the set, and
+    # one level is median (or single-quantile) regression
+    _targets_in_output_set = False
+    _structural_params = (*BaseConstrainedRegressor._structural_params, "quantiles")
+
     _parameter_constraints: dict = {
         **BaseConstrainedRegressor._parameter_constraints,
         "quantiles": ["array-like", Real],
@@ -1322,39 +1281,25 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
             )
         if reset:
             self.quantiles_ = self._levels()
-            # predictions: one column per level; a scalar level predicts 1-D,
-            # as QuantileRegressor(quantile=q) does
-            self._y_ndim = 1 if np.ndim(self.quantiles) == 0 else 2
         return X, y.reshape(-1)
 
-    def _losses(self):
-        columns = functools.partial(_pinball, levels=tuple(self.quantiles_))
-        return {
-            "row_loss": lambda y, q: ops.sum(columns(y, q), axis=-1),
-            "column_loss": columns,
-        }
+    def _prediction_ndim(self, y):
+        # one column per level; a scalar level predicts 1-D, as
+        # QuantileRegressor(quantile=q) does
+        return 1 if np.ndim(self.quantiles) == 0 else 2
 
-    def _column_scale(self, y, sample_weight):
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
-        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight)
-        constant = _weighted_quantiles(y, w, self.quantiles_)
-        u = y[:, None] - constant[None, :]
-        levels = self.quantiles_[None, :]
-        losses = np.maximum(levels * u, (levels - 1) * u)
-        return (w @ losses) / max(len(y), 1)
-
-    def _score_start(self, data):
-        y = np.asarray(data.y, dtype=np.float64).reshape(-1)
-        w = np.asarray(data.sample_weight, dtype=np.float64)
-        start = _weighted_quantiles(y, w, self.quantiles_)
-        spread = np.full(len(start), float(data.target_std[0]))
-        return super()._score_start_from(start, spread)
-
-    def _target_violation(self, y):
-        return None  # one target: nothing to lie outside a set of rows
-
-    def _warn_degenerate(self):
-        pass  # one level is median (or single-quantile) regression
+    def _loss(self, output_set):
+        # the pinball loss of each level, relative to the best constant
+        # quantiles', and the predictions start at those quantiles
+        levels = self.quantiles_
+        columns = functools.partial(_pinball, levels=tuple(levels))
+        return Loss(
+            row_loss=lambda y, q: ops.sum(columns(y, q), axis=-1),
+            column_loss=columns,
+            column_scale=functools.partial(_constant_pinball, levels=levels),
+            score_start=functools.partial(_quantile_start, levels=levels),
+            projects_after=self.output_strategy == "post",
+        )
 
     # ---------------------------------------------------------- calibration
     def fit(self, X, y, sample_weight=None):
@@ -1431,7 +1376,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
                 UserWarning,
                 stacklevel=2,
             )
-        elif self.conformal is not None and not hasattr(self, "model_"):
+        elif self.conformal is not None and not self.__sklearn_is_fitted__():
             warnings.warn(
                 f"{type(self).__name__}: conformal={self.conformal} is ignored "
                 "by partial_fit, which trains on every row it is given; call "
@@ -1462,7 +1407,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         -------
         self : ConstrainedQuantileRegressor
         """
-        check_is_fitted(self, "model_")
+        check_is_fitted(self)
         Q = self._uncalibrated(X)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -1548,7 +1493,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         >>> model.level_estimator(0.95).predict(X).shape
         (60,)
         """
-        check_is_fitted(self, "model_")
+        check_is_fitted(self)
         found = np.flatnonzero(np.isclose(self.quantiles_, quantile, rtol=0))
         if not found.size:
             raise ValueError(
@@ -1575,7 +1520,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         -------
         score : float
         """
-        check_is_fitted(self, "model_")
+        check_is_fitted(self)
         y = np.asarray(y)
         if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
             raise ValueError(
@@ -1659,6 +1604,26 @@ class QuantileLevel(RegressorMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return True
+
+
+def _constant_pinball(y, sample_weight, levels):
+    """The pinball loss of each level's best constant (the weighted
+    quantile of ``y``)."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight)
+    constant = _weighted_quantiles(y, w, levels)
+    u = y[:, None] - constant[None, :]
+    losses = np.maximum(levels[None, :] * u, (levels[None, :] - 1) * u)
+    return (w @ losses) / max(len(y), 1)
+
+
+def _quantile_start(data, levels):
+    """Where the quantiles start: the weighted quantiles of the training
+    targets, with their standard deviation as the spread."""
+    y = np.asarray(data.y, dtype=np.float64).reshape(-1)
+    w = np.asarray(data.sample_weight, dtype=np.float64)
+    start = _weighted_quantiles(y, w, levels)
+    return start, np.full(len(start), float(data.target_std[0]))
 
 
 def _pinball(y, q, levels):

@@ -926,7 +926,7 @@ def test_tiny_targets_are_learned():
         ).fit(X, c * Y)
         scores.append(model.score(X, c * Y))
         # the first epoch's loss is on the scale of the targets' variance
-        assert model.history_["loss"][0] * model._loss_weight < 3
+        assert model.history_["loss"][0] * model._spec.loss_weight < 3
     assert scores[1] > 0.15 and abs(scores[1] - scores[0]) < 0.01
 
 
@@ -1036,7 +1036,6 @@ def test_warm_start_and_partial_fit_take_a_new_batch_size():
     np.testing.assert_allclose(stream.loss_curve_, again.loss_curve_, rtol=1e-5)
 
 
-
 def test_shuffle_is_an_input_of_the_epoch_that_a_warm_start_may_change():
     """shuffle=False trains in the rows' given order, so the epochs' seeds
     (random_state) no longer matter; a warm start may switch it, on the same
@@ -1126,9 +1125,7 @@ def test_every_estimator_stores_the_shared_hyperparameters_it_is_given():
             marker = object()
             assert cls(**{name: marker}).get_params(deep=False)[name] is marker
     defaults = {
-        cls: {
-            name: p.default for name, p in inspect.signature(cls).parameters.items()
-        }
+        cls: {name: p.default for name, p in inspect.signature(cls).parameters.items()}
         for cls in estimators
     }
     for name in shared:

@@ -63,6 +63,7 @@ __all__ = [
     "moments",
     "r2_scores",
     "shapes_key",
+    "Objective",
     "thread_budget",
     "train",
     "widened",
@@ -182,6 +183,30 @@ def configure_runtime():
             return
         _runtime_configured = True
         module.configure(thread_budget())
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What an engine trains on and evaluates with (each None: the squared
+    error on the outputs).
+
+    Attributes
+    ----------
+    row_loss : callable or None
+        ``row_loss(y, outputs)``: each row's training loss, summed over the
+        outputs.
+    output_map : callable or None
+        Maps the network's outputs to the predictions that evaluation (and
+        early stopping) scores: the projection of scores trained with a
+        Fenchel-Young ``row_loss``, the mean of an ensemble's members.
+    column_loss : callable or None
+        ``column_loss(y, predictions)``: the evaluated loss of each row and
+        output column (the pinball loss of each quantile level, say).
+    """
+
+    row_loss: object = None
+    output_map: object = None
+    column_loss: object = None
 
 
 @dataclass

@@ -40,7 +40,13 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from skconstrain._training import _FORWARDS, _TWINS, _sparse_chunk, widened
+from skconstrain._training import (
+    _FORWARDS,
+    _TWINS,
+    Objective,
+    _sparse_chunk,
+    widened,
+)
 
 
 def configure(budget):
@@ -311,9 +317,7 @@ class Engine:
         *,
         batch_size,
         penalties=(),
-        row_loss=None,
-        output_map=None,
-        column_loss=None,
+        objective=None,
         body=None,
     ):
         self.model = model
@@ -326,9 +330,10 @@ class Engine:
         ]:  # private: the order stateless_apply expects; pinned by the tests
             raise ValueError("the optimizer was not built for the body's weights")
         self.batch_size = int(batch_size)
-        self.row_loss = row_loss
-        self.output_map = output_map
-        self.column_loss = column_loss
+        objective = Objective() if objective is None else objective
+        self.row_loss = objective.row_loss
+        self.output_map = objective.output_map
+        self.column_loss = objective.column_loss
         self._penalties = list(penalties)
         # where the body's variables sit among the model's
         position = {id(v): i for i, v in enumerate(model.variables)}
@@ -338,7 +343,9 @@ class Engine:
         ]
         self._read(model, optimizer)  # until a fit loads its own
         self._epochs = {}
-        self._evaluate = jax.jit(_evaluate(self.body, output_map, column_loss))
+        self._evaluate = jax.jit(
+            _evaluate(self.body, self.output_map, self.column_loss)
+        )
 
     def _epoch(self, width):
         found = self._epochs.get(width)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from skconstrain._training import (
     _FORWARDS,
     _TWINS,
+    Objective,
     _sparse_chunk,
     widened,
 )
@@ -269,23 +270,15 @@ class Engine:
     batch_size : int
         Rows per step by default (the last step of an epoch takes the rest);
         an input of the traced epoch, so :meth:`run_epoch` may use another.
-    shuffle : bool
-        Draw a new order of the rows every epoch.
     penalties : sequence, default=()
         Objects of ``model`` whose ``scale`` attribute is fed at run time
         (``penalty_scale`` of :meth:`run_epoch`).
     jit_compile : bool, default=False
         Compile the epoch with XLA.
-    row_loss : callable or None, default=None
-        ``row_loss(y, outputs)``: the training loss of each row, summed over
-        the outputs (it is divided by their number); None: squared error.
-    output_map : callable or None, default=None
-        Maps the network's outputs to predictions for :meth:`evaluate` (e.g.
-        the projection of scores trained with a Fenchel-Young ``row_loss``).
-    column_loss : callable or None, default=None
-        ``column_loss(y, predictions)``: the loss of each row and output
-        column that :meth:`evaluate` reports (the pinball loss of each
-        quantile level, say); None: squared error.
+    objective : Objective or None, default=None
+        The row loss trained on (divided by the outputs' number), and the
+        output map and column loss that :meth:`evaluate` reports; None: the
+        squared error.
     body : keras.Model or None, default=None
         What the data go through in training and :meth:`evaluate`: ``model``
         after fixed first layers whose work :func:`as_tensors` did once on the
@@ -302,14 +295,13 @@ class Engine:
         batch_size,
         penalties=(),
         jit_compile=False,
-        row_loss=None,
-        output_map=None,
-        column_loss=None,
+        objective=None,
         body=None,
     ):
-        self.row_loss = row_loss
-        self.output_map = output_map
-        self.column_loss = column_loss
+        objective = Objective() if objective is None else objective
+        self.row_loss = objective.row_loss
+        self.output_map = objective.output_map
+        self.column_loss = objective.column_loss
         self.model = model
         self.body = model if body is None else body
         self.optimizer = optimizer
