@@ -496,7 +496,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 monotonic_cst=monotonic_cst,
                 loss_weight=_loss_weight(data),
             )
-            self._build(seeds.network, data, scaling)
+            self._new_network(seeds.network, data, scaling)
         penalty_scale = _penalty_scale(self.alpha, n_samples, self._spec.loss_weight)
         self._set_penalty_scale(penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)
@@ -1042,7 +1042,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
     def _hidden_sizes(self):
         return [int(h) for h in np.atleast_1d(np.asarray(self.hidden_layer_sizes))]
 
-    def _base_network(self, meta, seed, scaling=None):
+    def _architecture(self, meta, seed, scaling=None):
         """The default MLP (monotone with ``monotonic_cst``), or the user's
         model; ``scaling``: the default MLP's :class:`InputScaling` (None: an
         engine's copy, whose weights are loaded)."""
@@ -1064,16 +1064,18 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             n_features, n_outputs, hidden, self.activation, seed, scaling
         )
 
-    def _build_model(self, X_shape, seed, data=None, scaling=None):
-        """The whole network: one (:meth:`_build_member`), or with
-        ``ensemble_size > 1`` an ensemble of members seeded from ``seed``
-        whose prediction is their mean (:func:`_networks.ensemble`),
-        projected back onto the sphere when the head keeps outputs on it."""
+    def _network(self, seed, data, scaling):
+        """The whole network for the spec's rows: one
+        (:meth:`_member_network`), or with ``ensemble_size > 1`` an ensemble
+        of members seeded from ``seed`` whose prediction is their mean
+        (:func:`_networks.ensemble`), projected back onto the sphere when the
+        head keeps outputs on it. ``data`` and ``scaling``: see
+        :meth:`_member_network`."""
         size = int(self.ensemble_size)
         if size == 1:
-            return self._build_member(X_shape, seed, data, scaling)
+            return self._member_network(seed, data, scaling)
         members = [
-            self._build_member(X_shape, _member_seed(seed, m), data, scaling)
+            self._member_network(_member_seed(seed, m), data, scaling)
             for m in range(size)
         ]
         reproject = None
@@ -1087,21 +1089,23 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             reproject = output_set
         return _networks.ensemble(members, reproject)
 
-    def _build_member(self, X_shape, seed, data=None, scaling=None):
-        """One network; ``seed`` seeds its initial weights.
+    def _member_network(self, seed, data, scaling):
+        """One network (of :meth:`_architecture`, its weight settings, its
+        target scaling and its head); ``seed`` seeds its initial weights.
 
         The default MLP starts with an :class:`InputScaling` (``scaling``)
         and its outputs go through a :class:`TargetScaling` onto the training
         targets' (``data``'s) mean and standard deviation per output
-        (:func:`_score_start`), before the head. Without ``data``, an
-        engine's copy, whose weights are loaded.
+        (:meth:`_score_start`), before the head. ``data`` and ``scaling``
+        None: a twin whose weights will be loaded (:meth:`_twin_network`).
         """
+        X_shape = self._spec.fit_shape
         meta = {
             "n_features_in_": X_shape[1],
             "n_outputs_": self.n_outputs_,
             "X_shape_": X_shape,
         }
-        net = self._base_network(meta, seed, scaling)
+        net = self._architecture(meta, seed, scaling)
         _networks.apply_weight_settings(
             net, self._penalty_object(), self.kernel_constraint, self.bias_constraint
         )
@@ -1126,7 +1130,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             outputs = head(**output_set, **extra, name=name)(outputs)
         return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
-    def _build(self, seed, data, scaling):
+    def _new_network(self, seed, data, scaling):
         """A new network (its weights seeded by ``seed``) and optimizer for
         the spec's data, as ``model_``.
 
@@ -1135,12 +1139,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         ``epsilon`` by it, so the training, like the stopping, does not depend
         on the units of ``y``.
         """
-        model = self._build_model(
-            self._spec.fit_shape,
-            seed=seed,
-            data=data,
-            scaling=scaling,
-        )
+        model = self._network(seed, data, scaling)
         optimizer = keras.optimizers.Adam(self.learning_rate, name="adam")
         # Compiled only so that the optimizer (and its state) is saved with the
         # network; training does not use Model.fit.
@@ -1148,10 +1147,15 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         optimizer.build(model.trainable_variables)
         self.model_ = model
 
+    def _twin_network(self):
+        """A network of ``model_``'s architecture whose weights do not matter
+        (an engine's, into which a fit's weights are loaded)."""
+        return self._network(seed=0, data=None, scaling=None)
+
     def _new_engine(self, batch_size):
         """An engine with a network like ``model_`` (its weights do not
         matter); ``batch_size``: its default batch (each fit passes its own)."""
-        model = self._build_model(self._spec.fit_shape, seed=0)
+        model = self._twin_network()
         loss = self._fit_loss()
         size = _networks.ensemble_size(model)
         if size > 1:  # members trained each on its own loss; predictions: the mean
