@@ -182,6 +182,26 @@ class _Seeds:
     epochs: int
 
 
+def _spec_of_old_state(state, structural_params):
+    """The :class:`FitSpec` of a state pickled before it existed (0.3 and
+    early 0.4 kept its parts as separate attributes), which are removed."""
+    built = state.pop("_built_with")
+    for name in ("_key", "_batch_size"):
+        state.pop(name, None)
+    signs = state.pop("_monotonic_cst")
+    return FitSpec(
+        hyperparameters=tuple(
+            (name, built[name]) for name in structural_params if name in built
+        ),
+        fit_shape=tuple(state.pop("_fit_shape")),
+        n_outputs=state["n_outputs_"],
+        y_ndim=state.pop("_y_ndim"),
+        output_set=state.pop("_output_set"),
+        monotonic_cst=None if signs is None else tuple(signs),
+        loss_weight=state.pop("_loss_weight"),
+    )
+
+
 def _loss_weight(data):
     """What the objective's gradient is multiplied by: 1 / the targets'
     variance (the loss of the best constant), 1 where it is 0."""
@@ -1265,6 +1285,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         state = dict(state)
         if isinstance(state.get("_spec"), dict):
             state["_spec"] = FitSpec(**state["_spec"])
+        elif "_built_with" in state:  # pickled before the spec held them
+            state["_spec"] = _spec_of_old_state(state, self._structural_params)
         if isinstance(state.get("model_"), bytes):
             _training.configure_runtime()
             with _training.precision():

@@ -621,9 +621,12 @@ def test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other(params):
         "model, X = pickle.loads(sys.stdin.buffer.read())\n"
         "import keras\n"
         f"assert keras.backend.backend() == {other!r}\n"
-        "if keras.backend.backend() == 'jax':\n"
+        "pred = model.predict(X)\n"
+        "model.set_params(warm_start=True).fit(X, pred)\n"
+        "pickle.dumps(model)\n"
+        "if keras.backend.backend() == 'jax':  # loaded, predicted, fitted, saved\n"
         "    assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
-        "sys.stdout.buffer.write(pickle.dumps(model.predict(X)))\n"
+        "sys.stdout.buffer.write(pickle.dumps(pred))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": other}
     done = subprocess.run(
@@ -1134,3 +1137,30 @@ def test_every_estimator_stores_the_shared_hyperparameters_it_is_given():
             assert defaults[ConstrainedQuantileRegressor][name] == "post"
             continue
         assert len(values) == 1, (name, values)
+
+
+def test_a_model_pickled_before_the_fit_spec_loads_predicts_and_continues():
+    """Pickles written by the code before FitSpec (commit 356fbe4, with its
+    separate _built_with, _output_set, ... attributes; tests/data) load,
+    predict as they did, and a warm start continues them."""
+    from pathlib import Path
+
+    from skconstrain import ConstrainedQuantileRegressor
+
+    data = Path(__file__).parent / "data"
+    X = np.load(data / "before_fitspec_X.npy")
+    expected = np.load(data / "before_fitspec_pred.npy")
+    with open(data / "regressor_before_fitspec.pkl", "rb") as f:
+        reg = pickle.load(f)
+    with open(data / "quantile_before_fitspec.pkl", "rb") as f:
+        quantile = pickle.load(f)
+    assert isinstance(quantile, ConstrainedQuantileRegressor)
+    # float64 forward passes of the same weights
+    np.testing.assert_allclose(reg.predict(X), expected[:, :3], rtol=1e-9, atol=1e-12)
+    assert quantile.predict(X).shape == (len(X),)  # a scalar level: 1-D
+    np.testing.assert_allclose(quantile.predict(X), expected[:, 3], rtol=1e-9)
+    Y = np.abs(X) / np.abs(X).sum(axis=1, keepdims=True)
+    reg.set_params(warm_start=True).fit(X, Y)  # the same network, no "changed"
+    assert reg.n_iter_ == 4
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        reg.set_params(hidden_layer_sizes=(5,)).fit(X, Y)

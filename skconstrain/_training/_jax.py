@@ -30,6 +30,7 @@ is untouched), so the input scaling and the float64 forward pass of
 
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -47,6 +48,26 @@ from skconstrain._training import (
     _sparse_chunk,
     widened,
 )
+
+
+def _no_tensorflow_in_keras_serialization():
+    """Keras's serialization (saving a network, and the float64 twin of
+    :func:`widened`) asks ``tf.available``, a lazy module of Keras, for every
+    object it serializes, which imports TensorFlow wherever it is installed
+    (as it is with skconstrain), seconds of start-up and memory. Under JAX
+    no object can be TensorFlow's while TensorFlow is not imported, so the
+    answer is no. Private (``keras.src.utils.module_utils``, no public
+    equivalent); pinned by
+    ``tests/test_estimators.py::test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other``.
+    A process that imported TensorFlow itself is left as it is."""
+    from keras.src.utils import module_utils
+
+    lazy = getattr(module_utils, "tensorflow", None)
+    if "tensorflow" not in sys.modules and getattr(lazy, "_available", 0) is None:
+        lazy._available = False
+
+
+_no_tensorflow_in_keras_serialization()
 
 
 def configure(budget):
