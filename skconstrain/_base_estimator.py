@@ -61,10 +61,6 @@ PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
 STRATEGIES = ("project", "activation", "penalty", "post")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-#: Instance attributes that are not fitted state: scikit-learn's methods
-#: (``set_fit_request``, ``set_output``) store them, and a failed fit keeps them.
-_KEPT_ON_FAILURE = frozenset({"_metadata_request", "_sklearn_output_config"})
-
 
 def _comparable(value):
     """A comparable copy of a hyperparameter value (objects by their params)."""
@@ -374,6 +370,50 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    #: The hyperparameters that take an object of ours or its registry name.
+    _named_objects = ("kernel_constraint", "bias_constraint", "penalty")
+
+    def set_params(self, **params):
+        """Set the hyperparameters, nested keys of a named object included.
+
+        As :meth:`sklearn.base.BaseEstimator.set_params`, and a nested key
+        such as ``kernel_constraint__max_value`` works where the
+        constraint or the penalty is given by its name: the name becomes
+        the object it stands for (``"max_norm"``: ``MaxNorm()``; a
+        ``penalty`` name: its regularizer with ``factor=1``, as a fit reads
+        the name, so ``alpha`` stays the strength), whose parameter is then
+        set. So a grid over ``kernel_constraint__max_value`` works in
+        :class:`~sklearn.model_selection.GridSearchCV` and a ``Pipeline``.
+
+        Parameters
+        ----------
+        **params
+            Hyperparameters, and ``<name>__<parameter>`` keys.
+
+        Returns
+        -------
+        self : estimator instance
+
+        Examples
+        --------
+        >>> from skconstrain import ConstrainedRegressor
+        >>> reg = ConstrainedRegressor(kernel_constraint="max_norm")
+        >>> reg.set_params(kernel_constraint__max_value=3.0).kernel_constraint
+        MaxNorm(max_value=3.0, axis=None)
+        """
+        heads = {key.partition("__")[0] for key in params if "__" in key}
+        for name in heads.intersection(self._named_objects):
+            value = params.get(name, getattr(self, name, None))
+            if not isinstance(value, str):
+                continue
+            if name == "penalty":
+                params[name] = _named_penalty(
+                    value, params.get("l1_ratio", self.l1_ratio)
+                )
+            else:
+                params[name] = _constraints.get(value)
+        return super().set_params(**params)
+
     def __sklearn_is_fitted__(self):
         """Fitted: a fit built a network (its spec and ``model_``)."""
         return hasattr(self, "_spec") and hasattr(self, "model_")
@@ -429,6 +469,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental):
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
+        before = set(vars(self))
         try:
             # float64 is float64 on every backend (JAX's x64 mode, scoped)
             with _training.precision():
@@ -461,7 +502,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 return self._end_fit(plan, history, stopped)
         except BaseException:
             if not continuing:  # a new fit that failed: nothing of it stays
-                self._forget_fit()
+                self._forget_fit(before)
             raise
 
     def _prepare_fit(self, X, y, sample_weight, incremental):
@@ -553,6 +594,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             x_scaling=scaling,
             column_scale=_column_scale(loss, y, sample_weight),
         )
+        _training.check_targets(data)
         if validation is not None:
             validation = _training.as_tensors(
                 *validation,
@@ -631,12 +673,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             ``(X, y, sample_weight, alpha)`` per member: validated rows.
         random_state : None, int or RandomState
         score : callable
-            ``score(k, estimator) -> float``.
+            ``score(k, estimator)``: a score, or a dict of them.
 
         Returns
         -------
         results : list of tuple
-            Per member: ``(score, fit_time, score_time, stopped)``, the fit
+            Per member: ``(score, fit_time, score_time, stopped)`` (``score``
+            as ``score`` returned it), the fit
             time its stack's divided by its members (with its share of the
             preparation), ``stopped`` whether its stopping rule ended it.
         """
@@ -693,7 +736,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         self._end_fit(plan, history, stopped)
                     value = score(first_k + k, self)
                     elapsed = time.perf_counter() - begin
-                    out.append((float(value), fit_time, elapsed, stopped))
+                    out.append((value, fit_time, elapsed, stopped))
         return out
 
     def _end_fit(self, plan, history, stopped):
@@ -787,8 +830,23 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """Checks beyond ``_parameter_constraints``: names and objects."""
         self._penalty_object()
         for name in ("kernel_constraint", "bias_constraint"):
-            _constraints.get(getattr(self, name))
+            try:
+                _constraints.get(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(
+                    f"The {name!r} parameter of {type(self).__name__}: {exc}"
+                ) from None
         self._check_output_hyperparameters()
+        if isinstance(self.activation, str):
+            try:
+                keras.activations.get(self.activation)
+            except ValueError:
+                raise ValueError(
+                    f"The 'activation' parameter of {type(self).__name__} must "
+                    "be the name of a Keras activation (such as 'relu', 'tanh', "
+                    "'gelu', 'silu' or 'elu'; see keras.activations) or a "
+                    f"callable; got {self.activation!r}."
+                ) from None
         hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
         if hidden.dtype.kind not in "iu" or (hidden < 1).any():
             raise ValueError(
@@ -1033,26 +1091,40 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
         return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
-    def _forget_fit(self):
+    def _forget_fit(self, before):
         """Remove everything a failed new fit left, so that no half-fitted
-        state stays: every attribute but the hyperparameters (and what
-        scikit-learn's own methods store on the instance, such as the
-        metadata requests of ``set_fit_request``). Derived, not listed, so a
-        fitted attribute added later is forgotten too."""
-        keep = set(self.get_params(deep=False)) | _KEPT_ON_FAILURE
+        state stays: what this fit added (the names not in ``before``, the
+        instance's attributes when it began) and the fitted state of an
+        earlier fit (:meth:`_is_fitted_state`). What was set on the instance
+        from outside stays: the hyperparameters, and what scikit-learn stores
+        there (``set_fit_request``'s metadata requests, ``set_output``'s
+        config, the callback context a ``Pipeline`` sets on its step while
+        it fits it and deletes afterwards)."""
+        params = set(self.get_params(deep=False))
         for name in list(vars(self)):
-            if name not in keep:
+            if name not in params and (
+                name not in before or self._is_fitted_state(name)
+            ):
                 delattr(self, name)
+
+    #: The fitted attributes that are private (the public ones end in "_").
+    _private_fitted = ("_spec", "_predict_fn")
+
+    @classmethod
+    def _is_fitted_state(cls, name):
+        """Whether the attribute ``name`` is a fit's: scikit-learn's
+        convention for fitted attributes (a name ending in "_", as
+        ``check_is_fitted`` reads them) or one of ``_private_fitted``."""
+        return (
+            name.endswith("_") and not name.startswith("__")
+        ) or name in cls._private_fitted
 
     # ------------------------------------------------------------- building
     def _penalty_object(self):
         if self.penalty is None:
             return None
         if isinstance(self.penalty, str):
-            named = _regularizers.get(self.penalty)
-            if isinstance(named, _regularizers.ElasticNet):  # also Keras's l1_l2
-                return _regularizers.ElasticNet(1.0, l1_ratio=self.l1_ratio)
-            return named.set_params(factor=1.0)
+            return _named_penalty(self.penalty, self.l1_ratio)
         return clone(_regularizers.get(self.penalty), safe=False)
 
     def _batch_size_for(self, n_samples):
@@ -1233,7 +1305,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             float64; 1-D when ``y`` was 1-D in ``fit``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         X = validate_data(
             self,
             X,
@@ -1243,6 +1315,11 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
         pred = self._finish(self._predict_network(X))
         return pred.ravel() if self._spec.y_ndim == 1 else pred
+
+    def _check_fitted(self):
+        """Raise :class:`~sklearn.exceptions.NotFittedError` unless a fit
+        built a network (a subclass may say more)."""
+        check_is_fitted(self)
 
     def _finish(self, pred):
         """Project the network's outputs where the loss says so
@@ -1324,6 +1401,16 @@ def default_batch_size(n_samples):
 
 #: ``ensemble_size``'s default.
 ENSEMBLE_SIZE = 1
+
+
+def _named_penalty(name, l1_ratio):
+    """The regularizer that ``penalty=name`` trains with: the registry's,
+    with ``factor=1`` (``alpha`` is the strength) and, for the elastic net,
+    ``l1_ratio``."""
+    named = _regularizers.get(name)
+    if isinstance(named, _regularizers.ElasticNet):  # also Keras's l1_l2
+        return _regularizers.ElasticNet(1.0, l1_ratio=l1_ratio)
+    return named.set_params(factor=1.0)
 
 
 def _member_seed(seed, m):

@@ -82,11 +82,19 @@ def free_name(net, name):
 
 
 def spread(mean, std, dtype):
-    """``std``, with 1 where it is 0 or too small to divide by at ``dtype``'s
-    precision relative to ``mean`` (as :class:`~sklearn.preprocessing.
-    StandardScaler` leaves constant columns unscaled)."""
-    tiny = 10 * np.finfo(dtype).eps * np.maximum(np.abs(mean), 1.0)
-    return np.where(std > tiny, std, 1.0)
+    """``std``, with 1 where the column is constant at ``dtype``'s precision:
+    0, or too small relative to ``mean`` to change a value of that size (as
+    :class:`~sklearn.preprocessing.StandardScaler` leaves constant columns
+    unscaled). A small spread of values near 0 is not constant: the floor
+    depends on the values' size, not on their units.
+
+    Examples
+    --------
+    >>> spread(np.array([0.0, 1e6, 5.0]), np.array([1e-9, 1e-9, 0.0]), np.float64)
+    array([1.e-09, 1.e+00, 1.e+00])
+    """
+    tiny = np.finfo(dtype).eps * np.abs(mean)
+    return np.where((std > tiny) & (std > 0), std, 1.0)
 
 
 #: The head that ends the network for each output strategy that has one, and

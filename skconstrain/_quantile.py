@@ -25,7 +25,6 @@ from sklearn.utils import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
     _num_samples,
-    check_is_fitted,
 )
 
 from skconstrain._base_estimator import (
@@ -192,6 +191,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
     # one level is median (or single-quantile) regression
     _targets_in_output_set = False
     _structural_params = (*BaseConstrainedRegressor._structural_params, "quantiles")
+    _private_fitted = (*BaseConstrainedRegressor._private_fitted, "_conformal")
 
     _parameter_constraints: dict = {
         **BaseConstrainedRegressor._parameter_constraints,
@@ -364,6 +364,13 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
                 "ceil((n + 1) tau)-th of n residuals). Raise 'conformal', or "
                 "give more rows."
             )
+        if n_calibration >= n_samples:
+            raise ValueError(
+                f"conformal={self.conformal} holds out {n_calibration} of "
+                f"{n_samples} rows to calibrate, which leaves none to train the "
+                "network on. Lower 'conformal' (a share in (0, 1) of the rows), "
+                "or give more rows."
+            )
         split = train_test_split(
             *parts,
             test_size=n_calibration,
@@ -432,7 +439,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         -------
         self : ConstrainedQuantileRegressor
         """
-        check_is_fitted(self)
+        self._check_fitted()
         Q = self._uncalibrated(X)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -518,7 +525,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         >>> model.level_estimator(0.95).predict(X).shape
         (60,)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         found = np.flatnonzero(np.isclose(self.quantiles_, quantile, rtol=0))
         if not found.size:
             raise ValueError(
@@ -545,7 +552,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         -------
         score : float
         """
-        check_is_fitted(self)
+        self._check_fitted()
         y = np.asarray(y)
         if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
             raise ValueError(

@@ -13,9 +13,17 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skconstrain import ConstrainedRegressor, NormProjector, ProjectedRegressor
+from skconstrain import (
+    ConstrainedQuantileRegressor,
+    ConstrainedRegressor,
+    ConstrainedRegressorCV,
+    NormProjector,
+    ProjectedRegressor,
+)
 from skconstrain.projections import distance, project
 
 RNG = np.random.default_rng(0)
@@ -26,6 +34,40 @@ FAST = dict(hidden_layer_sizes=(4,), epochs=2, random_state=0)
 
 def est(**params):
     return ConstrainedRegressor(**{**FAST, **params})
+
+
+class Fit:
+    """A fit to make: the estimator, and the arguments of its ``fit``."""
+
+    def __init__(self, estimator, *args, **kwargs):
+        self.estimator, self.args, self.kwargs = estimator, args, kwargs
+
+
+def bare(fit):
+    return fit.estimator.fit(*fit.args, **fit.kwargs)
+
+
+def in_a_pipeline(fit):
+    # a Pipeline sets a callback context on its step while fitting it
+    # (scikit-learn 1.9) and deletes it afterwards
+    kwargs = {f"regressor__{key}": value for key, value in fit.kwargs.items()}
+    return Pipeline([("regressor", fit.estimator)]).fit(*fit.args, **kwargs)
+
+
+def in_a_search(fit):
+    # one split that trains on every row: the fit sees the rows bare would
+    rows = np.arange(np.shape(fit.args[0])[0])
+    search = GridSearchCV(
+        fit.estimator,
+        {"epochs": [fit.estimator.epochs]},  # the case's own value
+        cv=[(rows, rows)],
+        error_score="raise",
+        refit=False,
+    )
+    return search.fit(*fit.args, **fit.kwargs)
+
+
+WAYS = {"bare": bare, "pipeline": in_a_pipeline, "grid_search": in_a_search}
 
 
 def with_nan(a):
@@ -73,100 +115,114 @@ def frame(a, columns="abc"):
 # (id, call, exception type, regex the message must match)
 FIT_CASES = [
     # data
-    ("X NaN", lambda: est().fit(with_nan(X), Y), ValueError, "Input X contains NaN"),
-    ("X inf", lambda: est().fit(with_inf(X), Y), ValueError, "Input X contains inf"),
-    ("y NaN", lambda: est().fit(X, with_nan(Y)), ValueError, "Input y contains NaN"),
-    ("y inf", lambda: est().fit(X, with_inf(Y)), ValueError, "Input y contains inf"),
+    ("X NaN", lambda: Fit(est(), with_nan(X), Y), ValueError, "Input X contains NaN"),
+    ("X inf", lambda: Fit(est(), with_inf(X), Y), ValueError, "Input X contains inf"),
+    ("y NaN", lambda: Fit(est(), X, with_nan(Y)), ValueError, "Input y contains NaN"),
+    ("y inf", lambda: Fit(est(), X, with_inf(Y)), ValueError, "Input y contains inf"),
     (
         "X beyond float32",
-        lambda: est().fit(X * 1e300, Y),
+        lambda: Fit(est(), X * 1e300, Y),
         ValueError,
         "beyond the float32 range",
     ),
     (
         "rows differ",
-        lambda: est().fit(X, Y[:-1]),
+        lambda: Fit(est(), X, Y[:-1]),
         ValueError,
         "inconsistent numbers of samples: \\[40, 39\\]",
     ),
-    ("3-D X", lambda: est().fit(X[:, :, None], Y), ValueError, "dim 3"),
+    ("3-D X", lambda: Fit(est(), X[:, :, None], Y), ValueError, "dim 3"),
     (
         "object X",
-        lambda: est().fit(np.full((40, 3), "a", dtype=object), Y),
+        lambda: Fit(est(), np.full((40, 3), "a", dtype=object), Y),
         ValueError,
         "could not convert string to float",
     ),
     (
         "string y",
-        lambda: est().fit(X, np.array(["a"] * 40)),
+        lambda: Fit(est(), X, np.array(["a"] * 40)),
         ValueError,
         "could not convert string to float",
     ),
     (
         # sparse X is taken (as by MLPRegressor), and checked as dense X is
         "sparse X with NaN",
-        lambda: est().fit(sp.csr_matrix(with_nan(X)), Y),
+        lambda: Fit(est(), sp.csr_matrix(with_nan(X)), Y),
         ValueError,
         "Input X contains NaN",
     ),
     (
         "sparse array X of another length",
-        lambda: est().fit(sp.csr_array(X[:-1]), Y),
+        lambda: Fit(est(), sp.csr_array(X[:-1]), Y),
         ValueError,
         "inconsistent numbers of samples",
     ),
-    ("no rows", lambda: est().fit(X[:0], Y[:0]), ValueError, "0 sample\\(s\\)"),
-    ("no features", lambda: est().fit(X[:, :0], Y), ValueError, "0 feature\\(s\\)"),
-    ("width-0 y", lambda: est().fit(X, Y[:, :0]), ValueError, "0 feature\\(s\\)"),
-    ("complex X", lambda: est().fit(X + 1j, Y), ValueError, "Complex data not"),
-    ("complex y", lambda: est().fit(X, Y + 1j), ValueError, "Complex data not"),
+    ("no rows", lambda: Fit(est(), X[:0], Y[:0]), ValueError, "0 sample\\(s\\)"),
+    ("no features", lambda: Fit(est(), X[:, :0], Y), ValueError, "0 feature\\(s\\)"),
+    ("width-0 y", lambda: Fit(est(), X, Y[:, :0]), ValueError, "0 feature\\(s\\)"),
+    # targets whose variation float32 training cannot resolve: an error, not
+    # a fit that scores R^2 = -1e9
+    (
+        "y of a spread of 1e-20",
+        lambda: Fit(est(), X, Y * 1e-20),
+        ValueError,
+        "y varies too little for float32 training",
+    ),
+    (
+        "y varying below float32's step at its size",
+        lambda: Fit(est(), X, 1e6 + Y * 1e-4),
+        ValueError,
+        "y's column 0 varies by .* around 1e\\+06: less than float32.*resolves",
+    ),
+    ("complex X", lambda: Fit(est(), X + 1j, Y), ValueError, "Complex data not"),
+    ("complex y", lambda: Fit(est(), X, Y + 1j), ValueError, "Complex data not"),
     # sample_weight
     (
         "negative weights",
-        lambda: est().fit(X, Y, sample_weight=-np.ones(40)),
+        lambda: Fit(est(), X, Y, sample_weight=-np.ones(40)),
         ValueError,
         "Negative values in data passed to `sample_weight`",
     ),
     (
         "weights' length",
-        lambda: est().fit(X, Y, sample_weight=np.ones(3)),
+        lambda: Fit(est(), X, Y, sample_weight=np.ones(3)),
         ValueError,
         "sample_weight.shape == \\(3,\\), expected \\(40,\\)",
     ),
     (
         "NaN weight",
-        lambda: est().fit(X, Y, sample_weight=with_nan(np.ones((40, 1)))[:, 0]),
+        lambda: Fit(est(), X, Y, sample_weight=with_nan(np.ones((40, 1)))[:, 0]),
         ValueError,
         "sample_weight contains NaN",
     ),
     (
         "2-D weights",
-        lambda: est().fit(X, Y, sample_weight=np.ones((40, 2))),
+        lambda: Fit(est(), X, Y, sample_weight=np.ones((40, 2))),
         ValueError,
         "Sample weights must be 1D",
     ),
     (
         "all-zero weights",
-        lambda: est().fit(X, Y, sample_weight=np.zeros(40)),
+        lambda: Fit(est(), X, Y, sample_weight=np.zeros(40)),
         ValueError,
         "at least one non-zero",
     ),
     # the user's model
     (
         "model returns a layer",
-        lambda: est(model=not_a_model).fit(X, Y),
+        lambda: Fit(est(model=not_a_model), X, Y),
         ValueError,
         "'model' callable must return a built keras.Model",
     ),
     (
         "model of the wrong width",
-        lambda: est(model=wide_model).fit(X, Y),
+        lambda: Fit(est(model=wide_model), X, Y),
         ValueError,
         "output\\(s\\) of width 4, but y has 3 column\\(s\\)",
     ),
     (
         "model with two outputs",
-        lambda: est(model=two_outputs).fit(X, Y),
+        lambda: Fit(est(model=two_outputs), X, Y),
         ValueError,
         "2 output\\(s\\)",
     ),
@@ -174,7 +230,7 @@ FIT_CASES = [
     *[
         (
             f"{name}={value!r}",
-            (lambda name=name, value=value: est(**{name: value}).fit(X, Y)),
+            (lambda name=name, value=value: Fit(est(**{name: value}), X, Y)),
             InvalidParameterError,
             f"The '{name}' parameter of ConstrainedRegressor must be",
         )
@@ -219,7 +275,7 @@ FIT_CASES = [
     *[
         (
             f"{name}={value!r}",
-            (lambda name=name, value=value: est(**{name: value}).fit(X, Y)),
+            (lambda name=name, value=value: Fit(est(**{name: value}), X, Y)),
             ValueError,
             message,
         )
@@ -239,85 +295,86 @@ FIT_CASES = [
     ],
     (
         "hidden_layer_sizes=(0,)",
-        lambda: est(hidden_layer_sizes=(0,)).fit(X, Y),
+        lambda: Fit(est(hidden_layer_sizes=(0,)), X, Y),
         ValueError,
         "'hidden_layer_sizes' parameter must be a tuple of positive integers",
     ),
     (
         "hidden_layer_sizes=(3.5,)",
-        lambda: est(hidden_layer_sizes=(3.5,)).fit(X, Y),
+        lambda: Fit(est(hidden_layer_sizes=(3.5,)), X, Y),
         ValueError,
         "'hidden_layer_sizes' parameter must be a tuple of positive integers",
     ),
     (
         "hidden_layer_sizes=()",
-        lambda: est(hidden_layer_sizes=()).fit(X, Y),
+        lambda: Fit(est(hidden_layer_sizes=()), X, Y),
         ValueError,
         "'hidden_layer_sizes' parameter must be a tuple of positive integers",
     ),
     (
         "activation name",
-        lambda: est(activation="nope").fit(X, Y),
+        lambda: Fit(est(activation="nope"), X, Y),
         ValueError,
-        "activation function identifier: nope",
+        "The 'activation' parameter of ConstrainedRegressor must be the name of "
+        "a Keras activation .*or a callable; got 'nope'",
     ),
     (
         "monotonic_cst=[2, 0, 0]",
-        lambda: est(monotonic_cst=[2, 0, 0]).fit(X, Y),
+        lambda: Fit(est(monotonic_cst=[2, 0, 0]), X, Y),
         ValueError,
         re.escape("monotonic_cst must be an array-like of -1, 0 or 1. Observed "),
     ),
     (
         "monotonic_cst='up'",
-        lambda: est(monotonic_cst="up").fit(X, Y),
+        lambda: Fit(est(monotonic_cst="up"), X, Y),
         ValueError,
         "'monotonic_cst' parameter of ConstrainedRegressor must be an array-like",
     ),
     (
         "kernel_constraint name",
-        lambda: est(kernel_constraint="nope").fit(X, Y),
+        lambda: Fit(est(kernel_constraint="nope"), X, Y),
         ValueError,
         "Unknown constraint 'nope'",
     ),
     (
         "bias_constraint name",
-        lambda: est(bias_constraint="nope").fit(X, Y),
+        lambda: Fit(est(bias_constraint="nope"), X, Y),
         ValueError,
         "Unknown constraint 'nope'",
     ),
     (
         "output_lower's length",
-        lambda: est(output_constraint="box", output_lower=[0, 0]).fit(X, Y),
+        lambda: Fit(est(output_constraint="box", output_lower=[0, 0]), X, Y),
         ValueError,
         "'output_lower' parameter has length 2, but the data has 3 columns",
     ),
     (
         "output_upper's length",
-        lambda: est(output_constraint="box", output_upper=[1, 1, 1, 1]).fit(X, Y),
+        lambda: Fit(est(output_constraint="box", output_upper=[1, 1, 1, 1]), X, Y),
         ValueError,
         "'output_upper' parameter has length 4",
     ),
     (
         "output_lower > output_upper",
-        lambda: est(output_constraint="box", output_lower=1, output_upper=0).fit(X, Y),
+        lambda: Fit(est(output_constraint="box", output_lower=1, output_upper=0), X, Y),
         ValueError,
         "'output_lower' parameter must be <= 'output_upper'",
     ),
     (
         "output_lower NaN",
-        lambda: est(output_constraint="box", output_lower=np.nan).fit(X, Y),
+        lambda: Fit(est(output_constraint="box", output_lower=np.nan), X, Y),
         ValueError,
         "'output_lower' parameter must not contain NaN",
     ),
     (
         "output_lower 2-D",
-        lambda: est(output_constraint="box", output_lower=[[0, 0, 0]]).fit(X, Y),
+        lambda: Fit(est(output_constraint="box", output_lower=[[0, 0, 0]]), X, Y),
         ValueError,
         "'output_lower' parameter must be None, a real number or a 1-D array",
     ),
     (
         "box without bounds",
-        lambda: est(output_constraint="box").fit(X, Y),
+        lambda: Fit(est(output_constraint="box"), X, Y),
         ValueError,
         "The set 'box' needs 'output_lower', 'output_upper' or both",
     ),
@@ -325,7 +382,7 @@ FIT_CASES = [
     # does not)
     (
         "X times 1e30, a model callable",
-        lambda: est(model=plain_model).fit(X * 1e30, Y),
+        lambda: Fit(est(model=plain_model), X * 1e30, Y),
         FloatingPointError,
         "training diverged. Scale X and y .*StandardScaler.*TransformedTarget"
         "Regressor.*learning_rate",
@@ -334,9 +391,11 @@ FIT_CASES = [
         (
             f"y times 1e30, {strategy}",
             (
-                lambda strategy=strategy: est(
-                    output_constraint="simplex", output_strategy=strategy
-                ).fit(X, Y * 1e30)
+                lambda strategy=strategy: Fit(
+                    est(output_constraint="simplex", output_strategy=strategy),
+                    X,
+                    Y * 1e30,
+                )
             ),
             FloatingPointError,
             "training diverged",
@@ -352,9 +411,12 @@ FIT_CASES = [
     [case[1:] for case in FIT_CASES],
     ids=[case[0] for case in FIT_CASES],
 )
-def test_fit_rejects_bad_input_with_a_clear_message(call, error, message):
+@pytest.mark.parametrize("way", WAYS)
+def test_fit_rejects_bad_input_with_a_clear_message(call, error, message, way):
+    # bare, in a Pipeline and in GridSearchCV(error_score="raise"): the same
+    # error, never one of the wrapper's about an attribute a failed fit lost
     with pytest.raises(error, match=message) as info:
-        call()
+        WAYS[way](call())
     # ours or scikit-learn's, never an exception class of TensorFlow or Keras
     assert not type(info.value).__module__.startswith(("tensorflow", "keras"))
     assert "Exception encountered when calling" not in str(info.value)
@@ -385,6 +447,20 @@ def test_a_failed_refit_leaves_nothing_half_fitted():
         check_is_fitted(model)
     left = set(vars(model)) - set(model.get_params(deep=False))
     assert left == {"_metadata_request"}  # set_fit_request's, kept
+    # what scikit-learn sets on an estimator from outside stays, fitted or
+    # not (a Pipeline's callback context on its step, say)
+    model = est()
+    model._parent_callback_ctx = context = object()
+    with pytest.raises(FloatingPointError):
+        model.fit(X, Y * 1e30)
+    assert model._parent_callback_ctx is context
+    model.fit(X, Y)
+    with pytest.raises(FloatingPointError):
+        model.fit(X, Y * 1e30)
+    assert model._parent_callback_ctx is context
+    assert set(vars(model)) - set(model.get_params(deep=False)) == {
+        "_parent_callback_ctx"
+    }
     # a first fit that fails after reading the data leaves nothing either
     model = est(monotonic_cst=[1, 0])  # 3 features
     with pytest.raises(ValueError, match="monotonic_cst"):
@@ -574,3 +650,73 @@ def test_every_hyperparameter_has_a_bad_input_case():
     }
     missing = set(ConstrainedRegressor().get_params()) - named
     assert not missing, f"no bad-value case for {sorted(missing)}"
+
+
+#: One bad value of every hyperparameter of the three estimators.
+BAD_VALUES = {
+    "model": 3,
+    "hidden_layer_sizes": (0,),
+    "activation": "nope",
+    "monotonic_cst": [2, 0, 0],
+    "penalty": "l3",
+    "alpha": -1.0,
+    "l1_ratio": 2.0,
+    "kernel_constraint": "nope",
+    "bias_constraint": "nope",
+    "output_constraint": "circle",
+    "output_radius": -1.0,
+    "output_lower": "a",
+    "output_upper": "a",
+    "output_strategy": "clip",
+    "output_penalty": "huber",
+    "output_penalty_strength": -1.0,
+    "loss": "huber",
+    "ensemble_size": 0,
+    "epochs": 0,
+    "batch_size": 0,
+    "learning_rate": 0.0,
+    "early_stopping": "yes",
+    "validation_fraction": 1.0,
+    "n_iter_no_change": 0,
+    "tol": -1.0,
+    "shuffle": "yes",
+    "warm_start": "yes",
+    "random_state": "a",
+    "verbose": "a",
+    "alphas": [-1.0],
+    "cv": "a",
+    "scoring": "nope",
+    "refit": 3,
+    "n_jobs": 1.5,
+    "quantiles": [1.5],
+    "conformal": 0.999,
+}
+ESTIMATORS = [
+    ConstrainedRegressor,
+    ConstrainedRegressorCV,
+    ConstrainedQuantileRegressor,
+]
+
+
+@pytest.mark.parametrize(
+    "cls, name",
+    [(cls, name) for cls in ESTIMATORS for name in sorted(cls().get_params())],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_a_bad_hyperparameter_is_named_before_any_training(cls, name, monkeypatch):
+    """Each hyperparameter of each estimator: a bad value is an error of ours
+    (or scikit-learn's parameter validation) naming it, raised before any
+    network trains, never an error from inside Keras."""
+    import skconstrain._training as training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError(f"a network trained with {name}={BAD_VALUES[name]!r}")
+
+    monkeypatch.setattr(training, "borrow", no_training)
+    rows = np.random.default_rng(1).normal(size=(40, 3))
+    y = rows[:, 0] if cls is ConstrainedQuantileRegressor else Y
+    est = cls(hidden_layer_sizes=(4,), epochs=2).set_params(**{name: BAD_VALUES[name]})
+    with pytest.raises((ValueError, TypeError)) as info:
+        est.fit(rows, y)
+    assert re.search(rf"\b{name}\b", str(info.value)), info.value
+    assert not type(info.value).__module__.startswith(("tensorflow", "keras", "jax"))

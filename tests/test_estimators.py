@@ -260,6 +260,59 @@ def test_grid_search_pipeline_dataframes_nested_keys(frames):
     assert np.isfinite(cross_val_score(pipe, X, Y, cv=2)).all()
 
 
+@pytest.mark.parametrize(
+    "named, nested",
+    [
+        (dict(kernel_constraint="max_norm"), {"kernel_constraint__max_value": 0.5}),
+        (dict(bias_constraint="min_max_norm"), {"bias_constraint__max_value": 0.8}),
+        (dict(penalty="l1"), {"penalty__factor": 2.0}),
+        (
+            dict(penalty="elasticnet", l1_ratio=0.2),
+            {"penalty__l1_ratio": 0.9},
+        ),
+    ],
+    ids=["kernel_constraint", "bias_constraint", "penalty", "elasticnet"],
+)
+def test_nested_keys_work_on_a_constraint_or_penalty_given_by_name(
+    frames, named, nested
+):
+    X, Y = frames
+    name, key = next(iter(named)), next(iter(nested))
+    # set_params: the name becomes its object, whose parameter is set
+    est = ConstrainedRegressor(**FAST, **named).set_params(**nested)
+    assert getattr(est, name).get_params()[key.partition("__")[2]] == nested[key]
+    # a penalty name becomes the regularizer a fit reads the name as (factor
+    # 1: alpha stays the strength), so the same fit as the name
+    if name == "penalty" and "factor" not in key:
+        by_name = ConstrainedRegressor(**FAST, **named, alpha=0.1)
+        by_name.set_params(l1_ratio=nested[key])
+        by_object = ConstrainedRegressor(**FAST, **named, alpha=0.1)
+        by_object.set_params(**nested)
+        np.testing.assert_allclose(
+            by_name.fit(X, Y).predict(X), by_object.fit(X, Y).predict(X), atol=1e-6
+        )
+    # in a Pipeline and in GridSearchCV, as README's table shows them
+    pipe = Pipeline([("reg", ConstrainedRegressor(**FAST, **named))])
+    pipe.set_params(**{f"reg__{key}": nested[key]})
+    assert getattr(pipe[-1], name).get_params()[key.partition("__")[2]] == (nested[key])
+    grid = GridSearchCV(
+        ConstrainedRegressor(**FAST, **named),
+        {key: [nested[key], nested[key] / 2]},
+        cv=2,
+    ).fit(X, Y)
+    assert [p[key] for p in grid.cv_results_["params"]] == [
+        nested[key],
+        nested[key] / 2,
+    ]
+    assert getattr(grid.best_estimator_, name).get_params()[key.partition("__")[2]] in (
+        nested[key],
+        nested[key] / 2,
+    )
+    # a parameter the named object does not take: its error, naming it
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+        ConstrainedRegressor(**named).set_params(**{f"{name}__nope": 1})
+
+
 def test_grid_search_in_parallel(frames):
     X, Y = frames
     grid = GridSearchCV(
@@ -911,6 +964,26 @@ def test_fit_does_not_depend_on_the_units_of_y(strategy):
         predictions[1e-3], predictions[1.0], rtol=2e-3, atol=1e-4
     )
     np.testing.assert_allclose(predictions[1e3], predictions[1.0], rtol=2e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("quantile", [False, True], ids=["mean", "quantiles"])
+def test_any_spread_of_y_that_float32_resolves_is_fitted_alike(quantile):
+    """The fit does not depend on the units of y for targets of a small
+    spread near 0 either (a floor of about 1e-6 on the spread once made
+    targets of 1e-7 score R^2 = -9e9)."""
+    from skconstrain import ConstrainedQuantileRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = X[:, 0] + 0.5 * np.sin(2 * X[:, 1]) + 0.1 * rng.normal(size=200)
+    cls = ConstrainedQuantileRegressor if quantile else ConstrainedRegressor
+    scores = {}
+    for c in (1.0, 1e-4, 1e-7, 1e-12):
+        model = cls(hidden_layer_sizes=(16,), epochs=40, random_state=0)
+        scores[c] = model.fit(X, c * y).score(X, c * y)
+    assert scores[1.0] > 0.5, scores
+    for c in (1e-4, 1e-7, 1e-12):
+        assert abs(scores[c] - scores[1.0]) < 0.01, scores
 
 
 def test_tiny_targets_are_learned():

@@ -333,6 +333,45 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     )
 
 
+#: The smallest loss of the best constant prediction that float32 training
+#: resolves: its inverse (the loss weight) must stay far below float32's
+#: largest number, and the squared errors far above its smallest normal one.
+SMALLEST_LOSS_SCALE = 1e2 * float(np.finfo(np.float32).tiny)
+
+
+def check_targets(data):
+    """Raise a ``ValueError`` where the training targets of ``data`` vary by
+    less than float32 training can resolve, instead of returning a fit that
+    is silently wrong: a column whose spread is below one float32 step at
+    its values' size (its variation is lost when the targets become
+    float32), or a loss of the best constant below
+    :data:`SMALLEST_LOSS_SCALE` (squared errors of about 1e-19 and less).
+    A constant column (a spread of exactly 0) is fine: it is predicted as
+    its value. Any other spread, in any units, is trained alike.
+    """
+    mean, std = data.target_mean, data.target_std
+    step = np.finfo(np.float32).eps * np.abs(mean)
+    lost = (std > 0) & (std <= step)
+    if lost.any():
+        k = int(np.flatnonzero(lost)[0])
+        raise ValueError(
+            f"y's column {k} varies by {std[k]:.3g} (standard deviation) around "
+            f"{mean[k]:.6g}: less than float32, in which the network computes, "
+            "resolves at that size, so its variation cannot be fitted. Subtract "
+            "the targets' mean first, e.g. with TransformedTargetRegressor("
+            "regressor=..., transformer=StandardScaler())."
+        )
+    if 0 < data.target_scale < SMALLEST_LOSS_SCALE:
+        raise ValueError(
+            f"y varies too little for float32 training: the loss of the best "
+            f"constant prediction is {data.target_scale:.3g}, below "
+            f"{SMALLEST_LOSS_SCALE:.3g} (squared errors this small underflow in "
+            "float32). Multiply y by a constant (e.g. with "
+            "TransformedTargetRegressor and StandardScaler) and divide the "
+            "predictions by it."
+        )
+
+
 def _sparse_chunk(n_features):
     """Rows of sparse data to densify at once: about 32 MiB of float64."""
     return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
