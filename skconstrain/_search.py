@@ -13,9 +13,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.exceptions import (
-    ConvergenceWarning,
-)
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils import (
@@ -100,12 +98,21 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         As in :class:`~sklearn.model_selection.GridSearchCV`. With metadata
         routing enabled, ``groups`` passed to :meth:`fit` go to the splitter
         (``sklearn.set_config(enable_metadata_routing=True)``).
-    scoring : str, callable or None, default=None
-        A scikit-learn scorer; None: :meth:`score` (R^2 averaged over
-        outputs).
-    refit : bool, default=True
-        Refit on all rows with ``alpha_``. If False, only the search's
-        results are kept (``predict`` is then unavailable).
+    scoring : str, callable, list, tuple, set, dict or None, default=None
+        As in :class:`~sklearn.model_selection.GridSearchCV`: a scorer's
+        name or a callable; None: :meth:`score` (R^2 averaged over outputs).
+        Several metrics: a list, tuple or set of names, or a dict of names
+        to scorers; ``refit`` then names the one that chooses ``alpha_``.
+    refit : bool, str or callable, default=True
+        As in :class:`~sklearn.model_selection.GridSearchCV`: True refits on
+        all rows with ``alpha_``, the best mean score's (with several
+        metrics, ``refit`` must instead name the metric that chooses, or be
+        a callable or False); a callable takes ``cv_results_`` and returns
+        the index of the chosen alpha (``best_index_``; there is no
+        ``best_score_`` then). False keeps only the search's results: no
+        network is refitted, so ``predict`` is unavailable (refit one with
+        ``ConstrainedRegressor(alpha=...)``: ``best_params_`` or
+        ``cv_results_`` say which).
     n_jobs : int or None, default=None
         Processes for the fits of the search when they are not stacked
         (joblib).
@@ -116,17 +123,30 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     Attributes
     ----------
     alpha_ : float
-        The chosen strength.
+        The chosen strength (absent when several metrics are searched with
+        ``refit=False``: none chooses).
     alphas_ : ndarray
         The strengths tried.
+    best_index_ : int
+        The index of ``alpha_`` in ``cv_results_``'s arrays.
+    best_params_ : dict
+        ``{"alpha": alpha_}``.
     best_score_ : float
-        The mean cross-validated score of ``alpha_``.
+        The mean cross-validated score of ``alpha_`` (of the metric that
+        ``refit`` names; absent when ``refit`` is a callable).
     cv_results_ : dict of ndarray
         In :class:`~sklearn.model_selection.GridSearchCV`'s format:
         ``params``, ``param_alpha``, ``split{k}_test_score``,
-        ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score`` (with
+        several metrics, ``_<name>`` in place of ``_score``),
         ``mean_fit_time``, ``std_fit_time``, ``mean_score_time``,
         ``std_score_time``.
+    multimetric_ : bool
+        Whether several metrics were searched.
+    scorer_ : callable or dict
+        The scorer (with several metrics, the multi-metric scorer).
+    refit_time_ : float
+        Seconds the refit took (with ``refit``).
     n_splits_ : int
         The number of cross-validation splits.
     model_, history_, n_iter_, constraint_violation_, ...
@@ -160,8 +180,16 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         **ConstrainedRegressor._parameter_constraints,
         "alphas": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "cv": ["cv_object"],
-        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "refit": ["boolean"],
+        "scoring": [
+            StrOptions(set(get_scorer_names())),
+            callable,
+            list,
+            tuple,
+            set,
+            dict,
+            None,
+        ],
+        "refit": ["boolean", str, callable],
         "n_jobs": [Integral, None],
     }
     _parameter_constraints.pop("alpha")
@@ -322,8 +350,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             rows (as :class:`~sklearn.model_selection.GridSearchCV` weighs
             them).
         **params
-            Metadata for the splitter (``groups``), with metadata routing
-            enabled.
+            ``groups`` for the splitter (a group k-fold, say), as
+            :meth:`sklearn.model_selection.GridSearchCV.fit` takes it; with
+            metadata routing enabled, whatever the splitter requests.
 
         Returns
         -------
@@ -353,12 +382,19 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             if _routing_enabled():
                 routed = process_routing(self, "fit", **params)
                 split_params = routed.splitter.split
-            else:
+            else:  # as GridSearchCV: groups to the splitter
+                groups = params.pop("groups", None)
                 _raise_for_params(params, self, "fit")
-                split_params = {}
+                split_params = {"groups": groups}
             cv = check_cv(self.cv, y_valid, classifier=False)
             splits = list(cv.split(X_valid, y_valid, **split_params))
             scorer = check_scoring(self, scoring=self.scoring)
+            multimetric = not callable(self.scoring) and isinstance(
+                self.scoring, list | tuple | set | dict
+            )
+            self._check_refit(multimetric)
+            if not self.refit:  # no network of an earlier fit stays
+                self._forget_fit(before=set(vars(self)))
             candidates = [(a, train, test) for a in alphas for train, test in splits]
             out = None
             with warnings.catch_warnings(record=True) as caught:
@@ -395,21 +431,30 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                         for alpha, train, test in candidates
                     )
             shape = (len(alphas), len(splits))
-            scores = np.array([o[0] for o in out]).reshape(shape)
+            names = list(out[0][0]) if multimetric else ["score"]
+            scores = {
+                name: np.array(
+                    [o[0][name] if multimetric else o[0] for o in out],
+                    dtype=np.float64,
+                ).reshape(shape)
+                for name in names
+            }
             fit_times = np.array([o[1] for o in out]).reshape(shape)
             score_times = np.array([o[2] for o in out]).reshape(shape)
             not_converged = sum(not o[3] for o in out)
             self.cv_results_ = _cv_results(alphas, scores, fit_times, score_times)
-            best = int(np.argmin(self.cv_results_["rank_test_score"]))
             self.alphas_ = alphas
             self.n_splits_ = len(splits)
-            self.alpha_ = float(alphas[best])
-            self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+            self.multimetric_ = multimetric
+            self.scorer_ = scorer
+            self._choose(multimetric)
             refit_converged = True
             if self.refit:
                 with warnings.catch_warnings(record=True) as refit_caught:
                     warnings.simplefilter("always")
+                    start = time.perf_counter()
                     self._fit(X, y, sample_weight, incremental=False)
+                    self.refit_time_ = time.perf_counter() - start
                 caught += refit_caught
                 refit_converged = not any(
                     issubclass(w.category, ConvergenceWarning) for w in refit_caught
@@ -431,6 +476,61 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                     stacklevel=2,
                 )
             return self
+
+    def _check_refit(self, multimetric):
+        """``refit`` as GridSearchCV checks it: with several metrics, it
+        names one of them, or is a callable or False."""
+        if not multimetric or self.refit is False or callable(self.refit):
+            return
+        names = sorted(self.scoring)  # a dict's keys, or the names
+        if not (isinstance(self.refit, str) and self.refit in names):
+            raise ValueError(
+                "For multi-metric scoring, the 'refit' parameter of "
+                f"{type(self).__name__} must be the name of one of the metrics "
+                f"({names}) or a callable, to choose alpha_ "
+                "by it and refit the network with it; or False, to keep only "
+                f"the scores. Got {self.refit!r}."
+            )
+
+    def _choose(self, multimetric):
+        """``best_index_``, ``best_params_``, ``best_score_`` and ``alpha_``,
+        from ``cv_results_`` as GridSearchCV chooses: by the rank of the
+        metric ``refit`` names (of the one metric), or by ``refit``'s
+        callable; nothing with several metrics and ``refit=False``."""
+        if multimetric and not self.refit:
+            return
+        results = self.cv_results_
+        if callable(self.refit):
+            best = self.refit(results)
+            if not isinstance(best, Integral) or isinstance(best, bool):
+                raise TypeError(
+                    f"The 'refit' callable of {type(self).__name__} must return "
+                    f"the index of an alpha (an int); got {best!r}."
+                )
+            if not 0 <= best < len(results["params"]):
+                raise IndexError(
+                    f"The 'refit' callable of {type(self).__name__} returned "
+                    f"{best}, but the search tried {len(results['params'])} "
+                    "alphas."
+                )
+        else:
+            metric = self.refit if multimetric else "score"
+            best = int(np.argmin(results[f"rank_test_{metric}"]))
+            self.best_score_ = float(results[f"mean_test_{metric}"][best])
+        self.best_index_ = int(best)
+        self.best_params_ = dict(results["params"][self.best_index_])
+        self.alpha_ = float(self.alphas_[self.best_index_])
+
+    def _check_fitted(self):
+        """As the base's, with what ``refit=False`` left said."""
+        if hasattr(self, "cv_results_") and not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} searched with refit=False, which "
+                "leaves no network to predict with: its results are in "
+                "cv_results_ (and, with one metric, best_params_). Refit with "
+                "refit=True, or fit ConstrainedRegressor(alpha=...) yourself."
+            )
+        super()._check_fitted()
 
     @available_if(_has_refit)
     def partial_fit(self, X, y, sample_weight=None):
@@ -482,12 +582,13 @@ def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
     _reissue(caught)  # to the search's own record (in this process)
     start = time.perf_counter()
     score = _score(scorer, estimator, X, y, sample_weight, test)
-    return float(score), fit_time, time.perf_counter() - start, converged
+    return score, fit_time, time.perf_counter() - start, converged
 
 
 def _score(scorer, estimator, X, y, sample_weight, test):
-    """The score on the rows ``test``, weighted as GridSearchCV weighs it
-    when ``fit`` had sample weights."""
+    """The score on the rows ``test`` (a dict of them from a multi-metric
+    scorer), weighted as GridSearchCV weighs it when ``fit`` had sample
+    weights."""
     kwargs = {}
     if sample_weight is not None:
         kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
@@ -524,7 +625,8 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
 
 def _cv_results(alphas, scores, fit_times, score_times):
     """``cv_results_`` in :class:`~sklearn.model_selection.GridSearchCV`'s
-    format, from arrays of shape (n_alphas, n_splits)."""
+    format, from arrays of shape (n_alphas, n_splits); ``scores``: ``{name:
+    array}``, whose name ``score`` is the one metric's."""
     results = {
         "mean_fit_time": fit_times.mean(axis=1),
         "std_fit_time": fit_times.std(axis=1),
@@ -533,12 +635,13 @@ def _cv_results(alphas, scores, fit_times, score_times):
         "param_alpha": np.ma.MaskedArray(alphas, mask=False, dtype=object),
         "params": [{"alpha": float(a)} for a in alphas],
     }
-    for k in range(scores.shape[1]):
-        results[f"split{k}_test_score"] = scores[:, k]
-    mean = scores.mean(axis=1)
-    results["mean_test_score"] = mean
-    results["std_test_score"] = scores.std(axis=1)
-    # as GridSearchCV: the best is 1, ties share the lowest rank
-    safe = np.where(np.isnan(mean), -np.inf, mean)
-    results["rank_test_score"] = rankdata(-safe, method="min").astype(np.int32)
+    for name, values in scores.items():
+        for k in range(values.shape[1]):
+            results[f"split{k}_test_{name}"] = values[:, k]
+        mean = values.mean(axis=1)
+        results[f"mean_test_{name}"] = mean
+        results[f"std_test_{name}"] = values.std(axis=1)
+        # as GridSearchCV: the best is 1, ties share the lowest rank
+        safe = np.where(np.isnan(mean), -np.inf, mean)
+        results[f"rank_test_{name}"] = rankdata(-safe, method="min").astype(np.int32)
     return results

@@ -72,11 +72,113 @@ def test_scoring_and_no_refit():
         est.predict(X)
 
 
-def test_groups_go_to_the_splitter_by_metadata_routing():
+SCORING = {"r2": "r2", "mse": "neg_mean_squared_error"}
+
+
+def _grid(**params):
+    return GridSearchCV(ConstrainedRegressor(**NET), {"alpha": ALPHAS}, **params)
+
+
+@pytest.mark.parametrize(
+    "scoring, refit",
+    [
+        (SCORING, "mse"),
+        (["r2", "neg_mean_absolute_error"], "neg_mean_absolute_error"),
+        ("r2", lambda results: int(np.argmax(results["mean_test_score"] < 2))),
+        (SCORING, lambda results: 2),
+        (None, True),
+    ],
+    ids=["dict, refit by name", "list", "one, refit callable", "dict, callable", "1"],
+)
+def test_the_search_speaks_grid_search_cv_language(scoring, refit):
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(
+        alphas=ALPHAS, cv=cv, scoring=scoring, refit=refit, **NET
+    ).fit(X, Y)
+    grid = _grid(cv=cv, scoring=scoring, refit=refit).fit(X, Y)
+    assert set(ours.cv_results_) == set(grid.cv_results_)
+    for key, value in grid.cv_results_.items():
+        if key.startswith(("split", "mean_test", "std_test")):
+            np.testing.assert_allclose(ours.cv_results_[key], value, atol=0.01)
+        elif key.startswith("rank") or key == "params":
+            assert list(ours.cv_results_[key]) == list(value), key
+    assert ours.multimetric_ == grid.multimetric_
+    assert ours.best_index_ == grid.best_index_
+    assert ours.best_params_ == grid.best_params_ == {"alpha": ours.alpha_}
+    assert hasattr(ours, "best_score_") == hasattr(grid, "best_score_")
+    if hasattr(grid, "best_score_"):
+        assert ours.best_score_ == pytest.approx(grid.best_score_, abs=0.01)
+    assert ours.refit_time_ > 0
+    # the refit is the single fit at alpha_ on all rows
+    single = ConstrainedRegressor(alpha=ours.alpha_, **NET).fit(X, Y)
+    np.testing.assert_allclose(ours.predict(X), single.predict(X), atol=1e-6)
+
+
+def test_several_metrics_need_refit_to_name_one_as_grid_search_cv_does():
+    search = ConstrainedRegressorCV(alphas=ALPHAS, cv=2, scoring=SCORING, **NET)
+    with pytest.raises(ValueError, match="must be the name of one of the metrics"):
+        search.fit(X, Y)
+    with pytest.raises(ValueError, match="multi-metric"):
+        _grid(cv=2, scoring=SCORING).fit(X, Y)
+    with pytest.raises(ValueError, match=r"\['mse', 'r2'\].*Got 'mae'"):
+        search.set_params(refit="mae").fit(X, Y)
+    # refit=False: the scores, nothing chosen, no network
+    search.set_params(refit=False).fit(X, Y)
+    grid = _grid(cv=2, scoring=SCORING, refit=False).fit(X, Y)
+    for name in ("best_index_", "best_params_", "best_score_", "refit_time_"):
+        assert not hasattr(search, name) and not hasattr(grid, name), name
+    assert not hasattr(search, "alpha_")
+    with pytest.raises(NotFittedError, match=r"refit=False.*cv_results_"):
+        search.predict(X)
+
+
+@pytest.mark.parametrize(
+    "refit, error, message",
+    [
+        (lambda results: 1.5, TypeError, "must return the index of an alpha"),
+        (lambda results: 7, IndexError, "returned 7, but the search tried 3"),
+    ],
+)
+def test_a_refit_callable_must_return_an_index(refit, error, message):
+    search = ConstrainedRegressorCV(alphas=ALPHAS, cv=2, refit=refit, **NET)
+    with pytest.raises(error, match=message):
+        search.fit(X, Y)
+
+
+def test_refit_false_predicts_nothing_and_says_where_the_results_are():
+    search = ConstrainedRegressorCV(alphas=ALPHAS, cv=2, **NET).fit(X, Y)
+    assert search.predict(X).shape == Y.shape
+    # a search without refit leaves no network, not the earlier one
+    search.set_params(refit=False).fit(X, Y)
+    assert search.best_params_ == {"alpha": search.alpha_}
+    assert not hasattr(search, "refit_time_") and not hasattr(search, "model_")
+    with pytest.raises(NotFittedError, match=r"refit=False.*cv_results_.*best_params_"):
+        search.predict(X)
+    with pytest.raises(NotFittedError, match="refit=False"):
+        search.score(X, Y)
+
+
+def test_groups_go_to_the_splitter_with_or_without_metadata_routing():
+    # as GridSearchCV.fit takes groups: to the splitter, routing on or off
     groups = np.repeat(np.arange(5), 30)
     est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=GroupKFold(5), **NET)
+    search = GridSearchCV(
+        ConstrainedRegressor(**NET), {"alpha": [1e-4, 1.0]}, cv=GroupKFold(5)
+    )
+    est.fit(X, Y, groups=groups)  # routing is off
+    search.fit(X, Y, groups=groups)
+    assert est.n_splits_ == search.n_splits_ == 5
+    for k in range(5):
+        np.testing.assert_allclose(
+            est.cv_results_[f"split{k}_test_score"],
+            search.cv_results_[f"split{k}_test_score"],
+            atol=0.01,
+        )
     with pytest.raises(ValueError, match="groups"):
-        est.fit(X, Y, groups=groups)  # routing is off
+        # one group: GroupKFold(5) cannot split, so groups did reach it
+        est.fit(X, Y, groups=np.zeros(len(X)))
+    with pytest.raises(ValueError, match=r"Extra parameters passed are: {.other.}"):
+        est.fit(X, Y, other=groups)  # nothing else is taken without routing
     with sklearn.config_context(enable_metadata_routing=True):
         est.fit(X, Y, groups=groups)
     assert est.n_splits_ == 5
