@@ -28,7 +28,15 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_cv.py::test_a_search_too_large_for_memory_trains_in_chunks \
 	tests/test_base_estimator.py \
 	tests/test_estimators.py::test_shuffle_is_an_input_of_the_epoch_that_a_warm_start_may_change \
-	tests/test_estimators.py::test_warm_start_and_partial_fit_take_a_new_batch_size
+	tests/test_estimators.py::test_warm_start_and_partial_fit_take_a_new_batch_size \
+	tests/test_bad_input.py \
+	tests/test_estimators.py::test_any_spread_of_y_that_float32_resolves_is_fitted_alike \
+	tests/test_estimators.py::test_nested_keys_work_on_a_constraint_or_penalty_given_by_name \
+	tests/test_cv.py::test_the_search_speaks_grid_search_cv_language \
+	tests/test_cv.py::test_several_metrics_need_refit_to_name_one_as_grid_search_cv_does \
+	tests/test_cv.py::test_a_refit_callable_must_return_an_index \
+	tests/test_cv.py::test_refit_false_predicts_nothing_and_says_where_the_results_are \
+	tests/test_cv.py::test_groups_go_to_the_splitter_with_or_without_metadata_routing
 
 .PHONY: test test-jax demo bench lint format dist docs clean
 

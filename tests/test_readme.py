@@ -2,10 +2,12 @@
 
 import itertools
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection._search import BaseSearchCV
 
 from skconstrain import ConstrainedRegressorCV
@@ -35,7 +37,19 @@ def test_readme_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks may write files
     # as a script would run it (the dask block is under a __main__ guard)
     namespace = {"__name__": "__main__"}
-    exec(compile(code, "<a page's code block>", "exec"), namespace)
+    # a block shows what a user should do: it runs without a warning (its
+    # budget converges), unless it catches the warnings it shows itself
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(compile(code, "<a page's code block>", "exec"), namespace)
+    ours = [
+        w
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning)
+        or w.filename.startswith(str(ROOT / "skconstrain"))
+        or w.filename == "<a page's code block>"
+    ]
+    assert not ours, [f"{w.category.__name__}: {w.message}" for w in ours]
     # every grid a block searches changes something: no two candidates score
     # the same on every split (a hyperparameter that does nothing would)
     for search in namespace.values():
