@@ -310,13 +310,20 @@ def mlp(n_features, n_outputs, hidden_layer_sizes, activation, seed, scaling=Non
     # see benchmarks/bench_memory.py.
     layers += [
         keras.layers.Dense(
-            int(h), activation, kernel_initializer=_glorot(seed, i), name=f"hidden_{i}"
+            int(h),
+            activation,
+            kernel_initializer=_glorot(seed, i),
+            bias_initializer=HostZeros(),
+            name=f"hidden_{i}",
         )
         for i, h in enumerate(hidden_layer_sizes, start=1)
     ]
     layers.append(
         keras.layers.Dense(
-            n_outputs, kernel_initializer=_glorot(seed, 0), name="output"
+            n_outputs,
+            kernel_initializer=_glorot(seed, 0),
+            bias_initializer=HostZeros(),
+            name="output",
         )
     )
     return keras.Sequential(layers, name="mlp")
@@ -369,10 +376,16 @@ def monotone_mlp(
             bound="rows" if i == 1 else "columns",
             rows=[s != 0 for s in signs] if i == 1 else None,
             kernel_initializer=_glorot(seed, i),
+            bias_initializer=HostZeros(),
             name=f"hidden_{i}",
         )(z)
         z = GroupSort(name=f"groupsort_{i}")(z)
-    z = LipschitzDense(n_outputs, kernel_initializer=_glorot(seed, 0), name="output")(z)
+    z = LipschitzDense(
+        n_outputs,
+        kernel_initializer=_glorot(seed, 0),
+        bias_initializer=HostZeros(),
+        name="output",
+    )(z)
     outputs = MonotoneResidual(
         signs, initial_lam=MONOTONE_INITIAL_LAM, name="monotone_residual"
     )([z, scaled])
@@ -384,20 +397,61 @@ def monotone_mlp(
                 int(h),
                 activation,
                 kernel_initializer=_glorot(seed, 100 + i),
+                bias_initializer=HostZeros(),
                 name=f"free_hidden_{i}",
             )(u)
         u = keras.layers.Dense(
-            n_outputs, kernel_initializer=_glorot(seed, 100), name="free_output"
+            n_outputs,
+            kernel_initializer=_glorot(seed, 100),
+            bias_initializer=HostZeros(),
+            name="free_output",
         )(u)
         outputs = keras.layers.Add(name="monotone_plus_free")([outputs, u])
     return keras.Model(inputs, outputs, name="monotone_mlp")
+
+
+@keras.saving.register_keras_serializable(package="skconstrain")
+class HostGlorotUniform(keras.initializers.Initializer):
+    """Glorot's uniform initializer (Glorot & Bengio, 2010), drawn on the host
+    with NumPy's PCG64 from ``seed``.
+
+    The same weights as :class:`keras.initializers.GlorotUniform`'s
+    distribution, but with no compiled program: on JAX every Keras random
+    initializer is a ``jax.jit`` program compiled per shape and dtype, about
+    0.15 s each, a third of a first fit. Drawn with NumPy, the weights are
+    also the same on every backend and CPU for the same seed.
+    """
+
+    def __init__(self, seed=0):
+        self.seed = int(seed)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in = shape[-2] * receptive if len(shape) > 1 else shape[0]
+        fan_out = shape[-1] * receptive
+        limit = np.sqrt(6.0 / max(fan_in + fan_out, 1))
+        values = np.random.default_rng(self.seed).uniform(-limit, limit, shape)
+        return values.astype(keras.backend.standardize_dtype(dtype or "float32"))
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="skconstrain")
+class HostZeros(keras.initializers.Initializer):
+    """Zeros made on the host (no compiled program per shape on JAX)."""
+
+    def __call__(self, shape, dtype=None):
+        dtype = keras.backend.standardize_dtype(dtype or "float32")
+        return np.zeros(tuple(int(d) for d in shape), dtype)
 
 
 def _glorot(seed, i):
     """A Glorot initializer with its own seed: the weights do not depend on
     Python's global ``random``, which other threads of the process (a dask
     worker's, for one) may draw from meanwhile."""
-    return keras.initializers.GlorotUniform(seed=(seed + i) % 2**31)
+    return HostGlorotUniform(seed=(seed + i) % 2**31)
 
 
 def _input_scaling(scaling):
@@ -689,9 +743,8 @@ def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):
     for (fan_in, fan_out), i in zip(
         itertools.pairwise(sizes), layer_seeds, strict=True
     ):
-        kernel = _glorot(seed, i)((fan_in, fan_out), dtype="float32")
         weights += [
-            np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float32),
+            _glorot(seed, i)((fan_in, fan_out), dtype="float32"),
             np.zeros(fan_out, np.float32),
         ]
     return weights

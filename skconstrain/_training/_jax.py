@@ -45,7 +45,6 @@ from skconstrain._training import (
     _FORWARDS,
     _TWINS,
     Objective,
-    _sparse_chunk,
     widened,
 )
 
@@ -688,19 +687,38 @@ def _stacked(parts):
     return jnp.stack(parts)
 
 
+#: The most rows a prediction's compiled program takes at once.
+PREDICT_CHUNK = 1024
+
+
+def predict_rows(n_features, chunk=PREDICT_CHUNK):
+    """The rows of the one shape a model of ``n_features`` inputs predicts
+    in: ``chunk``, fewer for wide rows (about 32 MiB of float64 a call).
+
+    Examples
+    --------
+    >>> predict_rows(10), predict_rows(100_000)
+    (1024, 41)
+    """
+    return max(1, min(int(chunk), (32 << 20) // (8 * max(int(n_features), 1))))
+
+
 class Predictor:
-    """The model's forward pass in float64, compiled once per bucket of rows.
+    """The model's forward pass in float64, compiled once for every number
+    of rows.
 
     The JAX twin of :class:`skconstrain._training._tensorflow.Predictor`: the
     layers of a float64 copy of the model's architecture (:func:`widened`)
     compute on the model's own weights, in JAX's x64 mode (:func:`precision`),
-    so a row's prediction does not depend on the rows predicted with it. The
-    rows are padded to a bucket (:func:`bucket`), so predicting 1 row or 1 000
-    reuses a few compiled programs; the copy and its program are shared by the
-    models of one ``key``.
+    so a row's prediction does not depend on the rows predicted with it.
+    Every call runs in one fixed shape (:func:`predict_rows` rows, the last
+    chunk padded with zeros), so predicting 1 row, 333 or 6 000 runs the
+    program compiled once for the architecture (when the fit scored its
+    training rows), not one per row count; the copy and its program are
+    shared by the models of one ``key``.
     """
 
-    def __init__(self, model, key=None, chunk=16384):
+    def __init__(self, model, key=None, chunk=PREDICT_CHUNK):
         self.model = model
         self.key = key
         self.chunk = int(chunk)
@@ -744,18 +762,16 @@ class Predictor:
                 )
             values = [v.value for v in self._sources]
             dtype = np.dtype(network.inputs[0].dtype)
+            step = predict_rows(np.prod(X.shape[1:]), self.chunk)
             if sp.issparse(X):
                 X = sp.csr_matrix(X)
-                step = min(self.chunk, _sparse_chunk(X.shape[1]))
                 blocks = (X[i : i + step].toarray() for i in range(0, X.shape[0], step))
             else:
                 X = np.asarray(X)
-                blocks = (X[i : i + self.chunk] for i in range(0, len(X), self.chunk))
+                blocks = (X[i : i + step] for i in range(0, len(X), step))
             parts = []
             for block in blocks:
-                block = np.asarray(block, dtype=dtype)
-                rows = bucket(len(block), smallest=16)
-                padded = np.zeros((rows, *block.shape[1:]), dtype)
+                padded = np.zeros((step, *X.shape[1:]), dtype)
                 padded[: len(block)] = block
                 parts.append(np.asarray(forward(values, padded))[: len(block)])
             return np.concatenate(parts).astype(np.float64)
