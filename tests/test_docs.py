@@ -121,3 +121,29 @@ def test_docstrings_that_list_the_sets_name_each_one_from_the_registry():
         assert "{SET_NAMES}" not in obj.__doc__
         listed = ", ".join(f'"{name}"' for name in SET_NAMES)
         assert listed in obj.__doc__
+
+
+def test_every_api_page_has_a_title_of_its_own():
+    """The API pages' titles (what the sidebar lists) differ: the registries'
+    getters are titled constraints.get, regularizers.get and penalties.get,
+    not "get" three times, and the Keras ops ops.project, not project as
+    NumPy's. Rendered by the autosummary templates themselves."""
+    jinja2 = pytest.importorskip("jinja2")
+    templates = ROOT / "docs" / "_templates" / "autosummary"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates))
+    env.filters["escape"] = lambda text: text
+    env.filters["underline"] = lambda text, line="=": f"{text}\n{line * len(text)}"
+    titles = {}
+    for path, obj in documented().items():
+        owner, name = path.rsplit(".", 1)
+        kind = "class" if isinstance(obj, type) else "function"
+        if not (templates / f"{kind}.rst").exists():
+            continue
+        rendered = env.get_template(f"{kind}.rst").render(
+            module=obj.__module__ if kind == "function" else owner,
+            objname=name,
+            fullname=path,
+        )
+        titles.setdefault(rendered.strip().splitlines()[0], []).append(path)
+    shared = {title: paths for title, paths in titles.items() if len(paths) > 1}
+    assert not shared, shared
