@@ -1,5 +1,8 @@
 """The training engine: the epoch's arithmetic, the stopping rule, prediction."""
 
+import contextlib
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -49,6 +52,32 @@ class _Weights:
 
     def set_weights(self, weights):
         self.value = weights[0]
+
+
+@contextlib.contextmanager
+def jax_compiles():
+    """The names of the programs JAX compiles inside (JAX's public compile
+    log, ``jax.log_compiles``), as a list filled on exit."""
+    import jax
+
+    compiled = []
+
+    class Compiles(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message.startswith("Compiling"):
+                compiled.append(message.split(" with ")[0])
+
+    handler, logger = Compiles(), logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            yield compiled
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _data(scale):
@@ -328,35 +357,16 @@ def test_predicting_at_a_new_number_of_rows_compiles_nothing():
     """Every prediction runs in one fixed shape of rows, so after the first
     call (which builds the float64 copy and compiles its forward pass) no row
     count compiles again (it cost 0.4-0.7 s each in 0.4)."""
-    import logging
-
-    import jax
-
     from skconstrain import ConstrainedRegressor
 
     X = np.random.default_rng(0).normal(size=(300, 5))
     model = ConstrainedRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0)
     model.fit(X, X[:, :2])
     first = model.predict(X[:5])
-    compiled = []
-
-    class Compiles(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Compiling"):
-                compiled.append(record.getMessage()[:120])
-
-    handler, logger = Compiles(), logging.getLogger("jax")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        with jax.log_compiles(True):
-            for n in (1, 17, 333, 1025, 2049):
-                rows = X[np.arange(n) % 300]
-                assert model.predict(rows).shape == (n, 2)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with jax_compiles() as compiled:
+        for n in (1, 17, 333, 1025, 2049):
+            rows = X[np.arange(n) % 300]
+            assert model.predict(rows).shape == (n, 2)
     assert not compiled, compiled
     np.testing.assert_allclose(model.predict(X[:5]), first, rtol=1e-12)
 
@@ -366,8 +376,6 @@ def test_initial_weights_are_drawn_on_the_host_alike_on_every_backend():
     from the seed: the same on TensorFlow and JAX (this test runs on both)
     and on every CPU, and on JAX building a network compiles no program per
     initializer (each cost about 0.15 s of a first fit)."""
-    import logging
-
     from skconstrain import _networks
 
     model = _networks.mlp(5, 2, (8,), "relu", seed=7)
@@ -380,27 +388,11 @@ def test_initial_weights_are_drawn_on_the_host_alike_on_every_backend():
     assert not keras.ops.convert_to_numpy(hidden.bias).any()
     if keras.backend.backend() != "jax":
         return
-    import jax
-
-    compiled = []
-
-    class Compiles(logging.Handler):
-        def emit(self, record):
-            if "uniform" in record.getMessage() or "random" in record.getMessage():
-                compiled.append(record.getMessage()[:120])
-
-    handler, logger = Compiles(), logging.getLogger("jax")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        with jax.log_compiles(True):
-            _networks.mlp(11, 3, (13, 17), "relu", seed=3)  # shapes new here
-            _networks.monotone_mlp(4, 2, (6,), "relu", [1, 0, -1, 0], seed=3)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    assert not compiled, compiled
+    with jax_compiles() as compiled:
+        _networks.mlp(11, 3, (13, 17), "relu", seed=3)  # shapes new here
+        _networks.monotone_mlp(4, 2, (6,), "relu", [1, 0, -1, 0], seed=3)
+    random = [name for name in compiled if "uniform" in name or "random" in name]
+    assert not random, random
 
 
 def test_widened_copies_the_architecture_in_float64():
