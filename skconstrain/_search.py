@@ -362,6 +362,10 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
         with _training.precision():
             self._validate_params()
             alphas = self._alphas()
+            multimetric = isinstance(self.scoring, list | tuple | set | dict)
+            self._check_refit(multimetric)
+            if not self.refit:  # no network of an earlier fit stays
+                self._forget_fit(before=set(vars(self)))
             if self.penalty is None:
                 warnings.warn(
                     f"{type(self).__name__}: penalty=None, so every alpha of the "
@@ -389,12 +393,6 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             cv = check_cv(self.cv, y_valid, classifier=False)
             splits = list(cv.split(X_valid, y_valid, **split_params))
             scorer = check_scoring(self, scoring=self.scoring)
-            multimetric = not callable(self.scoring) and isinstance(
-                self.scoring, list | tuple | set | dict
-            )
-            self._check_refit(multimetric)
-            if not self.refit:  # no network of an earlier fit stays
-                self._forget_fit(before=set(vars(self)))
             candidates = [(a, train, test) for a in alphas for train, test in splits]
             out = None
             with warnings.catch_warnings(record=True) as caught:
@@ -431,13 +429,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                         for alpha, train, test in candidates
                     )
             shape = (len(alphas), len(splits))
-            names = list(out[0][0]) if multimetric else ["score"]
             scores = {
-                name: np.array(
-                    [o[0][name] if multimetric else o[0] for o in out],
-                    dtype=np.float64,
-                ).reshape(shape)
-                for name in names
+                name: np.array([o[0][name] for o in out], np.float64).reshape(shape)
+                for name in out[0][0]
             }
             fit_times = np.array([o[1] for o in out]).reshape(shape)
             score_times = np.array([o[2] for o in out]).reshape(shape)
@@ -586,13 +580,16 @@ def _fit_and_score(estimator, X, y, sample_weight, train, test, scorer):
 
 
 def _score(scorer, estimator, X, y, sample_weight, test):
-    """The score on the rows ``test`` (a dict of them from a multi-metric
-    scorer), weighted as GridSearchCV weighs it when ``fit`` had sample
-    weights."""
+    """The scores on the rows ``test`` as ``{name: score}`` (one metric's
+    name: ``"score"``, as in ``cv_results_``), weighted as GridSearchCV
+    weighs them when ``fit`` had sample weights."""
     kwargs = {}
     if sample_weight is not None:
         kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
-    return scorer(estimator, _safe_indexing(X, test), _safe_indexing(y, test), **kwargs)
+    value = scorer(
+        estimator, _safe_indexing(X, test), _safe_indexing(y, test), **kwargs
+    )
+    return value if isinstance(value, dict) else {"score": value}
 
 
 def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, scorer):

@@ -84,7 +84,7 @@ def _grid(**params):
     [
         (SCORING, "mse"),
         (["r2", "neg_mean_absolute_error"], "neg_mean_absolute_error"),
-        ("r2", lambda results: int(np.argmax(results["mean_test_score"] < 2))),
+        ("r2", lambda results: int(np.argmin(results["std_test_score"]))),
         (SCORING, lambda results: 2),
         (None, True),
     ],

@@ -45,6 +45,7 @@ from skconstrain._training import (
     _FORWARDS,
     _TWINS,
     Objective,
+    _sparse_chunk,
     widened,
 )
 
@@ -691,18 +692,6 @@ def _stacked(parts):
 PREDICT_CHUNK = 1024
 
 
-def predict_rows(n_features, chunk=PREDICT_CHUNK):
-    """The rows of the one shape a model of ``n_features`` inputs predicts
-    in: ``chunk``, fewer for wide rows (about 32 MiB of float64 a call).
-
-    Examples
-    --------
-    >>> predict_rows(10), predict_rows(100_000)
-    (1024, 41)
-    """
-    return max(1, min(int(chunk), (32 << 20) // (8 * max(int(n_features), 1))))
-
-
 class Predictor:
     """The model's forward pass in float64, compiled once for every number
     of rows.
@@ -711,8 +700,9 @@ class Predictor:
     layers of a float64 copy of the model's architecture (:func:`widened`)
     compute on the model's own weights, in JAX's x64 mode (:func:`precision`),
     so a row's prediction does not depend on the rows predicted with it.
-    Every call runs in one fixed shape (:func:`predict_rows` rows, the last
-    chunk padded with zeros), so predicting 1 row, 333 or 6 000 runs the
+    Every call runs in one fixed shape (``chunk`` rows, fewer for wide rows:
+    about 32 MiB of float64, :func:`_sparse_chunk`; the last chunk padded
+    with zeros), so predicting 1 row, 333 or 6 000 runs the
     program compiled once for the architecture (when the fit scored its
     training rows), not one per row count; the copy and its program are
     shared by the models of one ``key``.
@@ -762,7 +752,7 @@ class Predictor:
                 )
             values = [v.value for v in self._sources]
             dtype = np.dtype(network.inputs[0].dtype)
-            step = predict_rows(np.prod(X.shape[1:]), self.chunk)
+            step = min(self.chunk, _sparse_chunk(X.shape[1]))
             if sp.issparse(X):
                 X = sp.csr_matrix(X)
                 blocks = (X[i : i + step].toarray() for i in range(0, X.shape[0], step))
