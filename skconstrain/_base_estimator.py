@@ -708,7 +708,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 key = ("stack", size, width, *key)
 
             def make(size=size):
-                return _training.StackEngine(self.model_, size, loss.row_loss, width)
+                return _training.StackEngine(
+                    self._twin_network(), size, loss.row_loss, width
+                )
 
             with _training.borrow(key, make) as engine:
                 results = _training.train_stack(
@@ -1267,6 +1269,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             keras.optimizers.Adam(self.learning_rate, name="adam"),
             batch_size=batch_size,
             penalties=list(_networks.penalties(model)),
+            output_penalties=_networks.output_penalties(model),
             body=_networks.body(model),
             objective=loss,
         )

@@ -274,6 +274,28 @@ def penalties(model):
     return found.values()
 
 
+def output_penalties(model):
+    """The :class:`OutputPenaltyLayer` of ``model`` whose input is a column
+    range of :func:`body`'s outputs, as ``(columns, layer)``: the last layer
+    of a single network (all columns), or of each member of an ensemble
+    (its columns). The engines average these penalties over a batch's own
+    rows (masked); any other output penalty is Keras's own."""
+    net = body(model) or model
+    last = net.layers[-1]
+    if isinstance(last, OutputPenaltyLayer):
+        return [(slice(None), last)]
+    if last.name != ENSEMBLE_MEMBERS:
+        return []
+    members = [x for x in net.layers if x.name.startswith("member_")]
+    width = int(last.output.shape[-1]) // max(len(members), 1)
+    found = []
+    for m, member in enumerate(members):
+        end = getattr(member, "layers", [None])[-1]
+        if isinstance(end, OutputPenaltyLayer):
+            found.append((slice(m * width, (m + 1) * width), end))
+    return found
+
+
 def to_bytes(model):
     with tempfile.TemporaryDirectory() as folder, keras_numpy_quiet():
         path = os.path.join(folder, "model.keras")
@@ -526,211 +548,8 @@ def apply_weight_settings(net, penalty, kernel_constraint, bias_constraint):
 
 
 class NotStackable(ValueError):
-    """The networks cannot be trained as one stack (see :class:`Stack`)."""
-
-
-class Stack:
-    """M networks of one default-MLP architecture as one batched network.
-
-    Each Dense kernel of the M members becomes one variable of shape
-    ``(M, inputs, units)`` (its bias ``(M, units)``) and a layer one batched
-    matrix product, so a step over M members dispatches as many operations as a
-    step over one. The members' input scaling is done on their data
-    (:func:`skconstrain._training.as_tensors`), their target scalings are
-    variables per member (float64, as :class:`TargetScaling` computes), and
-    their head (a projection, an activation or an output penalty) acts along
-    the last axis as it does for one. Weight penalties and constraints act on
-    each member's kernels on their own (``tf.vectorized_map``: their axes never
-    mix members).
-
-    The architecture, the activations, the penalty, the constraints and the
-    head are the ``template``'s; the members' weights are loaded with
-    :meth:`load` (a stack is reused for one search after another).
-
-    Parameters
-    ----------
-    template : keras.Model
-        Built by :func:`mlp` and an estimator's head. ``NotStackable``
-        otherwise.
-    size : int
-        The number of members, M.
-    """
-
-    def __init__(self, template, size):
-        import tensorflow as tf
-
-        from skconstrain.keras.layers import TargetScaling
-
-        self.size = int(size)
-        net = body(template)
-        if net is None:
-            raise NotStackable("only the default MLP is stacked")
-        layers = [x for x in net.layers if not isinstance(x, keras.layers.InputLayer)]
-        dense = [i for i, x in enumerate(layers) if type(x) is keras.layers.Dense]
-        scaling = [i for i, x in enumerate(layers) if isinstance(x, TargetScaling)]
-        if dense != list(range(len(dense))) or scaling != [len(dense)]:
-            raise NotStackable("not a Dense network ending in a TargetScaling")
-        rest = layers[len(dense) + 1 :]
-        if len(rest) > 1 or (
-            rest and not isinstance(rest[0], (OutputProjection, OutputPenaltyLayer))
-        ):
-            raise NotStackable("an unknown head")
-        self.head = rest[0] if rest else None
-        self.shapes, self.activations, self.regularizers, self.constraints = (
-            [],
-            [],
-            [],
-            [],
-        )
-        for j in dense:
-            layer = layers[j]
-            regularizer = layer.kernel.regularizer
-            self.regularizers.append(
-                None if regularizer is None else regularizer.regularizer
-            )
-            self.activations.append(layer.activation)
-            for weight in (layer.kernel, layer.bias):
-                self.shapes.append(tuple(weight.shape))
-                self.constraints.append(weight.constraint)
-        self.sizes = [int(np.prod(shape)) for shape in self.shapes]
-        #: every member's weights in one row: ``[kernel, bias, kernel, ...]``
-        #: flattened (one variable: one Adam update for all of them)
-        self.flat = tf.Variable(tf.zeros((self.size, sum(self.sizes)), tf.float32))
-        width = layers[len(dense)].offset_weight.shape[0]
-        self.offsets = tf.Variable(tf.zeros((self.size, width), tf.float64))
-        self.scales = tf.Variable(tf.ones((self.size, width), tf.float64))
-
-    @property
-    def n_inputs(self):
-        return self.shapes[0][0]
-
-    @property
-    def n_outputs(self):
-        return self.shapes[-1][0]
-
-    def views(self, flat=None):
-        """``flat`` (default: the variable) as the members' weights:
-        ``[kernel, bias, ...]`` of shapes ``(M, *shape)``."""
-        import tensorflow as tf
-
-        flat = self.flat if flat is None else flat
-        parts = tf.split(flat, self.sizes, axis=1)
-        return [
-            tf.reshape(part, (self.size, *shape))
-            for part, shape in zip(parts, self.shapes, strict=True)
-        ]
-
-    def constrain(self, flat):
-        """The weight constraints, member by member (``tf.vectorized_map``:
-        their axes never mix members), on ``flat``; ``flat`` without any."""
-        import tensorflow as tf
-
-        if all(c is None for c in self.constraints):
-            return flat
-        pairs = zip(self.views(flat), self.constraints, strict=True)
-        views = [
-            value if constraint is None else tf.vectorized_map(constraint, value)
-            for value, constraint in pairs
-        ]
-        return tf.concat([tf.reshape(v, (self.size, -1)) for v in views], axis=1)
-
-    def load(self, weights, offsets, scales):
-        """The members' starting points: ``weights[k]`` as :func:`mlp_weights`
-        returns them, and their target scalings (offset and scale per output,
-        rounded to float32 as :class:`TargetScaling` holds them)."""
-        self.flat.assign(
-            np.stack(
-                [np.concatenate([np.ravel(v) for v in member]) for member in weights]
-            ).astype(np.float32)
-        )
-        for variable, values in ((self.offsets, offsets), (self.scales, scales)):
-            rounded = np.asarray(values, dtype=np.float32).astype(np.float64)
-            variable.assign(np.broadcast_to(rounded, variable.shape))
-
-    def scores(self, x, views=None):
-        """The members' outputs before the head: ``x`` of shape (M, B, d);
-        ``views``: the weights (default: the variable's)."""
-        import tensorflow as tf
-
-        views = self.views() if views is None else views
-        z = x
-        for (kernel, bias), activation in zip(
-            zip(views[::2], views[1::2], strict=True), self.activations, strict=True
-        ):
-            z = tf.matmul(z, kernel) + bias[:, None, :]
-            if activation is not None:
-                z = activation(z)
-        # as TargetScaling: in float64, where the product is exact
-        wide = self.offsets[:, None, :] + self.scales[:, None, :] * tf.cast(
-            z, tf.float64
-        )
-        return tf.cast(wide, z.dtype)
-
-    def outputs(self, x, views=None):
-        """The members' outputs (through a projection or activation head)."""
-        z = self.scores(x, views)
-        if isinstance(self.head, OutputProjection):  # and OutputActivation
-            z = self.head.call(z)
-        return z
-
-    def penalties(self, outputs, valid, penalty_scale, views=None):
-        """Per member (M,): the weight penalties at ``penalty_scale`` (M,)
-        and the output penalty's mean over the ``valid`` rows (M, B)."""
-        import tensorflow as tf
-
-        views = self.views() if views is None else views
-        total = tf.zeros([self.size], outputs.dtype)
-        for kernel, regularizer in zip(views[::2], self.regularizers, strict=True):
-            if regularizer is not None:
-                values = tf.vectorized_map(regularizer, kernel)
-                total += penalty_scale * tf.cast(values, outputs.dtype)
-        if isinstance(self.head, OutputPenaltyLayer):
-            penalty = self.head.activity_regularizer
-            rows = tf.reduce_sum(valid, axis=1)
-            per_row = penalty.row_penalty(outputs) * valid
-            total += (
-                penalty.strength
-                * tf.reduce_sum(per_row, axis=1)
-                / tf.maximum(rows, 1.0)
-            )
-        return total
-
-    def snapshot(self):
-        """The members' weights and target scalings as arrays, for
-        :meth:`write`: ``(weights, offsets, scales)``, ``weights`` as
-        :meth:`views` returns them."""
-        return (
-            [v.numpy() for v in self.views()],
-            self.offsets.numpy(),
-            self.scales.numpy(),
-        )
-
-    def write(self, k, model, x_scaling, snapshot):
-        """Member ``k``'s weights and target scaling (from ``snapshot``) and the
-        input scaling ``(offset, scale)`` of its data into ``model``, of the
-        template's architecture: ``model`` then predicts as member ``k``."""
-        from skconstrain.keras.layers import TargetScaling
-
-        values, offsets, scales = snapshot
-        model.get_layer(INPUT_SCALING).set_weights(
-            [np.asarray(v, dtype=np.float64) for v in x_scaling]
-        )
-        # the model's layers after its InputScaling (what ``body`` runs,
-        # without building a model for it)
-        layers = [
-            x
-            for x in model.layers
-            if not isinstance(x, (keras.layers.InputLayer, InputScaling))
-        ]
-        n_dense = len(self.activations)
-        dense = [w for layer in layers[:n_dense] for w in layer.weights]
-        target = layers[n_dense]
-        if not isinstance(target, TargetScaling) or len(dense) != len(values):
-            raise NotStackable("model is not of the stack's architecture")
-        for weight, value in zip(dense, values, strict=True):
-            weight.assign(value[k])
-        target.offset_weight.assign(offsets[k].astype(target.offset_weight.dtype))
-        target.scale_weight.assign(scales[k].astype(target.scale_weight.dtype))
+    """The networks cannot be trained as one stack (see
+    :class:`skconstrain._training.StackEngine`)."""
 
 
 def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):

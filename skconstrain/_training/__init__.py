@@ -7,17 +7,18 @@ arithmetic, is the cost of a fit. Here instead:
 
 - ``X``, ``y`` and the sample weights become tensors once (:func:`as_tensors`),
   with any fixed scaling of the features done then, in float64, not per step;
-- an engine compiles one function that runs a whole epoch: a seeded order of
-  the rows, then a loop over the mini-batches inside the compiled program,
-  each with the forward pass (``training=True``), the loss plus the model's
-  losses (weight penalties, output penalties), the gradient and the
-  optimizer's update (which also applies the weights' constraints);
-- one module per Keras backend compiles it, as Keras's own trainers do
-  (``keras/src/backend/*/trainer.py``): :mod:`._tensorflow` as a
-  ``tf.function`` with a ``tf.while_loop`` over the batches, :mod:`._jax` as
-  one ``jax.jit`` of a ``lax.scan`` over them, written on Keras's stateless API
-  (``stateless_call``, ``optimizer.stateless_apply``), with the members of a
-  stack by ``jax.vmap`` over the same epoch;
+- an engine compiles one function that runs a whole epoch, written once in
+  ``keras.ops`` for every backend (:mod:`._engine`): the epoch's order of the
+  rows (drawn on the host with NumPy), then a loop over the mini-batches
+  inside the compiled program, each with the network's ``stateless_call``
+  (``training=True``), the loss plus the penalties, the gradient and the
+  optimizer's update written as a pure function over the Keras optimizer's
+  own variables, then the weights' constraints; the last, partial batch is
+  masked;
+- one module per Keras backend gives what differs (:mod:`._tensorflow`,
+  :mod:`._jax`): the gradient (``tf.GradientTape`` / ``jax.grad``),
+  vectorising the members of a stack (``tf.vectorized_map`` / ``jax.vmap``)
+  and compiling (``tf.function`` / ``jax.jit``);
 - engines are kept per architecture (:func:`borrow`): a fit copies its
   network's and optimizer's variables into one, trains, and copies them back,
   so the fits of a grid search, of cross-validation folds or of ``partial_fit``
@@ -50,10 +51,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from skconstrain._compat import keras_numpy_quiet
+from skconstrain._training._engine import (
+    Engine,
+    SparseRows,
+    StackEngine,
+    sparse_rows,
+)
 
 __all__ = [
     "Data",
     "Engine",
+    "SparseRows",
+    "StackEngine",
     "NonFiniteLossError",
     "Predictor",
     "as_tensors",
@@ -148,8 +157,8 @@ def precision():
 
 
 def __getattr__(name):
-    # the backend's classes: _training.Engine is the backend's engine
-    if name in ("Engine", "StackEngine", "Predictor", "SparseRows"):
+    # the backend's predictor: _training.Predictor is the backend's
+    if name == "Predictor":
         return getattr(backend(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -310,7 +319,7 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     kept = None  # sparse rows kept sparse
     if sp.issparse(X):
         if 4 * X.shape[0] * X.shape[1] > DENSE_LIMIT:
-            X = kept = backend().sparse_rows(X, x_scaling)
+            X = kept = sparse_rows(X, x_scaling)
             x_scaling = None
         else:
             X = X.toarray()

@@ -1,0 +1,892 @@
+"""The epoch, written once in ``keras.ops`` for every backend, and the engines
+that run it: one network (:class:`Engine`) or M networks of one architecture
+(:class:`StackEngine`).
+
+One member's epoch is a pure function (:func:`epoch_function`) of its state
+(trainable, non-trainable and optimizer values), its rows (``X``, ``y``, the
+weights and the epoch's order of the rows, drawn on the host with NumPy:
+:func:`row_order`) and its settings (rows, batch size, loss weight, penalty
+strength; the learning rate is one of the optimizer's values). A step:
+
+- takes the next ``batch`` rows of the order; the last, partial batch is
+  padded to the program's width by repeating its rows, and the padding is
+  *masked*: its weight is zero in the data loss and in an output penalty's
+  mean (a step without rows changes nothing);
+- runs the network's ``stateless_call`` (``training=True``, with
+  ``return_losses=True`` for the losses of a user's own layers);
+- adds the weight penalties at the strength given as an input
+  (``penalty_scale`` times each ``Scaled`` penalty's own regularizer; the
+  engine's network does not compute them itself, so no object is changed
+  while tracing) and the output penalties' masked means;
+- updates by the optimizer written as a pure function over the Keras
+  optimizer's own variables (:func:`pure_update`: Adam, or plain SGD), then
+  applies each weight's constraint.
+
+Only what differs between backends comes from the backend's module: the
+gradient, vectorising the members, compiling, sparse rows' densifying
+precision. The loop (``keras.ops.fori_loop``) and the branch
+(``keras.ops.cond``) are Keras's.
+
+Shapes are padded to a few buckets (:func:`bucket`), so a new number of rows,
+a fold one row shorter or another batch size reuses one compiled program.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+from keras import ops
+
+
+def _backend():
+    from skconstrain import _training
+
+    return _training.backend()
+
+
+def bucket(n, smallest=8):
+    """``n`` rounded up to the next of ``smallest`` and 2^k x (1, 1.25, 1.5,
+    1.75): at most 25% of padding, and few distinct shapes to compile.
+
+    Examples
+    --------
+    >>> [bucket(n) for n in (1, 9, 100, 101, 1000, 2000)]
+    [8, 10, 112, 112, 1024, 2048]
+    """
+    n = max(int(n), int(smallest))
+    power = 1 << max(0, n.bit_length() - 3)  # a quarter of the power of two
+    return -(-n // power) * power
+
+
+# ------------------------------------------------------------------ rows
+class SparseRows(NamedTuple):
+    """Sparse rows, each padded to the row with most stored values (``(n, r)``
+    columns and values), with the affine map ``offset + scale * x`` done in
+    float64 when a batch is densified, as :func:`as_tensors` maps dense rows."""
+
+    indices: object  # int32 (n, r)
+    values: object  # float64 (n, r)
+    offset: object  # float64 (d,)
+    scale: object  # float64 (d,)
+
+    @property
+    def shape(self):
+        return (int(self.indices.shape[0]), int(self.offset.shape[0]))
+
+
+def sparse_rows(X, x_scaling=None):
+    """:class:`SparseRows` of a SciPy sparse matrix."""
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    X.sum_duplicates()
+    n, d = X.shape
+    counts = np.diff(X.indptr)
+    width = max(1, int(counts.max()) if n else 1)
+    indices = np.zeros((n, width), np.int32)
+    values = np.zeros((n, width), np.float64)
+    rows = np.repeat(np.arange(n), counts)
+    slots = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
+    indices[rows, slots] = X.indices
+    values[rows, slots] = X.data
+    offset, scale = (np.zeros(d), np.ones(d)) if x_scaling is None else x_scaling
+    with _backend().precision():
+        return SparseRows(
+            ops.convert_to_tensor(indices),
+            ops.convert_to_tensor(values),
+            ops.convert_to_tensor(
+                np.broadcast_to(np.asarray(offset, np.float64), (d,))
+            ),
+            ops.convert_to_tensor(np.broadcast_to(np.asarray(scale, np.float64), (d,))),
+        )
+
+
+def gather_rows(X, idx):
+    """The rows ``idx`` of ``X`` (a tensor, or :class:`SparseRows`, densified
+    and mapped in float64) as a dense float32 tensor."""
+    if not isinstance(X, SparseRows):
+        return ops.take(X, idx, axis=0)
+    columns = ops.take(X.indices, idx, axis=0)
+    values = ops.take(X.values, idx, axis=0)
+    rows = ops.broadcast_to(
+        ops.expand_dims(ops.arange(ops.shape(idx)[0], dtype="int32"), 1),
+        ops.shape(columns),
+    )
+    where = ops.stack([ops.reshape(rows, (-1,)), ops.reshape(columns, (-1,))], axis=1)
+    dense = ops.scatter(
+        where,
+        ops.reshape(values, (-1,)),
+        (ops.shape(idx)[0], ops.shape(X.offset)[0]),
+    )
+    return ops.cast(X.offset + X.scale * dense, "float32")
+
+
+def _pad_rows(X, rows):
+    """``X`` (a tensor or :class:`SparseRows`) with zero rows up to ``rows``."""
+    if isinstance(X, SparseRows):
+        extra = rows - int(X.indices.shape[0])
+        return X._replace(
+            indices=ops.pad(X.indices, ((0, extra), (0, 0))),
+            values=ops.pad(X.values, ((0, extra), (0, 0))),
+        )
+    extra = rows - int(X.shape[0])
+    return ops.pad(X, ((0, extra),) + ((0, 0),) * (len(X.shape) - 1))
+
+
+def padded(data):
+    """``data``'s X, y and weights padded to a bucket of rows, and its rows:
+    made once per :class:`~skconstrain._training.Data`."""
+    found = data.__dict__.get("_padded")
+    if found is None:
+        n = int(data.y.shape[0])
+        rows = bucket(n)
+        with _backend().precision():
+            found = (
+                _pad_rows(data.X, rows),
+                _pad_rows(data.y, rows),
+                _pad_rows(data.sample_weight, rows),
+                n,
+            )
+        data.__dict__["_padded"] = found
+    return found
+
+
+def row_order(seed, n, rows, shuffle=True):
+    """Epoch ``seed``'s order of ``n`` rows (the rows as given where not
+    ``shuffle``), zero-padded to ``rows``: drawn on the host with NumPy, so
+    a member of a stack and its single fit see the same rows on every
+    backend and at every bucket.
+
+    Examples
+    --------
+    >>> row_order(0, 3, 4, shuffle=False).tolist()
+    [0, 1, 2, 0]
+    """
+    order = np.zeros(rows, np.int32)
+    if shuffle:
+        order[:n] = np.random.default_rng(int(seed)).permutation(n)
+    else:
+        order[:n] = np.arange(n)
+    return order
+
+
+# ----------------------------------------------------------------- losses
+def _row_losses(y, pred, row_loss):
+    """Each row's loss, averaged over the outputs: the squared error, or
+    ``row_loss(y, pred)`` (summed over the outputs) divided by their number."""
+    pred = ops.cast(pred, y.dtype)
+    if row_loss is None:
+        return ops.mean(ops.square(y - pred), axis=-1)
+    return row_loss(y, pred) / pred.shape[-1]
+
+
+def detach_penalties(body, penalties, output_penalties):
+    """Take the weight and output penalties out of ``body`` (an engine's own
+    network, configured once here), for the epoch to add them itself: the
+    weight penalties at the strength of each call, the output penalties as
+    masked means.
+
+    Parameters
+    ----------
+    body : keras.Model
+    penalties : iterable
+        ``Scaled`` regularizers: the variables of ``body`` that hold one are
+        penalised by ``penalty_scale * scaled.regularizer(value)``.
+    output_penalties : iterable of (columns, layer)
+        :class:`~skconstrain.keras.layers.OutputPenaltyLayer` whose input is
+        ``outputs[:, columns]`` (a slice) of the body's outputs.
+
+    Returns
+    -------
+    weight : list of (int, callable)
+        Index among ``body.trainable_variables`` and unscaled penalty.
+    output : list of (slice, OutputPenalty)
+    """
+    scaled = {id(p) for p in penalties}
+    weight = []
+    for i, variable in enumerate(body.trainable_variables):
+        regularizer = variable.regularizer
+        if regularizer is not None and id(regularizer) in scaled:
+            weight.append((i, regularizer.regularizer))
+            variable.regularizer = None
+    output = []
+    for columns, layer in output_penalties:
+        if layer.activity_regularizer is not None:
+            output.append((columns, layer.activity_regularizer))
+            layer.activity_regularizer = None
+    return weight, output
+
+
+# -------------------------------------------------------------- optimizer
+def learning_rate_index(optimizer):
+    """Where the learning rate sits among ``optimizer.variables`` (a Keras
+    variable when the optimizer was made with a float rate)."""
+    for i, variable in enumerate(optimizer.variables):
+        if variable.path.endswith("learning_rate"):
+            return i
+    raise ValueError("the optimizer's learning rate is not a variable")
+
+
+def pure_update(optimizer, trainable):
+    """The optimizer's update as a pure function of its variables' values:
+    ``update(ov, grads, tv) -> (tv, ov)``, the trainable values after the step
+    (each constrained by its variable's ``constraint``) and the optimizer's.
+
+    Written in ``keras.ops`` for every backend (Keras refuses
+    ``stateless_apply`` on TensorFlow) over the Keras optimizer's own
+    variables, so its state saves, loads and continues: Adam (as
+    ``keras.optimizers.Adam.update_step`` computes it) or SGD without
+    momentum. ``optimizer`` must be built for ``trainable``.
+    """
+    variables = list(optimizer.variables)
+    index = {id(v): i for i, v in enumerate(variables)}
+    if [id(v) for v in optimizer._trainable_variables] != [id(v) for v in trainable]:
+        # private: the order of the optimizer's slots; pinned by the tests
+        raise ValueError("the optimizer was not built for the network's weights")
+    step = index[id(optimizer.iterations)]
+    rate = learning_rate_index(optimizer)
+    constraints = [v.constraint for v in trainable]
+    unsupported = (
+        getattr(optimizer, "weight_decay", None)
+        or optimizer.clipnorm
+        or optimizer.clipvalue
+        or optimizer.global_clipnorm
+        or optimizer.use_ema
+    )
+    if isinstance(optimizer, keras.optimizers.Adam) and not (
+        optimizer.amsgrad or unsupported
+    ):
+        b1, b2 = float(optimizer.beta_1), float(optimizer.beta_2)
+        eps = float(optimizer.epsilon)
+        slots = [
+            (index[id(m)], index[id(v)])
+            for m, v in zip(optimizer._momentums, optimizer._velocities, strict=True)
+        ]
+
+        def update(ov, grads, tv):
+            ov = list(ov)
+            t = ops.cast(ov[step] + 1, "float32")
+            lr = ops.cast(ov[rate], "float32")
+            alpha = lr * ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t))
+            out = []
+            for k, (p, g) in enumerate(zip(tv, grads, strict=True)):
+                mi, vi = slots[k]
+                g = ops.cast(g, p.dtype)
+                m = ov[mi] + (g - ov[mi]) * (1.0 - b1)
+                v = ov[vi] + (ops.square(g) - ov[vi]) * (1.0 - b2)
+                ov[mi], ov[vi] = m, v
+                out.append(_constrained(p - m * alpha / (ops.sqrt(v) + eps), k))
+            ov[step] = ov[step] + 1
+            return out, ov
+
+    elif type(optimizer) is keras.optimizers.SGD and not (
+        optimizer.momentum or optimizer.nesterov or unsupported
+    ):
+
+        def update(ov, grads, tv):
+            ov = list(ov)
+            lr = ops.cast(ov[rate], "float32")
+            out = [
+                _constrained(p - lr * ops.cast(g, p.dtype), k)
+                for k, (p, g) in enumerate(zip(tv, grads, strict=True))
+            ]
+            ov[step] = ov[step] + 1
+            return out, ov
+
+    else:
+        raise ValueError(
+            f"The engine trains with Adam or plain SGD, not {optimizer!r}."
+        )
+
+    def _constrained(value, k):
+        constraint = constraints[k]
+        return value if constraint is None else constraint(value)
+
+    return update
+
+
+# ------------------------------------------------------------------ epoch
+def epoch_function(body, update, row_loss, weight_penalties, output_penalties, width):
+    """One member's epoch as a pure function (see the module's docstring).
+
+    ``epoch(state, data, settings, steps)``: ``state`` the lists ``(tv, ntv,
+    ov)``; ``data`` ``(X, y, w, order)`` with ``n`` real rows, then padding;
+    ``settings`` ``(n, batch, loss_weight, penalty_scale)``; ``steps`` at
+    least ``ceil(n / batch)`` (static on JAX). A step takes ``batch`` rows
+    (at most ``width``, a constant of the program). Returns the new state
+    and the mean of the steps' losses weighted by their rows.
+    """
+    gradient = _backend().gradient
+
+    def objective(tv, ntv, xb, yb, wb, valid, count, loss_weight, penalty_scale):
+        outputs, ntv, losses = body.stateless_call(
+            tv, ntv, xb, training=True, return_losses=True
+        )
+        outputs = ops.cast(outputs, "float32")
+        rows = ops.maximum(count, 1.0)
+        loss = ops.sum(wb * _row_losses(yb, outputs, row_loss)) / rows
+        for value in losses:
+            loss = loss + ops.cast(value, "float32")
+        for i, penalty in weight_penalties:
+            loss = loss + penalty_scale * ops.cast(penalty(tv[i]), "float32")
+        for columns, penalty in output_penalties:
+            per_row = ops.cast(penalty.row_penalty(outputs[:, columns]), "float32")
+            loss = loss + penalty.strength * ops.sum(per_row * valid) / rows
+        return loss * loss_weight, (loss, ntv)
+
+    grad = gradient(objective)
+
+    def epoch(state, data, settings, steps):
+        tv, ntv, ov = (list(part) for part in state)
+        X, y, w, order = data
+        n, batch, loss_weight, penalty_scale = settings
+        offsets = ops.arange(width, dtype="int32")
+        last = ops.maximum(n - 1, 0)
+
+        def step(i, carry):
+            tv, ntv, ov, total = carry
+            start = ops.cast(i, "int32") * batch
+            positions = start + offsets
+            valid = ops.logical_and(
+                positions < ops.minimum(start + batch, n), offsets < batch
+            )
+            # the padding repeats the batch's rows; its weight is zero
+            positions = ops.where(valid, positions, start + offsets % batch)
+            idx = ops.take(order, ops.clip(positions, 0, last))
+            valid = ops.cast(valid, "float32")
+            count = ops.sum(valid)
+
+            def run():
+                grads, (loss, new_ntv) = grad(
+                    tv,
+                    ntv,
+                    gather_rows(X, idx),
+                    ops.take(y, idx, axis=0),
+                    ops.take(w, idx) * valid,
+                    valid,
+                    count,
+                    loss_weight,
+                    penalty_scale,
+                )
+                new_tv, new_ov = update(ov, grads, tv)
+                return list(new_tv), list(new_ntv), list(new_ov), total + loss * count
+
+            def skip():  # a step without rows (past the member's own)
+                return list(tv), list(ntv), list(ov), total
+
+            return ops.cond(count > 0, run, skip)
+
+        tv, ntv, ov, total = ops.fori_loop(
+            0, steps, step, (tv, ntv, ov, ops.zeros((), "float32"))
+        )
+        return (tv, ntv, ov), total / ops.cast(ops.maximum(n, 1), "float32")
+
+    return epoch
+
+
+def evaluate_function(body, output_map, column_loss):
+    """``evaluate(tv, ntv, X, y, w, n)``: the loss per output column on the
+    ``n`` real rows of ``X`` (the squared error, or ``column_loss``),
+    ``sum_i w_i loss_ik / n``, of the outputs (through ``output_map``)
+    without penalties."""
+
+    def evaluate(tv, ntv, X, y, w, n):
+        idx = ops.arange(ops.shape(y)[0], dtype="int32")
+        pred, _ = body.stateless_call(tv, ntv, gather_rows(X, idx), training=False)
+        if output_map is not None:
+            pred = output_map(pred)
+        pred = ops.cast(pred, y.dtype)
+        losses = ops.square(y - pred) if column_loss is None else column_loss(y, pred)
+        weight = w * ops.cast(idx < n, w.dtype)
+        total = ops.sum(ops.expand_dims(weight, 1) * losses, axis=0)
+        return total / ops.cast(ops.maximum(n, 1), "float32")
+
+    return evaluate
+
+
+def _numpy(value):
+    return np.asarray(ops.convert_to_numpy(value))
+
+
+def _values(variables):
+    return [v.value for v in variables]
+
+
+#: Rows of sparse data that :meth:`Engine.evaluate` densifies at once.
+def _evaluate_chunk(n_features):
+    return max(8, min(16384, (4 << 20) // max(int(n_features), 1)))
+
+
+class Engine:
+    """Trains a template network: one compiled call per epoch, reused across fits.
+
+    The engine owns a network and an optimizer of one architecture, and its
+    compiled programs. A fit copies its own network's and optimizer's
+    variables in (:meth:`load`), trains, and copies them back out
+    (:meth:`store`), so every fit of that architecture in the process (a grid
+    search over ``alpha``, the folds of a cross-validation, ``partial_fit``
+    calls) reuses one program; see :func:`~skconstrain._training.borrow`.
+    Between epochs the state is held as the backend's arrays.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built, with one input and one output: the engine's own (its weight
+        and output penalties are taken out of it, see
+        :func:`detach_penalties`).
+    optimizer : keras.optimizers.Adam or keras.optimizers.SGD
+        Built for ``model.trainable_variables`` (or built here).
+    batch_size : int
+        Rows per step by default; an input of the compiled epoch, so
+        :meth:`run_epoch` may use another.
+    penalties : sequence, default=()
+        ``Scaled`` regularizers of ``model`` whose strength is fed at run time
+        (``penalty_scale`` of :meth:`run_epoch`).
+    output_penalties : sequence of (slice, layer), default=()
+        Output penalty layers of ``model`` whose mean is masked on a partial
+        batch (see :func:`detach_penalties`); others are Keras's own.
+    objective : Objective or None, default=None
+        The row loss trained on, and the output map and column loss that
+        :meth:`evaluate` reports; None: the squared error.
+    body : keras.Model or None, default=None
+        What the data go through in training and :meth:`evaluate`: ``model``
+        after fixed first layers whose work :func:`as_tensors` did once on the
+        data, sharing its layers and variables; None: ``model`` itself.
+    jit_compile : bool or None, default=None
+        On TensorFlow, compile the epoch with XLA (True), as a graph (False),
+        or choose (None: see :func:`skconstrain._training._tensorflow.compile`).
+        JAX always compiles with XLA.
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        *,
+        batch_size,
+        penalties=(),
+        output_penalties=(),
+        objective=None,
+        body=None,
+        jit_compile=None,
+    ):
+        from skconstrain._training import Objective
+
+        self.model = model
+        self.body = model if body is None else body
+        self.optimizer = optimizer
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        self.batch_size = int(batch_size)
+        objective = Objective() if objective is None else objective
+        self.row_loss = objective.row_loss
+        self.output_map = objective.output_map
+        self.column_loss = objective.column_loss
+        self.jit_compile = jit_compile
+        self._update = pure_update(optimizer, self.body.trainable_variables)
+        self._weight_penalties, self._output_penalties = detach_penalties(
+            self.body, penalties, output_penalties
+        )
+        # where the body's variables sit among the model's
+        position = {id(v): i for i, v in enumerate(model.variables)}
+        self._trainable = [position[id(v)] for v in self.body.trainable_variables]
+        self._non_trainable = [
+            position[id(v)] for v in self.body.non_trainable_variables
+        ]
+        self._rate = learning_rate_index(optimizer)
+        self._read(model, optimizer)  # until a fit loads its own
+        self._epochs = {}
+        self._evaluate = None
+
+    def _epoch(self, width, sparse):
+        key = (width, sparse)
+        found = self._epochs.get(key)
+        if found is None:
+            found = self._epochs[key] = _backend().compile(
+                epoch_function(
+                    self.body,
+                    self._update,
+                    self.row_loss,
+                    self._weight_penalties,
+                    self._output_penalties,
+                    width,
+                ),
+                kind="epoch",
+                jit_compile=self.jit_compile,
+            )
+        return found
+
+    def load(self, model):
+        """Take ``model``'s weights and its optimizer's state (of the engine's
+        architecture) as the state to train from (the engine's own network
+        and optimizer hold it too)."""
+        self._read(model, model.optimizer)
+        self._write(self.model, self.optimizer)
+
+    def _read(self, model, optimizer):
+        values = _values(model.variables)
+        self._state = (
+            [values[i] for i in self._trainable],
+            [values[i] for i in self._non_trainable],
+            _values(optimizer.variables),
+        )
+
+    def store(self, model):
+        """Write the trained state into ``model`` and its optimizer (if it
+        has one)."""
+        self._write(model, getattr(model, "optimizer", None))
+
+    def _write(self, model, optimizer):
+        tv, ntv, ov = self._state
+        variables = model.variables
+        for i, value in zip(
+            self._trainable + self._non_trainable, tv + ntv, strict=True
+        ):
+            variables[i].assign(value)
+        if optimizer is not None:
+            for variable, value in zip(optimizer.variables, ov, strict=True):
+                variable.assign(value)
+
+    def weights(self):
+        """The network's weights now (for :meth:`set_weights`)."""
+        return self._state[:2]
+
+    def set_weights(self, weights):
+        """Back to :meth:`weights`' weights (the optimizer's state stays)."""
+        self._state = (*weights, self._state[2])
+
+    def set_learning_rate(self, value):
+        """The optimizer's learning rate from the next step on (an input of
+        the compiled epoch: nothing compiles again)."""
+        ov = list(self._state[2])
+        ov[self._rate] = ops.convert_to_tensor(np.float32(value))
+        self._state = (*self._state[:2], ov)
+
+    def run_epoch(
+        self,
+        data,
+        seed,
+        *,
+        loss_weight=1.0,
+        penalty_scale=0.0,
+        batch_size=None,
+        shuffle=True,
+    ):
+        """Train one epoch over ``data``; returns the mean loss of its steps.
+
+        Parameters
+        ----------
+        data : Data
+        seed : int
+            Seed of this epoch's order of the rows (:func:`row_order`).
+        loss_weight : float, default=1.0
+            Multiplier of the objective in the gradient (not in the loss
+            returned); with Adam it acts as dividing ``epsilon`` by it.
+        penalty_scale : float, default=0.0
+            The strength of the ``penalties`` (``alpha / n``).
+        batch_size : int or None, default=None
+            Rows per step (an input of the program); None: the engine's.
+        shuffle : bool, default=True
+            Whether the rows go in the order drawn from ``seed`` or as given.
+
+        Returns
+        -------
+        loss : float
+            Mean over the steps, weighted by their rows, of the objective
+            (weighted data loss plus the penalties).
+        """
+        batch = int(batch_size or self.batch_size)
+        X, y, w, n = padded(data)
+        width = bucket(min(batch, max(n, 1)), smallest=1)
+        order = row_order(seed, n, int(y.shape[0]), shuffle)
+        state, loss = self._epoch(width, isinstance(X, SparseRows))(
+            self._state,
+            (X, y, w, order),
+            (
+                np.int32(n),
+                np.int32(min(batch, width)),
+                np.float32(loss_weight),
+                np.float32(penalty_scale),
+            ),
+            -(-n // batch) if n else 0,
+        )
+        self._state = tuple(list(part) for part in state)
+        return float(loss)
+
+    def evaluate(self, data):
+        """The loss per output column on ``data`` (no penalty terms):
+        ``sum_i w_i (y_ik - p_ik)**2 / n`` (or the ``column_loss``), a float64
+        array of shape (n_outputs,)."""
+        if self._evaluate is None:
+            self._evaluate = _backend().compile(
+                evaluate_function(self.body, self.output_map, self.column_loss),
+                kind="evaluate",
+            )
+        X, y, w, n = padded(data)
+        tv, ntv, _ = self._state
+        if not isinstance(X, SparseRows):
+            return _numpy(self._evaluate(tv, ntv, X, y, w, np.int32(n))).astype(
+                np.float64
+            )
+        # sparse rows: densified a chunk of fixed size at a time, sums added
+        step = _evaluate_chunk(X.shape[1])
+        rows = -(-max(n, 1) // step) * step
+        X, y, w = _pad_rows(X, rows), _pad_rows(y, rows), _pad_rows(w, rows)
+        total = 0.0
+        for start in range(0, n, step):
+            part = slice(start, start + step)
+            count = min(step, n - start)
+            errors = self._evaluate(
+                tv,
+                ntv,
+                X._replace(indices=X.indices[part], values=X.values[part]),
+                y[part],
+                w[part],
+                np.int32(count),
+            )
+            total = total + _numpy(errors).astype(np.float64) * count
+        return total / max(n, 1)
+
+
+class StackEngine:
+    """M networks of the architecture of ``template`` (the default MLP and its
+    head) trained as one: the single network's epoch (:func:`epoch_function`)
+    vectorised over the members' states, data and settings (``jax.vmap`` /
+    ``tf.vectorized_map``), each with its own rows, order, batch size,
+    strength and learning rate; the members whose stopping rule ended their
+    training are frozen.
+
+    Parameters
+    ----------
+    template : keras.Model
+        The engine's own network of the members' architecture (its weight
+        and output penalties are taken out of it, see
+        :func:`detach_penalties`); the members are written into a model of
+        that architecture by :meth:`write`.
+    size : int
+    row_loss : callable or None
+    width : int
+        The largest batch of the members.
+    """
+
+    def __init__(self, template, size, row_loss=None, width=200):
+        from skconstrain import _networks
+
+        body = _networks.body(template)
+        if body is None:
+            raise _networks.NotStackable("only the default MLP is stacked")
+        self.body = body
+        self.size = int(size)
+        self.width = int(width)
+        self.optimizer = keras.optimizers.Adam(name="adam")
+        self.optimizer.build(body.trainable_variables)
+        self._update = pure_update(self.optimizer, body.trainable_variables)
+        self._weight_penalties, self._output_penalties = detach_penalties(
+            body, _networks.penalties(template), _networks.output_penalties(template)
+        )
+        self._row_loss = row_loss
+        self._roles = [_target_role(v, template) for v in body.non_trainable_variables]
+        self._runs = {}
+        self._rate = learning_rate_index(self.optimizer)
+
+    def _run(self, width):
+        found = self._runs.get(width)
+        if found is None:
+            backend = _backend()
+            members = backend.vectorize(
+                epoch_function(
+                    self.body,
+                    self._update,
+                    self._row_loss,
+                    self._weight_penalties,
+                    self._output_penalties,
+                    width,
+                )
+            )
+
+            def run(state, data, settings, active, steps):
+                new, losses = members(state, data, settings, steps)
+
+                def keep(a, b):
+                    shape = (-1,) + (1,) * (len(a.shape) - 1)
+                    return ops.where(ops.reshape(active, shape), a, b)
+
+                state = tuple(
+                    [keep(a, b) for a, b in zip(new[i], state[i], strict=True)]
+                    for i in range(3)
+                )
+                return state, losses
+
+            found = self._runs[width] = backend.compile(run, kind="stack")
+        return found
+
+    def start(self, members, learning_rate):
+        """The members' starting weights, target scalings and data; Adam reset."""
+        from skconstrain._networks import NotStackable
+
+        with _backend().precision():
+            tv = []
+            for i, variable in enumerate(self.body.trainable_variables):
+                value = np.stack([np.asarray(m.weights[i]) for m in members])
+                if tuple(value.shape[1:]) != tuple(variable.shape):
+                    raise NotStackable("the members' weights do not fit the network")
+                tv.append(ops.convert_to_tensor(value.astype(np.float32)))
+            ntv = []
+            for variable, role in zip(
+                self.body.non_trainable_variables, self._roles, strict=True
+            ):
+                if role is None:
+                    value = np.stack([_numpy(variable.value)] * len(members))
+                else:  # rounded to float32 as TargetScaling holds them
+                    value = np.stack(
+                        [
+                            np.broadcast_to(
+                                np.asarray(getattr(m, role), np.float32),
+                                variable.shape,
+                            )
+                            for m in members
+                        ]
+                    )
+                ntv.append(ops.convert_to_tensor(value.astype(variable.dtype)))
+            ov = []
+            for i, variable in enumerate(self.optimizer.variables):
+                if i == self._rate:
+                    value = np.full(len(members), learning_rate, np.float32)
+                else:
+                    value = np.zeros((len(members), *variable.shape), variable.dtype)
+                ov.append(ops.convert_to_tensor(value))
+            self._state = (tv, ntv, ov)
+            parts = [padded(m.data) for m in members]
+            self._rows = max(int(p[1].shape[0]) for p in parts)
+            n = np.array([p[3] for p in parts])
+            batch = np.array(
+                [min(m.batch_size, max(k, 1)) for m, k in zip(members, n, strict=True)]
+            )
+            self._n = n
+            self._shuffle = [m.shuffle for m in members]
+            self._seeds = [m.seed for m in members]
+            self._width = bucket(int(batch.max()), smallest=1)
+            self._steps = int((-(-n // batch)).max())
+            self._data = [
+                _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
+            ]
+            self._settings = (
+                ops.convert_to_tensor(n.astype(np.int32)),
+                ops.convert_to_tensor(batch.astype(np.int32)),
+                ops.convert_to_tensor(
+                    np.array([m.loss_weight for m in members], np.float32)
+                ),
+                ops.convert_to_tensor(
+                    np.array([m.penalty_scale for m in members], np.float32)
+                ),
+            )
+            self._validation = None
+            if members[0].validation is not None:
+                parts = [padded(m.validation) for m in members]
+                rows = max(int(p[1].shape[0]) for p in parts)
+                self._validation = [
+                    _stacked([_pad_rows(p[i], rows) for p in parts]) for i in range(3)
+                ] + [ops.convert_to_tensor(np.array([p[3] for p in parts], np.int32))]
+
+    def run_epoch(self, seeds, active):
+        """One epoch of the members where ``active``; their mean losses (M,).
+        ``seeds``: each member's seed of this epoch's order."""
+        with _backend().precision():
+            orders = np.stack(
+                [
+                    row_order(seed, n, self._rows, shuffle)
+                    for seed, n, shuffle in zip(
+                        seeds, self._n, self._shuffle, strict=True
+                    )
+                ]
+            )
+            self._state, losses = self._run(self._width)(
+                self._state,
+                (*self._data, ops.convert_to_tensor(orders)),
+                self._settings,
+                ops.convert_to_tensor(np.asarray(active, bool)),
+                self._steps,
+            )
+            return _numpy(losses)
+
+    def errors(self, output_map=None):
+        """Squared errors per member and output column on their validation
+        rows (the outputs through ``output_map``)."""
+        with _backend().precision():
+            tv, ntv, _ = self._state
+            key = ("errors", output_map)
+            found = self._runs.get(key)
+            if found is None:
+                found = self._runs[key] = _backend().compile(
+                    _backend().vectorize(
+                        evaluate_function(self.body, output_map, None), steps=False
+                    ),
+                    kind="stack_evaluate",
+                )
+            errors = found(tv, ntv, *self._validation)
+            return _numpy(errors).astype(np.float64)
+
+    def weights(self):
+        """The members' weights, each array with the members on its first axis."""
+        return [_numpy(v).copy() for v in self._state[0]]
+
+    def set_weights(self, weights):
+        """Set what :meth:`weights` returned."""
+        with _backend().precision():
+            tv = [ops.convert_to_tensor(v) for v in weights]
+            self._state = (tv, *self._state[1:])
+
+    def set_learning_rates(self, rates):
+        """Each member's learning rate from its next step on ((M,))."""
+        ov = list(self._state[2])
+        ov[self._rate] = ops.convert_to_tensor(
+            np.asarray(rates, np.float32).reshape(tuple(ov[self._rate].shape))
+        )
+        self._state = (*self._state[:2], ov)
+
+    def snapshot(self):
+        """The members' trained state, for :meth:`write`."""
+        tv, ntv, _ = self._state
+        return [_numpy(v) for v in tv], [_numpy(v) for v in ntv]
+
+    def write(self, k, model, x_scaling, snapshot):
+        """Member ``k`` of ``snapshot`` into ``model`` (of the template's
+        architecture) with the input scaling ``(offset, scale)`` of its data."""
+        from skconstrain._networks import INPUT_SCALING, TARGET_SCALING, NotStackable
+
+        tv, ntv = snapshot
+        if len(model.trainable_variables) != len(tv):
+            raise NotStackable("model is not of the stack's architecture")
+        with _backend().precision():
+            model.get_layer(INPUT_SCALING).set_weights(
+                [np.asarray(v, dtype=np.float64) for v in x_scaling]
+            )
+            for variable, value in zip(model.trainable_variables, tv, strict=True):
+                variable.assign(value[k])
+            target = model.get_layer(TARGET_SCALING)
+            for role, value in zip(self._roles, ntv, strict=True):
+                if role is not None:
+                    weight = getattr(target, f"{role}_weight")
+                    weight.assign(np.asarray(value[k]).astype(weight.dtype))
+
+
+def _target_role(variable, template):
+    """``"offset"`` or ``"scale"`` for the template's target scaling's
+    weights (a member's own), None for another non-trainable variable."""
+    from skconstrain._networks import TARGET_SCALING
+
+    try:
+        target = template.get_layer(TARGET_SCALING)
+    except ValueError:
+        return None
+    if variable is target.offset_weight:
+        return "offset"
+    if variable is target.scale_weight:
+        return "scale"
+    return None
+
+
+def _stacked(parts):
+    # dense rows only: a search over sparse X fits one network after another
+    return ops.stack(parts)
