@@ -665,3 +665,30 @@ def test_jax_persistent_compilation_cache_serves_a_new_process(tmp_path):
     assert any(tmp_path.iterdir())  # the first process wrote its programs
     assert runs[0].stdout.split()[-1] == "0"
     assert int(runs[1].stdout.split()[-1]) >= 1  # the epoch, from the cache
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow chooses XLA"
+)
+def test_a_network_that_xla_cannot_compile_trains_in_a_graph():
+    """A long fit goes on with XLA on TensorFlow; a network with
+    an op that XLA has no kernel for (a NumPy function here) trains all the
+    same, as a graph, instead of failing."""
+    import tensorflow as tf
+
+    class Host(keras.layers.Layer):
+        def call(self, x):
+            copy = tf.numpy_function(lambda a: a.copy(), [x], tf.float32)
+            return x + 0.0 * tf.stop_gradient(tf.reshape(copy, tf.shape(x)))
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), Host()])
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    data = _training.as_tensors(X, X[:, :2])
+    engine = _training.Engine(model, keras.optimizers.Adam(0.05), batch_size=8)
+    assert _training._engine.compiled_with_xla(None, 10**6)
+    before = engine.evaluate(data).mean()
+    for epoch in range(5):
+        engine.run_epoch(data, epoch, steps_done=10**6)
+    assert engine._xla_failed  # it tried XLA, then trained in a graph
+    assert engine.evaluate(data).mean() < before

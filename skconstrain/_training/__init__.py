@@ -809,6 +809,7 @@ def train(
     progress = _Progress(epochs, verbose)
     values = {}
     epoch = 0
+    per_epoch = -(-int(data.y.shape[0]) // int(batch_size or engine.batch_size))
     for epoch in range(1, epochs + 1):
         loss = (
             engine.run_epoch(
@@ -818,6 +819,7 @@ def train(
                 penalty_scale=penalty_scale,
                 batch_size=batch_size,
                 shuffle=shuffle,
+                steps_done=(epoch - 1) * per_epoch,
             )
             / members
         )

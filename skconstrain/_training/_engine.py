@@ -152,23 +152,34 @@ def padded(data):
     return found
 
 
-def row_order(seed, n, rows, shuffle=True):
-    """Epoch ``seed``'s order of ``n`` rows (the rows as given where not
-    ``shuffle``), zero-padded to ``rows``: drawn on the host with NumPy, so
-    a member of a stack and its single fit see the same rows on every
-    backend and at every bucket.
+def batches(seed, n, batch, width, steps, shuffle=True):
+    """Epoch ``seed``'s mini-batches of ``n`` rows, laid out on the host:
+    ``(index, valid)``, both of shape ``(steps, width)``.
+
+    The rows go in an order drawn with NumPy from ``seed`` (as given where
+    not ``shuffle``), ``batch`` a step; so a member of a stack and its single
+    fit see the same rows on every backend and at every bucket. A step's
+    slots past its rows (the last, partial batch; the steps past the rows)
+    repeat its rows, or row 0, and are masked (``valid`` 0).
 
     Examples
     --------
-    >>> row_order(0, 3, 4, shuffle=False).tolist()
-    [0, 1, 2, 0]
+    >>> index, valid = batches(0, 3, 2, 2, 3, shuffle=False)
+    >>> index.tolist(), valid.tolist()
+    ([[0, 1], [2, 2], [0, 0]], [[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
     """
-    order = np.zeros(rows, np.int32)
-    if shuffle:
-        order[:n] = np.random.default_rng(int(seed)).permutation(n)
-    else:
-        order[:n] = np.arange(n)
-    return order
+    order = (
+        np.random.default_rng(int(seed)).permutation(n) if shuffle else np.arange(n)
+    ).astype(np.int32)
+    positions = np.arange(steps)[:, None] * batch + np.arange(width)[None, :]
+    slot = np.arange(width)[None, :]
+    starts = np.arange(steps)[:, None] * batch
+    count = np.clip(np.minimum(starts + batch, n) - starts, 0, None)
+    valid = slot < count
+    positions = np.where(valid, positions, starts + slot % np.maximum(count, 1))
+    positions = np.where(positions < n, positions, 0)
+    index = order[positions] if n else np.zeros((steps, width), np.int32)
+    return index.astype(np.int32), valid.astype(np.float32)
 
 
 # ----------------------------------------------------------------- losses
@@ -307,15 +318,16 @@ def pure_update(optimizer, trainable):
 
 
 # ------------------------------------------------------------------ epoch
-def epoch_function(body, update, row_loss, weight_penalties, output_penalties, width):
+def epoch_function(body, update, row_loss, weight_penalties, output_penalties, guard):
     """One member's epoch as a pure function (see the module's docstring).
 
-    ``epoch(state, data, settings, steps)``: ``state`` the lists ``(tv, ntv,
-    ov)``; ``data`` ``(X, y, w, order)`` with ``n`` real rows, then padding;
-    ``settings`` ``(n, batch, loss_weight, penalty_scale)``; ``steps`` at
-    least ``ceil(n / batch)`` (static on JAX). A step takes ``batch`` rows
-    (at most ``width``, a constant of the program). Returns the new state
-    and the mean of the steps' losses weighted by their rows.
+    ``epoch(state, data, settings)``: ``state`` the lists ``(tv, ntv, ov)``;
+    ``data`` ``(X, y, w, index, valid)``, the rows then the epoch's batches
+    (:func:`batches`: one step per row of ``index``); ``settings`` ``(n,
+    loss_weight, penalty_scale)``. Returns the new state and the mean of the
+    steps' losses weighted by their rows. With ``guard``, a step without
+    rows (past a member's own) changes nothing; without, every step must
+    have rows.
     """
     gradient = _backend().gradient
 
@@ -337,25 +349,15 @@ def epoch_function(body, update, row_loss, weight_penalties, output_penalties, w
 
     grad = gradient(objective)
 
-    def epoch(state, data, settings, steps):
+    def epoch(state, data, settings):
         tv, ntv, ov = (list(part) for part in state)
-        X, y, w, order = data
-        n, batch, loss_weight, penalty_scale = settings
-        offsets = ops.arange(width, dtype="int32")
-        last = ops.maximum(n - 1, 0)
+        X, y, w, index, valid = data
+        n, loss_weight, penalty_scale = settings
 
         def step(i, carry):
             tv, ntv, ov, total = carry
-            start = ops.cast(i, "int32") * batch
-            positions = start + offsets
-            valid = ops.logical_and(
-                positions < ops.minimum(start + batch, n), offsets < batch
-            )
-            # the padding repeats the batch's rows; its weight is zero
-            positions = ops.where(valid, positions, start + offsets % batch)
-            idx = ops.take(order, ops.clip(positions, 0, last))
-            valid = ops.cast(valid, "float32")
-            count = ops.sum(valid)
+            idx, mask = index[i], valid[i]
+            count = ops.sum(mask)
 
             def run():
                 grads, (loss, new_ntv) = grad(
@@ -363,8 +365,8 @@ def epoch_function(body, update, row_loss, weight_penalties, output_penalties, w
                     ntv,
                     gather_rows(X, idx),
                     ops.take(y, idx, axis=0),
-                    ops.take(w, idx) * valid,
-                    valid,
+                    ops.take(w, idx) * mask,
+                    mask,
                     count,
                     loss_weight,
                     penalty_scale,
@@ -372,13 +374,16 @@ def epoch_function(body, update, row_loss, weight_penalties, output_penalties, w
                 new_tv, new_ov = update(ov, grads, tv)
                 return list(new_tv), list(new_ntv), list(new_ov), total + loss * count
 
+            if not guard:
+                return run()
+
             def skip():  # a step without rows (past the member's own)
                 return list(tv), list(ntv), list(ov), total
 
             return ops.cond(count > 0, run, skip)
 
         tv, ntv, ov, total = ops.fori_loop(
-            0, steps, step, (tv, ntv, ov, ops.zeros((), "float32"))
+            0, ops.shape(index)[0], step, (tv, ntv, ov, ops.zeros((), "float32"))
         )
         return (tv, ntv, ov), total / ops.cast(ops.maximum(n, 1), "float32")
 
@@ -403,6 +408,34 @@ def evaluate_function(body, output_map, column_loss):
         return total / ops.cast(ops.maximum(n, 1), "float32")
 
     return evaluate
+
+
+#: The steps after which a fit on TensorFlow compiles its epoch with XLA;
+#: before, the epoch runs as a graph. Measured on 2 cores (10 -> 32 -> 4
+#: with a simplex head, 2 000 rows, batch 64): a graph step costs about
+#: 270 us, an XLA step about 110 us, and XLA's compile about 0.3 s more, the
+#: time of about 2 000 steps' savings. Switching once a fit has run that long
+#: pays at most twice the better choice made in hindsight (the ski-rental
+#: rule), and short or early-stopped fits never compile with XLA.
+XLA_STEPS = 2000
+
+
+def compiled_with_xla(jit_compile, steps_done):
+    """Whether TensorFlow compiles an epoch with XLA: ``jit_compile`` where it
+    is a bool, else whether the fit has run :data:`XLA_STEPS` steps. The
+    choice is the fit's own (its settings and rows), so a fit gives the same
+    model whatever ran before it in the process.
+
+    Examples
+    --------
+    >>> compiled_with_xla(None, 0), compiled_with_xla(None, 5000)
+    (False, True)
+    >>> compiled_with_xla(False, 10**6)
+    False
+    """
+    if jit_compile is not None:
+        return bool(jit_compile)
+    return int(steps_done) >= XLA_STEPS
 
 
 def _numpy(value):
@@ -455,8 +488,9 @@ class Engine:
         data, sharing its layers and variables; None: ``model`` itself.
     jit_compile : bool or None, default=None
         On TensorFlow, compile the epoch with XLA (True), as a graph (False),
-        or choose (None: see :func:`skconstrain._training._tensorflow.compile`).
-        JAX always compiles with XLA.
+        or choose (None: a graph for a fit's first :data:`XLA_STEPS` steps,
+        XLA after them, see :meth:`run_epoch`). JAX always
+        compiles with XLA.
     """
 
     def __init__(
@@ -498,22 +532,23 @@ class Engine:
         self._read(model, optimizer)  # until a fit loads its own
         self._epochs = {}
         self._evaluate = None
+        self._xla_failed = False
 
-    def _epoch(self, width, sparse):
-        key = (width, sparse)
-        found = self._epochs.get(key)
+    def _epoch(self, sparse, xla):
+        found = self._epochs.get((sparse, xla))
         if found is None:
-            found = self._epochs[key] = _backend().compile(
+            backend = _backend()
+            found = self._epochs[sparse, xla] = backend.compile(
                 epoch_function(
                     self.body,
                     self._update,
                     self.row_loss,
                     self._weight_penalties,
                     self._output_penalties,
-                    width,
+                    guard=backend.PADDED_STEPS,
                 ),
                 kind="epoch",
-                jit_compile=self.jit_compile,
+                jit_compile=xla,
             )
         return found
 
@@ -572,6 +607,7 @@ class Engine:
         penalty_scale=0.0,
         batch_size=None,
         shuffle=True,
+        steps_done=0,
     ):
         """Train one epoch over ``data``; returns the mean loss of its steps.
 
@@ -589,6 +625,10 @@ class Engine:
             Rows per step (an input of the program); None: the engine's.
         shuffle : bool, default=True
             Whether the rows go in the order drawn from ``seed`` or as given.
+        steps_done : int, default=0
+            The steps this fit has run before this epoch, from which
+            TensorFlow chooses how to compile it (see
+            :func:`compiled_with_xla`).
 
         Returns
         -------
@@ -598,19 +638,31 @@ class Engine:
         """
         batch = int(batch_size or self.batch_size)
         X, y, w, n = padded(data)
+        backend = _backend()
         width = bucket(min(batch, max(n, 1)), smallest=1)
-        order = row_order(seed, n, int(y.shape[0]), shuffle)
-        state, loss = self._epoch(width, isinstance(X, SparseRows))(
+        steps = max(-(-n // batch), 1)
+        if backend.PADDED_STEPS:
+            steps = bucket(steps, smallest=1)
+        index, valid = batches(seed, n, min(batch, width), width, steps, shuffle)
+        inputs = (
             self._state,
-            (X, y, w, order),
-            (
-                np.int32(n),
-                np.int32(min(batch, width)),
-                np.float32(loss_weight),
-                np.float32(penalty_scale),
-            ),
-            -(-n // batch) if n else 0,
+            (X, y, w, index, valid),
+            (np.int32(n), np.float32(loss_weight), np.float32(penalty_scale)),
         )
+        sparse = isinstance(X, SparseRows)
+        xla = None
+        if backend.CHOOSES_XLA:
+            xla = compiled_with_xla(self.jit_compile, steps_done)
+        if xla and self._xla_failed:
+            xla = False
+        try:
+            state, loss = self._epoch(sparse, xla)(*inputs)
+        except backend.COMPILE_ERRORS:
+            if not xla:
+                raise
+            # ops that XLA cannot compile (a model callable's): a graph
+            self._xla_failed = True
+            state, loss = self._epoch(sparse, False)(*inputs)
         self._state = tuple(list(part) for part in state)
         return float(loss)
 
@@ -690,8 +742,8 @@ class StackEngine:
         self._runs = {}
         self._rate = learning_rate_index(self.optimizer)
 
-    def _run(self, width):
-        found = self._runs.get(width)
+    def _run(self):
+        found = self._runs.get("epoch")
         if found is None:
             backend = _backend()
             members = backend.vectorize(
@@ -701,12 +753,12 @@ class StackEngine:
                     self._row_loss,
                     self._weight_penalties,
                     self._output_penalties,
-                    width,
+                    guard=True,
                 )
             )
 
-            def run(state, data, settings, active, steps):
-                new, losses = members(state, data, settings, steps)
+            def run(state, data, settings, active):
+                new, losses = members(state, data, settings)
 
                 def keep(a, b):
                     shape = (-1,) + (1,) * (len(a.shape) - 1)
@@ -718,7 +770,7 @@ class StackEngine:
                 )
                 return state, losses
 
-            found = self._runs[width] = backend.compile(run, kind="stack")
+            found = self._runs["epoch"] = backend.compile(run, kind="stack")
         return found
 
     def start(self, members, learning_rate):
@@ -764,16 +816,18 @@ class StackEngine:
                 [min(m.batch_size, max(k, 1)) for m, k in zip(members, n, strict=True)]
             )
             self._n = n
+            self._batch = batch
             self._shuffle = [m.shuffle for m in members]
-            self._seeds = [m.seed for m in members]
             self._width = bucket(int(batch.max()), smallest=1)
-            self._steps = int((-(-n // batch)).max())
+            steps = max(int((-(-n // batch)).max()), 1)
+            if _backend().PADDED_STEPS:
+                steps = bucket(steps, smallest=1)
+            self._steps = steps
             self._data = [
                 _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
             ]
             self._settings = (
                 ops.convert_to_tensor(n.astype(np.int32)),
-                ops.convert_to_tensor(batch.astype(np.int32)),
                 ops.convert_to_tensor(
                     np.array([m.loss_weight for m in members], np.float32)
                 ),
@@ -793,20 +847,23 @@ class StackEngine:
         """One epoch of the members where ``active``; their mean losses (M,).
         ``seeds``: each member's seed of this epoch's order."""
         with _backend().precision():
-            orders = np.stack(
-                [
-                    row_order(seed, n, self._rows, shuffle)
-                    for seed, n, shuffle in zip(
-                        seeds, self._n, self._shuffle, strict=True
-                    )
-                ]
-            )
-            self._state, losses = self._run(self._width)(
+            laid = [
+                batches(seed, k, b, self._width, self._steps, shuffle)
+                for seed, k, b, shuffle in zip(
+                    seeds, self._n, self._batch, self._shuffle, strict=True
+                )
+            ]
+            index = np.stack([i for i, _ in laid])
+            valid = np.stack([v for _, v in laid])
+            self._state, losses = self._run()(
                 self._state,
-                (*self._data, ops.convert_to_tensor(orders)),
+                (
+                    *self._data,
+                    ops.convert_to_tensor(index),
+                    ops.convert_to_tensor(valid),
+                ),
                 self._settings,
                 ops.convert_to_tensor(np.asarray(active, bool)),
-                self._steps,
             )
             return _numpy(losses)
 
@@ -820,7 +877,7 @@ class StackEngine:
             if found is None:
                 found = self._runs[key] = _backend().compile(
                     _backend().vectorize(
-                        evaluate_function(self.body, output_map, None), steps=False
+                        evaluate_function(self.body, output_map, None)
                     ),
                     kind="stack_evaluate",
                 )

@@ -3,10 +3,10 @@ compiling (:mod:`._engine` holds the epoch, written once in ``keras.ops``),
 float64 precision, and the float64 :class:`Predictor`.
 
 An epoch is one ``jax.jit`` program (XLA): a ``lax.fori_loop`` over the
-batches (Keras's ``fori_loop``), with the number of steps a static argument
-rounded up to a bucket (:func:`~._engine.bucket`), so a new number of rows
-reuses the program; the members of a stack are ``jax.vmap`` of one member's
-epoch.
+batches (Keras's ``fori_loop``); the batches are laid out on the host and
+their number padded to a bucket (:data:`PADDED_STEPS`,
+:func:`~._engine.bucket`), so a new number of rows reuses the program; the
+members of a stack are ``jax.vmap`` of one member's epoch.
 
 Without JAX's x64 mode, JAX computes float64 as float32. The estimators run in
 :func:`precision` (``jax.enable_x64``, a scoped context: the user's global flag
@@ -16,7 +16,6 @@ is untouched), so the input scaling and the float64 forward pass of
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from skconstrain._training import (
     _sparse_chunk,
     widened,
 )
-from skconstrain._training._engine import bucket
 
 
 def _no_tensorflow_in_keras_serialization():
@@ -107,26 +105,26 @@ def gradient(objective):
     return jax.grad(objective, has_aux=True)
 
 
-def vectorize(fn, steps=True):
+def vectorize(fn):
     """``fn`` over M members: every argument has the members on its first
-    axis, but the last, ``steps``, where ``steps`` (the epoch's)."""
-    return jax.vmap(fn, in_axes=(0, 0, 0, None)) if steps else jax.vmap(fn)
+    axis."""
+    return jax.vmap(fn)
+
+
+#: JAX compiles every epoch with XLA: nothing to choose.
+CHOOSES_XLA = False
+#: Errors of a compile that the engine answers by another way to compile.
+COMPILE_ERRORS = ()
+
+#: Whether an epoch's steps are padded to a bucket (so a step may have no
+#: rows): the number of steps is a shape of the compiled program.
+PADDED_STEPS = True
 
 
 def compile(fn, kind, jit_compile=None):
-    """``fn`` as one XLA program (``jax.jit``). For an epoch (``kind``
-    ``"epoch"`` or ``"stack"``) the last argument, the number of steps, is
-    static, rounded up to a bucket (the steps past a member's rows change
-    nothing); ``jit_compile`` is TensorFlow's choice, ignored here."""
-    if kind.endswith("evaluate"):
-        return jax.jit(fn)
-    jitted = jax.jit(fn, static_argnums=len(inspect.signature(fn).parameters) - 1)
-
-    def call(*args):
-        *rest, steps = args
-        return jitted(*rest, bucket(steps, smallest=1))
-
-    return call
+    """``fn`` as one XLA program (``jax.jit``); ``kind`` and ``jit_compile``
+    are TensorFlow's choices, the same here."""
+    return jax.jit(fn)
 
 
 #: The most rows a prediction's compiled program takes at once.

@@ -102,29 +102,34 @@ def gradient(objective):
     return grad
 
 
-def vectorize(fn, steps=True):
+def vectorize(fn):
     """``fn`` over M members (``tf.vectorized_map``, no fallback to a loop):
-    every argument has the members on its first axis, but the last,
-    ``steps``, where ``steps`` (the epoch's)."""
-    if not steps:
-        return lambda *args: tf.vectorized_map(
-            lambda a: fn(*a), args, fallback_to_while_loop=False
-        )
+    every argument has the members on its first axis."""
+    return lambda *args: tf.vectorized_map(
+        lambda a: fn(*a), args, fallback_to_while_loop=False
+    )
 
-    def run(state, data, settings, steps):
-        return tf.vectorized_map(
-            lambda a: fn(*a, steps),
-            (state, data, settings),
-            fallback_to_while_loop=False,
-        )
 
-    return run
+#: TensorFlow runs an epoch as a graph or compiled by XLA: the engine chooses
+#: (:func:`~._engine.compiled_with_xla`).
+CHOOSES_XLA = True
+
+
+def __getattr__(name):
+    if name == "COMPILE_ERRORS":
+        return (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
+    raise AttributeError(name)
+
+
+#: Whether an epoch's steps are padded (so a step may have no rows): not on
+#: TensorFlow, whose programs take any number of steps.
+PADDED_STEPS = False
 
 
 def compile(fn, kind, jit_compile=None):
     """``fn`` as one ``tf.function`` whose inputs have any number of rows.
 
-    ``kind``: ``"epoch"`` (``fn(state, data, settings, steps)``),
+    ``kind``: ``"epoch"`` (``fn(state, data, settings)``),
     ``"evaluate"`` (``fn(tv, ntv, X, y, w, n)``), or ``"stack"`` and
     ``"stack_evaluate"``: the same with the members on the first axis of
     every input. The state's shapes are
@@ -138,12 +143,16 @@ def compile(fn, kind, jit_compile=None):
     def call(*args):
         args = tf.nest.map_structure(_tensor, args)
         # the state's shapes, the other inputs' kinds (dense or sparse rows)
+        # and their shapes past the rows (features; a batch's width)
         key = (
             tuple(
                 (tuple(x.shape), x.dtype) for x in tf.nest.flatten(args[:state_args])
             ),
             tuple(type(a).__name__ for a in args[state_args:]),
-            tuple((len(x.shape), x.dtype) for x in tf.nest.flatten(args[state_args:])),
+            tuple(
+                (tuple(x.shape[rows_axis + 1 :]), x.dtype)
+                for x in tf.nest.flatten(args[state_args:])
+            ),
         )
         found = traced.get(key)
         if found is None:
