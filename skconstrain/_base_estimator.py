@@ -713,7 +713,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 )
 
             with _training.borrow(key, make) as engine:
-                results = _training.train_stack(
+                results = _training.train(
                     engine,
                     stacked[part],
                     epochs=self.epochs,

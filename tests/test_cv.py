@@ -301,16 +301,17 @@ def test_a_search_too_large_for_memory_trains_in_chunks(monkeypatch):
     net = {**NET, "epochs": 3}
     whole = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
     sizes = []
-    real = _training.train_stack
+    real = _training.train
 
-    def spy(engine, members, **kwargs):
-        sizes.append(len(members))
-        return real(engine, members, **kwargs)
+    def spy(engine, data, **kwargs):
+        if isinstance(data, list):  # a stack's members
+            sizes.append(len(data))
+        return real(engine, data, **kwargs)
 
     # room for two members: the 6 members train in 3 stacks of 2
     each = _member_bytes_for(X, Y, cv, alphas, net)
     monkeypatch.setattr(_training, "STACK_MEMORY", 2 * each)
-    monkeypatch.setattr(_training, "train_stack", spy)
+    monkeypatch.setattr(_training, "train", spy)
     parts = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
     assert sizes == [2, 2, 2]
     for k in range(3):

@@ -27,8 +27,9 @@ arithmetic, is the cost of a fit. Here instead:
   is an input;
 - a ``Predictor`` predicts through one compiled forward pass in float64 (so a
   row's prediction does not depend on its batch or the CPU);
-- :func:`train` and :func:`train_stack` run Python once per epoch: history,
-  early stopping, progress. They are the same on every backend.
+- :func:`train` runs Python once per epoch, for one network or the M
+  members of a stack alike: history, early stopping, progress. It is the
+  same on every backend.
 
 Only Keras and its backend are imported here; nothing of the estimator.
 Under ``KERAS_BACKEND=jax`` TensorFlow is not imported.
@@ -727,38 +728,52 @@ def train(
     members=1,
     warmup=None,
     shuffle=True,
+    output_map=None,
 ):
-    """Train for up to ``epochs`` epochs, with early stopping.
+    """Train for up to ``epochs`` epochs, with early stopping: one network
+    (``data`` a :class:`Data`) or the M members of a stack (``data`` a list
+    of :class:`Member`), by one driver.
 
     Early stopping watches the training loss, or the validation loss when
-    ``validation`` is given, divided by the monitored rows' ``target_scale``
-    (so ``tol`` is on the scale of R^2 and does not depend on the targets'
-    units), by the rule of :class:`Plateau`: after ``n_iter_no_change``
-    epochs without an improvement by ``tol`` the learning rate is divided
-    (twice at most), then the training stops. With ``validation``, a decay
-    starts again from the best epoch's weights, and those are restored at
-    the end.
+    there are validation rows, divided by the monitored rows'
+    ``target_scale`` (so ``tol`` is on the scale of R^2 and does not depend
+    on the targets' units), by the rule of :class:`Plateau`: after
+    ``n_iter_no_change`` epochs without an improvement by ``tol`` the
+    learning rate is divided (twice at most), then the training stops. With
+    validation rows, a decay starts again from the best epoch's weights, and
+    those are restored at the end.
+
+    A stack's member ``k`` sees its own rows (``data[k].data``) in its own
+    order (the seeds a single fit draws), with its own batch size, loss
+    weight and penalty scale, and stops by its own rule: a member that stops
+    is frozen (weights and Adam moments) while the others go on. So each
+    member trains as the single fit with its data and seed would (to
+    float32 rounding).
 
     Parameters
     ----------
-    engine : Engine
-    data : Data
+    engine : Engine or StackEngine
+    data : Data or list of Member
     epochs : int
     validation : Data or None
+        A single fit's validation rows (a stack's are its members').
     tol : float
     n_iter_no_change : int or None
         None: never stop early (nor decay the learning rate).
     seed : int
-        Epoch ``e`` shuffles with seed ``seed + e``.
+        A single fit's epoch ``e`` is ordered with seed ``seed + e`` (a
+        stack's members have their own).
     verbose : int
-        >= 1 shows the progress per epoch (see :class:`_Progress`).
+        >= 1 shows the progress per epoch (see :class:`_Progress`; for a
+        stack, one line: the members still training, the best and worst of
+        their losses).
     loss_weight, penalty_scale : float
-        Passed to :meth:`Engine.run_epoch`.
+        A single fit's, passed to :meth:`Engine.run_epoch`.
     batch_size : int or None
-        This fit's batch size (None: the engine's); passed to
-        :meth:`Engine.run_epoch`.
+        A single fit's batch size (None: the engine's).
     learning_rate : float or None
-        The starting learning rate (None: the engine's optimizer's, kept).
+        The starting learning rate (None: the engine's optimizer's, kept;
+        a stack needs one).
     members : int, default=1
         The members of an ensemble trained as one network, whose objective
         is the sum of theirs: the loss recorded and monitored is its mean
@@ -767,7 +782,9 @@ def train(
         Epochs that do not count towards a plateau; None:
         :func:`warmup_epochs` of the data and batch size.
     shuffle : bool, default=True
-        Passed to :meth:`Engine.run_epoch`.
+        A single fit's, passed to :meth:`Engine.run_epoch`.
+    output_map : callable or None, default=None
+        A stack's map of its outputs to the predictions it scores.
 
     Returns
     -------
@@ -779,80 +796,205 @@ def train(
         Whether the stopping rule ended the training (False when the epochs
         ran out first, or when ``n_iter_no_change`` is None).
 
+    For a stack: a list of ``(history, stopped)``, one per member.
+
     Raises
     ------
     NonFiniteLossError
         When a loss becomes NaN or infinite.
     """
-    history = {"loss": []}
-    if validation is not None:
-        history["val_loss"] = []
-        history["val_score"] = []
-    monitored = data if validation is None else validation
-    scale = monitored.target_scale if monitored.target_scale > 0 else 1.0
-    if learning_rate is not None:
-        engine.set_learning_rate(learning_rate)
+    if isinstance(data, Data):
+        batch = int(batch_size or engine.batch_size)
+        run = _One(
+            engine,
+            data,
+            validation,
+            seed=seed,
+            loss_weight=loss_weight,
+            penalty_scale=penalty_scale,
+            batch_size=batch_size,
+            members=members,
+            shuffle=shuffle,
+        )
+        if learning_rate is not None:
+            engine.set_learning_rate(learning_rate)
+        warmups = [
+            warmup_epochs(data.y.shape[0], batch, epochs) if warmup is None else warmup
+        ]
+    else:
+        stacked = list(data)
+        if len(stacked) != engine.size:
+            raise ValueError(f"{len(stacked)} members for a stack of {engine.size}")
+        if max(m.batch_size for m in stacked) > engine.width:
+            raise ValueError("a member's batch is larger than the stack's width")
+        engine.start(stacked, learning_rate)
+        run = _Stack(engine, stacked, output_map)
+        warmups = [
+            warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in stacked
+        ]
+    results = _drive(
+        run,
+        epochs=epochs,
+        tol=tol,
+        n_iter_no_change=n_iter_no_change,
+        verbose=verbose,
+        learning_rate=learning_rate,
+        warmup=warmups,
+    )
+    return results[0] if isinstance(data, Data) else results
+
+
+def _seed(seed, epoch):
+    """The seed of an epoch's order of the rows."""
+    return int(seed + epoch) % (2**31 - 1)
+
+
+class _One:
+    """One network, as :func:`_drive` trains M: an :class:`Engine` with its
+    fit's data and settings."""
+
+    def __init__(self, engine, data, validation, *, members, **settings):
+        self.engine = engine
+        self.size = 1
+        self.datas = [data]
+        self.validations = None if validation is None else [validation]
+        self.members = members
+        self.seed = settings.pop("seed")
+        self.settings = settings
+        batch = int(settings["batch_size"] or engine.batch_size)
+        self.per_epoch = -(-int(data.y.shape[0]) // batch)
+        self.best = None
+
+    def epoch(self, epoch, active):
+        loss = self.engine.run_epoch(
+            self.datas[0],
+            _seed(self.seed, epoch),
+            steps_done=(epoch - 1) * self.per_epoch,
+            **self.settings,
+        )
+        return np.array([loss / self.members])
+
+    def errors(self):
+        return self.engine.evaluate(self.validations[0])[None]
+
+    def keep_best(self, improved, decayed):
+        if improved[0]:
+            self.best = self.engine.weights()
+        if decayed[0] and self.best is not None:
+            self.engine.set_weights(self.best)
+
+    def set_rates(self, rates):
+        self.engine.set_learning_rate(rates[0])
+
+    def restore_best(self):
+        if self.best is not None:
+            self.engine.set_weights(self.best)
+
+
+class _Stack:
+    """The M members of a :class:`StackEngine`, as :func:`_drive` trains them."""
+
+    def __init__(self, engine, members, output_map):
+        self.engine = engine
+        self.members = members
+        self.size = len(members)
+        self.datas = [m.data for m in members]
+        validating = members[0].validation is not None
+        self.validations = [m.validation for m in members] if validating else None
+        self.output_map = output_map
+        self.best = None
+
+    def epoch(self, epoch, active):
+        seeds = np.array([_seed(m.seed, epoch) for m in self.members])
+        return np.asarray(self.engine.run_epoch(seeds, active), dtype=np.float64)
+
+    def errors(self):
+        return self.engine.errors(self.output_map)
+
+    def keep_best(self, improved, decayed):
+        if self.best is None:  # the starting weights, until a member improves
+            self.best = self.engine.weights()
+        if not (improved.any() or decayed.any()):
+            return
+        weights = self.engine.weights()
+        for kept, now in zip(self.best, weights, strict=True):
+            kept[improved] = now[improved]
+            now[decayed] = kept[decayed]
+        if decayed.any():
+            self.engine.set_weights(weights)
+
+    def set_rates(self, rates):
+        self.engine.set_learning_rates(rates)
+
+    def restore_best(self):
+        if self.best is not None:
+            self.engine.set_weights(self.best)
+
+
+def _drive(run, *, epochs, tol, n_iter_no_change, verbose, learning_rate, warmup):
+    """Train ``run``'s M members for up to ``epochs`` epochs (see
+    :func:`train`); per member ``(history, stopped)``."""
+    size = run.size
+    validating = run.validations is not None
+    histories = [
+        {"loss": [], **({"val_loss": [], "val_score": []} if validating else {})}
+        for _ in range(size)
+    ]
+    monitored = run.validations if validating else run.datas
+    scales = np.array(
+        [d.target_scale if d.target_scale > 0 else 1.0 for d in monitored]
+    )
     rule = None
     if n_iter_no_change is not None:
         rule = Plateau(
-            1,
+            size,
             tol=tol,
             patience=n_iter_no_change,
             learning_rate=1.0 if learning_rate is None else learning_rate,
-            warmup=warmup_epochs(
-                data.y.shape[0], batch_size or engine.batch_size, epochs
-            )
-            if warmup is None
-            else warmup,
+            warmup=warmup,
         )
-    best_weights, stopped = None, False
-    progress = _Progress(epochs, verbose)
+    if rule is not None and validating and size > 1:
+        run.keep_best(np.zeros(size, bool), np.zeros(size, bool))
+    active = np.ones(size, dtype=bool)
+    stopped = np.zeros(size, dtype=bool)
+    progress = _Progress(epochs, verbose) if size == 1 else None
     values = {}
     epoch = 0
-    per_epoch = -(-int(data.y.shape[0]) // int(batch_size or engine.batch_size))
     for epoch in range(1, epochs + 1):
-        loss = (
-            engine.run_epoch(
-                data,
-                seed + epoch,
-                loss_weight=loss_weight,
-                penalty_scale=penalty_scale,
-                batch_size=batch_size,
-                shuffle=shuffle,
-                steps_done=(epoch - 1) * per_epoch,
-            )
-            / members
-        )
-        _check_finite(loss, epoch, "training loss")
-        history["loss"].append(loss)
-        values = {"loss": loss}
-        current = loss
-        if validation is not None:
-            errors = engine.evaluate(validation)
-            current = float(errors.mean())
-            _check_finite(current, epoch, "validation loss")
-            history["val_loss"].append(current)
-            history["val_score"].append(r2_scores(errors, validation))
-            values["val_loss"] = current
-        progress.update(epoch, values)
+        losses = run.epoch(epoch, active)
+        current = losses.copy()
+        errors = run.errors() if validating else None
+        for k in np.flatnonzero(active):
+            _check_finite(float(losses[k]), epoch, "training loss")
+            histories[k]["loss"].append(float(losses[k]))
+            if validating:
+                current[k] = float(errors[k].mean())
+                _check_finite(current[k], epoch, "validation loss")
+                histories[k]["val_loss"].append(current[k])
+                histories[k]["val_score"].append(r2_scores(errors[k], monitored[k]))
+        if progress is not None:
+            values = {"loss": float(losses[0])}
+            if validating:
+                values["val_loss"] = current[0]
+            progress.update(epoch, values)
+        elif verbose:
+            _stack_progress(epoch, epochs, active, current, validating)
         if rule is None:
             continue
-        improved, decayed, done = rule.update(np.array([current / scale]))
-        if improved[0] and validation is not None:
-            best_weights = engine.weights()
-        if decayed[0]:
-            if best_weights is not None:
-                engine.set_weights(best_weights)
-            if learning_rate is not None:
-                engine.set_learning_rate(rule.rates[0])
-        if done[0]:
-            stopped = True
+        improved, decayed, done = rule.update(current / scales, active)
+        if validating:
+            run.keep_best(improved, decayed)
+        if decayed.any() and learning_rate is not None:
+            run.set_rates(rule.rates)
+        stopped |= done
+        active &= ~done
+        if not active.any():
             break
-    if epoch < epochs:  # stopped early: the progress did not reach its end
+    if progress is not None and epoch < epochs:  # stopped early
         progress.close(epoch, values)
-    if best_weights is not None:
-        engine.set_weights(best_weights)
-    return history, stopped
+    if rule is not None and validating:
+        run.restore_best()
+    return [(histories[k], bool(stopped[k])) for k in range(size)]
 
 
 # ------------------------------------------------------------------- stacks
@@ -932,98 +1074,3 @@ def _stack_progress(epoch, epochs, active, losses, validating, stream=None):
         f"{training.max():.4g}\n"
     )
     stream.flush()
-
-
-def train_stack(
-    engine,
-    members,
-    *,
-    epochs,
-    learning_rate,
-    tol=0.0,
-    n_iter_no_change=None,
-    output_map=None,
-    verbose=0,
-):
-    """Train the M members of ``engine``'s stack together, as :func:`train`
-    trains one, from their starting points.
-
-    Member ``k`` sees its own rows (``members[k].data``) in its own order
-    (the seeds of :func:`train`), with its own batch size, loss weight and
-    penalty scale, and stops by its own rule: a member that stops is frozen
-    (weights and Adam moments) while the others go on, and with validation
-    data its best epoch's weights are restored. So each member trains as the
-    single fit with its data and seed would (to float32 rounding).
-
-    With ``verbose >= 1``, one line per epoch: the members still training,
-    and the best and worst of their losses (validation losses with
-    validation data).
-
-    Returns
-    -------
-    results : list of (history, stopped)
-        Per member, as :func:`train` returns them.
-    """
-    size = len(members)
-    if size != engine.size:
-        raise ValueError(f"{size} members for a stack of {engine.size}")
-    if max(m.batch_size for m in members) > engine.width:
-        raise ValueError("a member's batch is larger than the stack's width")
-    engine.start(members, learning_rate)
-    validation = members[0].validation is not None
-    histories = [
-        {"loss": [], **({"val_loss": [], "val_score": []} if validation else {})}
-        for _ in members
-    ]
-    monitored = [m.validation if validation else m.data for m in members]
-    scales = np.array(
-        [d.target_scale if d.target_scale > 0 else 1.0 for d in monitored]
-    )
-    rule = Plateau(
-        size,
-        tol=tol,
-        patience=n_iter_no_change or 1,
-        learning_rate=learning_rate,
-        warmup=[
-            warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in members
-        ],
-    )
-    active = np.ones(size, dtype=bool)
-    stopped = np.zeros(size, dtype=bool)
-    best_weights = engine.weights() if validation else None
-    for epoch in range(1, epochs + 1):
-        seeds = np.array([int(m.seed + epoch) % (2**31 - 1) for m in members])
-        losses = np.asarray(engine.run_epoch(seeds, active), dtype=np.float64)
-        current = losses.copy()
-        if validation:
-            errors = engine.errors(output_map)
-        for k in np.flatnonzero(active):
-            _check_finite(float(losses[k]), epoch, "training loss")
-            histories[k]["loss"].append(float(losses[k]))
-            if validation:
-                current[k] = float(errors[k].mean())
-                histories[k]["val_loss"].append(current[k])
-                histories[k]["val_score"].append(
-                    r2_scores(errors[k], members[k].validation)
-                )
-        if verbose:
-            _stack_progress(epoch, epochs, active, current, validation)
-        if n_iter_no_change is None:
-            continue
-        improved, decayed, done = rule.update(current / scales, active)
-        if validation and (improved.any() or decayed.any()):
-            weights = engine.weights()
-            for kept, now in zip(best_weights, weights, strict=True):
-                kept[improved] = now[improved]
-                now[decayed] = kept[decayed]
-            if decayed.any():
-                engine.set_weights(weights)
-        if decayed.any():
-            engine.set_learning_rates(rule.rates)
-        stopped |= done
-        active &= ~done
-        if not active.any():
-            break
-    if best_weights is not None:
-        engine.set_weights(best_weights)
-    return [(histories[k], bool(stopped[k])) for k in range(size)]

@@ -741,9 +741,10 @@ class StackEngine:
         self._roles = [_target_role(v, template) for v in body.non_trainable_variables]
         self._runs = {}
         self._rate = learning_rate_index(self.optimizer)
+        self._xla_failed = False
 
-    def _run(self):
-        found = self._runs.get("epoch")
+    def _run(self, xla):
+        found = self._runs.get(("epoch", xla))
         if found is None:
             backend = _backend()
             members = backend.vectorize(
@@ -770,7 +771,9 @@ class StackEngine:
                 )
                 return state, losses
 
-            found = self._runs["epoch"] = backend.compile(run, kind="stack")
+            found = self._runs["epoch", xla] = backend.compile(
+                run, kind="stack", jit_compile=xla
+            )
         return found
 
     def start(self, members, learning_rate):
@@ -823,6 +826,7 @@ class StackEngine:
             if _backend().PADDED_STEPS:
                 steps = bucket(steps, smallest=1)
             self._steps = steps
+            self._steps_done = 0
             self._data = [
                 _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
             ]
@@ -855,7 +859,7 @@ class StackEngine:
             ]
             index = np.stack([i for i, _ in laid])
             valid = np.stack([v for _, v in laid])
-            self._state, losses = self._run()(
+            inputs = (
                 self._state,
                 (
                     *self._data,
@@ -865,6 +869,19 @@ class StackEngine:
                 self._settings,
                 ops.convert_to_tensor(np.asarray(active, bool)),
             )
+            backend = _backend()
+            xla = None
+            if backend.CHOOSES_XLA:
+                xla = compiled_with_xla(None, self._steps_done)
+                xla = xla and not self._xla_failed
+            try:
+                self._state, losses = self._run(xla)(*inputs)
+            except backend.COMPILE_ERRORS:
+                if not xla:
+                    raise
+                self._xla_failed = True  # a graph from now on
+                self._state, losses = self._run(False)(*inputs)
+            self._steps_done += self._steps
             return _numpy(losses)
 
     def errors(self, output_map=None):

@@ -132,9 +132,9 @@ def compile(fn, kind, jit_compile=None):
     ``kind``: ``"epoch"`` (``fn(state, data, settings)``),
     ``"evaluate"`` (``fn(tv, ntv, X, y, w, n)``), or ``"stack"`` and
     ``"stack_evaluate"``: the same with the members on the first axis of
-    every input. The state's shapes are
-    fixed; the data's rows are not. ``jit_compile``: XLA (True) or a graph
-    (False or None).
+    every input. The state's shapes are fixed; in a graph (``jit_compile``
+    False or None) the data's rows are not, under XLA (True) every shape is
+    (XLA compiles one program per shape; rows are padded to a few buckets).
     """
     state_args = 2 if kind.endswith("evaluate") else 1
     rows_axis = 1 if kind.startswith("stack") else 0
@@ -143,14 +143,16 @@ def compile(fn, kind, jit_compile=None):
     def call(*args):
         args = tf.nest.map_structure(_tensor, args)
         # the state's shapes, the other inputs' kinds (dense or sparse rows)
-        # and their shapes past the rows (features; a batch's width)
+        # and their shapes past the rows (features; a batch's width); under
+        # XLA every shape is exact (XLA compiles one program per shape)
+        past = 0 if jit_compile else rows_axis + 1
         key = (
             tuple(
                 (tuple(x.shape), x.dtype) for x in tf.nest.flatten(args[:state_args])
             ),
             tuple(type(a).__name__ for a in args[state_args:]),
             tuple(
-                (tuple(x.shape[rows_axis + 1 :]), x.dtype)
+                (tuple(x.shape[past:]), x.dtype)
                 for x in tf.nest.flatten(args[state_args:])
             ),
         )
@@ -158,7 +160,7 @@ def compile(fn, kind, jit_compile=None):
         if found is None:
             spec = [
                 tf.nest.map_structure(_exact, a)
-                if i < state_args
+                if i < state_args or jit_compile
                 else _relaxed(a, rows_axis)
                 for i, a in enumerate(args)
             ]
