@@ -5,9 +5,10 @@ Per Keras backend, in a process of its own (imports done first, not timed):
 batch 64, Adam 1e-3, no early stopping) and ``MLPRegressor`` (the same
 network, batch, rate and epochs), for 30 epochs (960 steps: on TensorFlow a
 graph), 100 epochs (3 200 steps: on TensorFlow 2 000 as a graph, then XLA,
-see ``skconstrain._training._engine.XLA_STEPS``) and 300 epochs. The first fit of each in the
-process, then the best of 3 interleaved warm fits; prints microseconds per
-step and the ratio to ``MLPRegressor`` measured in the same run.
+see ``skconstrain._training._engine.XLA_STEPS``) and 300 epochs. The first
+fit of each in the process, then the best of 3 interleaved warm fits;
+prints microseconds per step and the ratio to ``MLPRegressor`` measured in
+the same run.
 
     python benchmarks/bench_epoch.py               # both backends
     python benchmarks/bench_epoch.py --backend tensorflow

@@ -271,6 +271,38 @@ def test_a_user_model_is_searched_one_fit_after_another():
     )
 
 
+def test_fits_that_are_not_stacked_run_in_n_jobs_threads_alike(monkeypatch):
+    """A search that cannot be stacked (a monotone network) fits one network
+    after another, in n_jobs threads (no worker process imports TensorFlow):
+    the same scores as with one job, two fits at once in the process."""
+    import threading
+
+    from skconstrain import _training
+
+    cv = KFold(2, shuffle=True, random_state=0)
+    net = {**NET, "monotonic_cst": [1, 0, 0, 0], "output_constraint": None}
+    one = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **net).fit(X, Y)
+    threads = set()
+    real = _training.train
+
+    def spy(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "train", spy)
+    two = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, n_jobs=2, **net)
+    two.fit(X, Y)
+    # the search's fits ran in two threads of this process (the refit in
+    # the caller's)
+    assert len(threads - {threading.get_ident()}) == 2
+    np.testing.assert_allclose(
+        two.cv_results_["mean_test_score"],
+        one.cv_results_["mean_test_score"],
+        rtol=1e-5,
+    )
+    assert two.alpha_ == one.alpha_
+
+
 def test_a_search_without_a_penalty_warns():
     est = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=2, penalty=None, **NET)
     with pytest.warns(UserWarning, match="penalty=None, so every alpha"):

@@ -438,6 +438,13 @@ def compiled_with_xla(jit_compile, steps_done):
     return int(steps_done) >= XLA_STEPS
 
 
+def _float32(value):
+    """``value`` as float32; beyond its range, inf (a training that then
+    diverges says so), without NumPy's overflow warning."""
+    with np.errstate(over="ignore"):
+        return np.float32(value)
+
+
 def _numpy(value):
     return np.asarray(ops.convert_to_numpy(value))
 
@@ -647,7 +654,7 @@ class Engine:
         inputs = (
             self._state,
             (X, y, w, index, valid),
-            (np.int32(n), np.float32(loss_weight), np.float32(penalty_scale)),
+            (np.int32(n), _float32(loss_weight), _float32(penalty_scale)),
         )
         sparse = isinstance(X, SparseRows)
         xla = None
