@@ -152,6 +152,16 @@ def padded(data):
     return found
 
 
+class Batches(NamedTuple):
+    """An epoch's mini-batches as laid out by :func:`batches`: row indices
+    and mask, both ``(steps, width)`` (a stack's with the members first).
+    Their shapes change with the batch size and the rows, so a graph takes
+    them of any shape."""
+
+    index: object
+    valid: object
+
+
 def batches(seed, n, batch, width, steps, shuffle=True):
     """Epoch ``seed``'s mini-batches of ``n`` rows, laid out on the host:
     ``(index, valid)``, both of shape ``(steps, width)``.
@@ -318,16 +328,25 @@ def pure_update(optimizer, trainable):
 
 
 # ------------------------------------------------------------------ epoch
-def epoch_function(body, update, row_loss, weight_penalties, output_penalties, guard):
-    """One member's epoch as a pure function (see the module's docstring).
+def epoch_function(
+    body, update, row_loss, weight_penalties, output_penalties, guard, vectorize=None
+):
+    """One member's epoch, or M members' (``vectorize``), as a pure function
+    (see the module's docstring).
 
     ``epoch(state, data, settings)``: ``state`` the lists ``(tv, ntv, ov)``;
-    ``data`` ``(X, y, w, index, valid)``, the rows then the epoch's batches
-    (:func:`batches`: one step per row of ``index``); ``settings`` ``(n,
-    loss_weight, penalty_scale)``. Returns the new state and the mean of the
-    steps' losses weighted by their rows. With ``guard``, a step without
-    rows (past a member's own) changes nothing; without, every step must
-    have rows.
+    ``data`` ``(X, y, w, Batches(index, valid))``, the rows then the epoch's
+    batches (:func:`batches`: one step per row of ``index``); ``settings``
+    ``(n, loss_weight, penalty_scale)``. Returns the new state and the mean
+    of the steps' losses weighted by their rows. With ``guard``, a step
+    without rows (past a member's own) changes nothing; without, every step
+    must have rows.
+
+    With ``vectorize`` (the backend's), every input has M members on its
+    first axis (``index`` and ``valid``: ``(M, steps, width)``): the loop
+    runs over the steps, each step the single member's step vectorised over
+    the members (vectorising one step, not the loop, keeps TensorFlow's
+    ``vectorized_map`` fast to trace).
     """
     gradient = _backend().gradient
 
@@ -349,42 +368,62 @@ def epoch_function(body, update, row_loss, weight_penalties, output_penalties, g
 
     grad = gradient(objective)
 
+    def step(tv, ntv, ov, total, X, y, w, idx, mask, loss_weight, penalty_scale):
+        """One step of one member: its state after the rows ``idx``."""
+        count = ops.sum(mask)
+
+        def run():
+            grads, (loss, new_ntv) = grad(
+                tv,
+                ntv,
+                gather_rows(X, idx),
+                ops.take(y, idx, axis=0),
+                ops.take(w, idx) * mask,
+                mask,
+                count,
+                loss_weight,
+                penalty_scale,
+            )
+            new_tv, new_ov = update(ov, grads, tv)
+            return list(new_tv), list(new_ntv), list(new_ov), total + loss * count
+
+        if not guard:
+            return run()
+
+        def skip():  # a step without rows (past the member's own)
+            return list(tv), list(ntv), list(ov), total
+
+        return ops.cond(count > 0, run, skip)
+
     def epoch(state, data, settings):
         tv, ntv, ov = (list(part) for part in state)
-        X, y, w, index, valid = data
+        X, y, w, (index, valid) = data
         n, loss_weight, penalty_scale = settings
+        if vectorize is None:
 
-        def step(i, carry):
-            tv, ntv, ov, total = carry
-            idx, mask = index[i], valid[i]
-            count = ops.sum(mask)
+            def each(i, carry):
+                return step(*carry, X, y, w, index[i], valid[i], *settings[1:])
 
-            def run():
-                grads, (loss, new_ntv) = grad(
-                    tv,
-                    ntv,
-                    gather_rows(X, idx),
-                    ops.take(y, idx, axis=0),
-                    ops.take(w, idx) * mask,
-                    mask,
-                    count,
+            steps = ops.shape(index)[0]
+            total = ops.zeros((), "float32")
+        else:
+            members = vectorize(step)
+
+            def each(i, carry):
+                return members(
+                    *carry,
+                    X,
+                    y,
+                    w,
+                    index[:, i],
+                    valid[:, i],
                     loss_weight,
                     penalty_scale,
                 )
-                new_tv, new_ov = update(ov, grads, tv)
-                return list(new_tv), list(new_ntv), list(new_ov), total + loss * count
 
-            if not guard:
-                return run()
-
-            def skip():  # a step without rows (past the member's own)
-                return list(tv), list(ntv), list(ov), total
-
-            return ops.cond(count > 0, run, skip)
-
-        tv, ntv, ov, total = ops.fori_loop(
-            0, ops.shape(index)[0], step, (tv, ntv, ov, ops.zeros((), "float32"))
-        )
+            steps = ops.shape(index)[1]
+            total = ops.zeros(ops.shape(n), "float32")
+        tv, ntv, ov, total = ops.fori_loop(0, steps, each, (tv, ntv, ov, total))
         return (tv, ntv, ov), total / ops.cast(ops.maximum(n, 1), "float32")
 
     return epoch
@@ -653,7 +692,7 @@ class Engine:
         index, valid = batches(seed, n, min(batch, width), width, steps, shuffle)
         inputs = (
             self._state,
-            (X, y, w, index, valid),
+            (X, y, w, Batches(index, valid)),
             (np.int32(n), _float32(loss_weight), _float32(penalty_scale)),
         )
         sparse = isinstance(X, SparseRows)
@@ -754,15 +793,14 @@ class StackEngine:
         found = self._runs.get(("epoch", xla))
         if found is None:
             backend = _backend()
-            members = backend.vectorize(
-                epoch_function(
-                    self.body,
-                    self._update,
-                    self._row_loss,
-                    self._weight_penalties,
-                    self._output_penalties,
-                    guard=True,
-                )
+            members = epoch_function(
+                self.body,
+                self._update,
+                self._row_loss,
+                self._weight_penalties,
+                self._output_penalties,
+                guard=True,
+                vectorize=backend.vectorize,
             )
 
             def run(state, data, settings, active):
@@ -870,8 +908,7 @@ class StackEngine:
                 self._state,
                 (
                     *self._data,
-                    ops.convert_to_tensor(index),
-                    ops.convert_to_tensor(valid),
+                    Batches(ops.convert_to_tensor(index), ops.convert_to_tensor(valid)),
                 ),
                 self._settings,
                 ops.convert_to_tensor(np.asarray(active, bool)),

@@ -27,6 +27,7 @@ from skconstrain._training import (
     _sparse_chunk,
     widened,
 )
+from skconstrain._training._engine import Batches, SparseRows
 
 
 class _TensorFlow:
@@ -143,18 +144,14 @@ def compile(fn, kind, jit_compile=None):
     def call(*args):
         args = tf.nest.map_structure(_tensor, args)
         # the state's shapes, the other inputs' kinds (dense or sparse rows)
-        # and their shapes past the rows (features; a batch's width); under
-        # XLA every shape is exact (XLA compiles one program per shape)
+        # and their shapes past the rows (features); under XLA every shape
+        # is exact (XLA compiles one program per shape)
         past = 0 if jit_compile else rows_axis + 1
         key = (
             tuple(
                 (tuple(x.shape), x.dtype) for x in tf.nest.flatten(args[:state_args])
             ),
-            tuple(type(a).__name__ for a in args[state_args:]),
-            tuple(
-                (tuple(x.shape[past:]), x.dtype)
-                for x in tf.nest.flatten(args[state_args:])
-            ),
+            _shapes(args[state_args:], past, exact=bool(jit_compile)),
         )
         found = traced.get(key)
         if found is None:
@@ -180,6 +177,17 @@ def compile(fn, kind, jit_compile=None):
     return call
 
 
+def _shapes(value, past, exact):
+    """What a trace of ``value`` depends on: its structure, dtypes and shapes
+    past the rows (all of them where ``exact``); a graph takes
+    :class:`~._engine.Batches` of any shape."""
+    if isinstance(value, Batches) and not exact:
+        return ("Batches", tuple(v.dtype for v in value))
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, *(_shapes(v, past, exact) for v in value))
+    return (tuple(value.shape[past:]), value.dtype)
+
+
 def _tensor(value):
     return value if tf.is_tensor(value) else tf.convert_to_tensor(value)
 
@@ -191,8 +199,15 @@ def _exact(value):
 def _relaxed(value, axis):
     """The spec of ``value`` with any number of rows (on ``axis``); a sparse
     matrix's feature-wise offset and scale stay exact."""
-    from skconstrain._training._engine import SparseRows
-
+    if isinstance(value, Batches):  # any number of steps, any batch width
+        return Batches(
+            *(
+                tf.TensorSpec(
+                    [*v.shape[:axis]] + [None] * (len(v.shape) - axis), v.dtype
+                )
+                for v in value
+            )
+        )
     if isinstance(value, SparseRows):
         return value._replace(
             indices=_relaxed(value.indices, axis),
