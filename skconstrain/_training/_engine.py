@@ -4,14 +4,15 @@ that run it: one network (:class:`Engine`) or M networks of one architecture
 
 One member's epoch is a pure function (:func:`epoch_function`) of its state
 (trainable, non-trainable and optimizer values), its rows (``X``, ``y``, the
-weights and the epoch's order of the rows, drawn on the host with NumPy:
-:func:`row_order`) and its settings (rows, batch size, loss weight, penalty
-strength; the learning rate is one of the optimizer's values). A step:
+weights), the epoch's batches (row indices and mask, laid out on the host
+with NumPy from the epoch's seed: :func:`batches`) and its settings (rows,
+loss weight, penalty strength; the learning rate is one of the optimizer's
+values). A step:
 
-- takes the next ``batch`` rows of the order; the last, partial batch is
-  padded to the program's width by repeating its rows, and the padding is
-  *masked*: its weight is zero in the data loss and in an output penalty's
-  mean (a step without rows changes nothing);
+- takes its batch's rows; the last, partial batch is padded to the
+  program's width by repeating its rows, and the padding is *masked*: its
+  weight is zero in the data loss and in an output penalty's mean (a step
+  without rows changes nothing);
 - runs the network's ``stateless_call`` (``training=True``, with
   ``return_losses=True`` for the losses of a user's own layers);
 - adds the weight penalties at the strength given as an input
@@ -23,12 +24,13 @@ strength; the learning rate is one of the optimizer's values). A step:
   applies each weight's constraint.
 
 Only what differs between backends comes from the backend's module: the
-gradient, vectorising the members, compiling, sparse rows' densifying
-precision. The loop (``keras.ops.fori_loop``) and the branch
-(``keras.ops.cond``) are Keras's.
+gradient, vectorising the members, compiling (on TensorFlow a graph, then
+XLA: :func:`compiled_with_xla`) and float64 precision. The loop
+(``keras.ops.fori_loop``) and the branch (``keras.ops.cond``) are Keras's.
 
-Shapes are padded to a few buckets (:func:`bucket`), so a new number of rows,
-a fold one row shorter or another batch size reuses one compiled program.
+Rows are padded to a few buckets (:func:`bucket`; on JAX the steps too), so
+a new number of rows, a fold one row shorter or another batch size reuses
+one compiled program.
 """
 
 from __future__ import annotations
@@ -661,7 +663,7 @@ class Engine:
         ----------
         data : Data
         seed : int
-            Seed of this epoch's order of the rows (:func:`row_order`).
+            Seed of this epoch's order of the rows (:func:`batches`).
         loss_weight : float, default=1.0
             Multiplier of the objective in the gradient (not in the loss
             returned); with Adam it acts as dividing ``epsilon`` by it.
