@@ -494,11 +494,6 @@ def _values(variables):
     return [v.value for v in variables]
 
 
-#: Rows of sparse data that :meth:`Engine.evaluate` densifies at once.
-def _evaluate_chunk(n_features):
-    return max(8, min(16384, (4 << 20) // max(int(n_features), 1)))
-
-
 class Engine:
     """Trains a template network: one compiled call per epoch, reused across fits.
 
@@ -730,7 +725,9 @@ class Engine:
                 np.float64
             )
         # sparse rows: densified a chunk of fixed size at a time, sums added
-        step = _evaluate_chunk(X.shape[1])
+        from skconstrain._training import _sparse_chunk
+
+        step = _sparse_chunk(X.shape[1])
         rows = -(-max(n, 1) // step) * step
         X, y, w = _pad_rows(X, rows), _pad_rows(y, rows), _pad_rows(w, rows)
         total = 0.0
