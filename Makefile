@@ -19,6 +19,7 @@ export UV_LINK_MODE ?= copy
 # the engine, the estimators' guarantees and persistence run again on JAX
 # (make test-jax alone runs those).
 JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.py \
+	tests/test_feature_encoding.py \
 	tests/test_conformal.py tests/test_skops.py tests/test_ensemble.py \
 	tests/test_estimators.py::test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other \
 	tests/test_estimators.py::test_sparse_X_predicts_as_the_dense_array \

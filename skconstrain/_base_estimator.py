@@ -50,6 +50,7 @@ from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
     TargetScaling,
+    piecewise_linear_bins,
 )
 from skconstrain.keras.penalties import KINDS
 from skconstrain.projections import distance, project
@@ -59,6 +60,15 @@ __all__ = ["BaseConstrainedRegressor"]
 #: The registry's names, and scikit-learn's "elasticnet".
 PENALTIES = tuple(sorted({*_regularizers.NAMES, "elasticnet"}))
 STRATEGIES = ("project", "activation", "penalty", "post")
+#: ``feature_encoding``'s names (None: the features as they are).
+FEATURE_ENCODINGS = ("auto", "piecewise_linear")
+#: Bins per feature of the piecewise-linear encoding (its quantiles).
+PIECEWISE_LINEAR_BINS = 32
+#: ``feature_encoding="auto"`` encodes from this many training rows
+#: (benchmarks/bench_quality.py: below it the encoding overfitted the small
+#: sets that the plain MLP wins, above it it won on 6 000 rows and more),
+#: when the encoded rows take at most ``_training.DENSE_LIMIT`` as float32.
+AUTO_ENCODING_ROWS = 4000
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -118,6 +128,9 @@ class FitSpec:
     loss_weight : float
         What the objective's gradient is multiplied by (1 / the targets'
         variance).
+    input_bins : int
+        The bins per feature of the network's piecewise-linear encoding
+        (``feature_encoding``); 0: none.
     """
 
     hyperparameters: tuple
@@ -127,6 +140,7 @@ class FitSpec:
     output_set: dict | None
     monotonic_cst: tuple | None
     loss_weight: float
+    input_bins: int = 0  # a spec pickled by 0.4 has none
 
     def engine_key(self, hooks, model):
         """The key of the engines (and forward passes) that can train and
@@ -264,6 +278,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         "model",
         "hidden_layer_sizes",
         "activation",
+        "feature_encoding",
         "monotonic_cst",
         "penalty",
         "l1_ratio",
@@ -293,6 +308,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [str, callable],
+        "feature_encoding": [StrOptions(set(FEATURE_ENCODINGS)), None],
         "monotonic_cst": ["array-like", dict, None],
         "penalty": [StrOptions(set(PENALTIES)), callable, None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -342,13 +358,17 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         warm_start,
         random_state,
         verbose,
+        feature_encoding="auto",
     ):
         # every hyperparameter the estimators share, stored once; each
         # estimator's __init__ keeps its explicit signature (scikit-learn's
-        # get_params reads it), stores its own and forwards these
+        # get_params reads it), stores its own and forwards these;
+        # feature_encoding (new in 0.5) has a default, so an estimator written
+        # against 0.4's base keeps working
         self.model = model
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.feature_encoding = feature_encoding
         self.monotonic_cst = monotonic_cst
         self.penalty = penalty
         self.l1_ratio = l1_ratio
@@ -537,6 +557,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             split=not incremental,
             build=not continuing,
         )
+        input_bins = self._spec.input_bins if continuing else self._input_bins(X)
         X, data, validation, scaling = self._fit_data(
             X,
             y,
@@ -544,6 +565,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             seeds.split,
             continuing=continuing,
             loss=self._loss(output_set),
+            input_bins=input_bins,
         )
         n_samples = X.shape[0]
         if not continuing:
@@ -556,6 +578,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 output_set=output_set,
                 monotonic_cst=monotonic_cst,
                 loss_weight=_loss_weight(data),
+                input_bins=input_bins,
             )
             self._new_network(seeds.network, data, scaling)
         penalty_scale = _penalty_scale(self.alpha, n_samples, self._spec.loss_weight)
@@ -574,11 +597,11 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             target_violation=target_violation,
         )
 
-    def _fit_data(self, X, y, sample_weight, split_seed, continuing, loss):
+    def _fit_data(self, X, y, sample_weight, split_seed, continuing, loss, input_bins):
         """The training rows (and, with a ``split_seed``, the validation
-        rows it draws) as tensors, standardised by the
-        default MLP's input scaling. Returns ``(X, data, validation,
-        scaling)``: X the training rows."""
+        rows it draws) as tensors, mapped by the default MLP's input scaling
+        (and encoding, of ``input_bins`` per feature). Returns ``(X, data,
+        validation, scaling)``: X the training rows."""
         validation = None
         if split_seed is not None:
             X, y, sample_weight, validation = self._split(
@@ -586,7 +609,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             )
         # the default MLP's fixed standardisation of X, done once on the data
         # (in float64): from the training rows, or kept from the first fit
-        scaling = self._input_scaling(X, sample_weight, continuing)
+        scaling = self._input_scaling(X, sample_weight, continuing, input_bins)
         data = _training.as_tensors(
             X,
             y,
@@ -619,7 +642,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         target_violation = self._target_violation(y, self._spec.output_set)
         loss = self._fit_loss()
         X, data, validation, scaling = self._fit_data(
-            X, y, sample_weight, seeds.split, continuing=False, loss=loss
+            X,
+            y,
+            sample_weight,
+            seeds.split,
+            continuing=False,
+            loss=loss,
+            input_bins=self._spec.input_bins,
         )
         model_seed, seed = seeds.network, seeds.epochs
         loss_weight = _loss_weight(data)
@@ -634,7 +663,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             penalty_scale=penalty_scale,
             batch_size=self._batch_size_for(n_samples),
             weights=_networks.mlp_weights(
-                X.shape[1], self.n_outputs_, self._hidden_sizes(), model_seed
+                X.shape[1] * (self._spec.input_bins + 1),
+                self.n_outputs_,
+                self._hidden_sizes(),
+                model_seed,
             ),
             offset=np.asarray(offset, dtype=np.float64),
             scale=np.asarray(spread, dtype=np.float64),
@@ -783,21 +815,54 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _input_scaling(self, X, sample_weight, continuing):
-        """``(offset, scale)`` of the default MLP's :class:`InputScaling`:
-        ``(x - mean) / std`` of the training rows, or the network's own when
-        it is continued; None for a ``model`` callable (no such layer)."""
+    def _input_scaling(self, X, sample_weight, continuing, input_bins):
+        """``(offset, scale, bins)`` of the default MLP's fixed first layers:
+        its :class:`InputScaling`, ``(x - mean) / std`` of the training rows,
+        and with ``input_bins`` the bins of its
+        :class:`PiecewiseLinearEncoding`, the standardised rows' quantiles
+        (None: no encoding); or the network's own when it is continued; None
+        for a ``model`` callable (no such layers)."""
         if self.model is not None:
             return None
         if continuing:
             layer = self.model_.get_layer(_networks.INPUT_SCALING)
-            return tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
+            offset, scale = (np.asarray(w, dtype=np.float64) for w in layer.weights)
+            bins = None
+            if input_bins:
+                layer = self.model_.get_layer(_networks.INPUT_ENCODING)
+                bins = tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
+            return offset, scale, bins
         if sp.issparse(X):
             mean, std = _sparse_moments(X, sample_weight)
         else:
             mean, std = _training.moments(X, sample_weight)
         std = _networks.spread(mean, std, np.float64)
-        return -mean / std, 1.0 / std
+        offset, scale = -mean / std, 1.0 / std
+        bins = None
+        if input_bins:
+            bins = piecewise_linear_bins(offset + scale * X, input_bins)
+        return offset, scale, bins
+
+    def _input_bins(self, X):
+        """The bins per feature of a new fit's piecewise-linear encoding of
+        the training rows ``X`` (``feature_encoding``); 0: none."""
+        encoding = self.feature_encoding
+        if self.model is not None or encoding is None:
+            return 0
+        n, d = X.shape
+        encoded = 4 * n * d * (PIECEWISE_LINEAR_BINS + 1)  # bytes, as float32
+        if encoding == "auto" and (
+            sp.issparse(X) or n < AUTO_ENCODING_ROWS or encoded > _training.DENSE_LIMIT
+        ):
+            return 0
+        if sp.issparse(X):
+            raise ValueError(
+                f"The 'feature_encoding' parameter of {type(self).__name__}: "
+                "'piecewise_linear' encodes dense features; X is sparse. Pass "
+                "feature_encoding=None (or 'auto', which does not encode "
+                "sparse X), or a dense X."
+            )
+        return PIECEWISE_LINEAR_BINS
 
     def _validate_fit_data(self, X, y, reset):
         X, y = validate_data(
@@ -910,8 +975,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """The structural hyperparameters (``_structural_params``), as
         ``(name, comparable value)`` pairs."""
         params = self.get_params(deep=False)
+        # a subclass's signature may lack one the base sets (feature_encoding)
         return tuple(
-            (name, _comparable(params[name])) for name in self._structural_params
+            (name, _comparable(params.get(name, getattr(self, name, None))))
+            for name in self._structural_params
         )
 
     # ---------------------------------------------------------------- hooks
@@ -983,6 +1050,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 "output_strategy other than 'penalty'",
             ),
             "hidden_layer_sizes": (self.model is not None, "a 'model' callable"),
+            "feature_encoding": (self.model is not None, "a 'model' callable"),
             "activation": (
                 self.model is not None or _constrains_all(self.monotonic_cst),
                 "a 'model' callable"
@@ -1144,6 +1212,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         if self.model is not None:
             return _networks.user_model(self.model, meta, seed)
         hidden = self._hidden_sizes()
+        n_bins = self._spec.input_bins
         if self._spec.monotonic_cst is not None:
             return _networks.monotone_mlp(
                 n_features,
@@ -1153,9 +1222,10 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 self._spec.monotonic_cst,
                 seed,
                 scaling,
+                n_bins,
             )
         return _networks.mlp(
-            n_features, n_outputs, hidden, self.activation, seed, scaling
+            n_features, n_outputs, hidden, self.activation, seed, scaling, n_bins
         )
 
     def _network(self, seed, data, scaling):
@@ -1367,6 +1437,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             state["_spec"] = FitSpec(**state["_spec"])
         elif "_built_with" in state:  # pickled before the spec held them
             state["_spec"] = _spec_of_old_state(state, self._structural_params)
+        # pickled by 0.4, before feature_encoding: its plain MLP, refits too
+        state.setdefault("feature_encoding", None)
         if isinstance(state.get("model_"), bytes):
             _training.configure_runtime()
             with _training.precision():

@@ -32,10 +32,12 @@ from skconstrain.keras.layers import (
     GroupSort,
     InputScaling,
     LipschitzDense,
+    MonotoneCalibration,
     MonotoneResidual,
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
+    PiecewiseLinearEncoding,
     SelectFeatures,
 )
 
@@ -164,6 +166,9 @@ def score_start(strategy, output_set, mean, std):
 
 #: The name of the default MLP's first layer, an :class:`InputScaling`.
 INPUT_SCALING = "input_scaling"
+#: The name of the default MLP's :class:`PiecewiseLinearEncoding`, after its
+#: input scaling, when it has one (``feature_encoding``).
+INPUT_ENCODING = "input_encoding"
 #: The name of the default MLP's :class:`TargetScaling`, before its head.
 TARGET_SCALING = "target_scaling"
 
@@ -175,7 +180,8 @@ ENSEMBLE_MEMBERS = "ensemble_members"
 
 def body(model):
     """What the training data go through, sharing ``model``'s layers:
-    ``model`` after its :class:`InputScaling` (the data are standardised once
+    ``model`` after its :class:`InputScaling` and its
+    :class:`PiecewiseLinearEncoding` if it has one (the data are mapped once
     by ``as_tensors``), up to its members' outputs side by side for an
     ensemble (:func:`ensemble`). None for ``model`` itself (a single network
     without an input scaling)."""
@@ -187,8 +193,8 @@ def body(model):
         if end is model.outputs[0]:
             return None
         return keras.Model(model.inputs[0], end, name="body")
-    start = model.get_layer(INPUT_SCALING).output
-    return keras.Model(start, end, name="body")
+    first = INPUT_ENCODING if INPUT_ENCODING in names else INPUT_SCALING
+    return keras.Model(model.get_layer(first).output, end, name="body")
 
 
 def ensemble_size(model):
@@ -215,8 +221,9 @@ def ensemble(members, reproject=None):
     """One network whose prediction is the mean of ``members``' (built
     networks of one architecture, differing by their initial weights).
 
-    Members that start with an :class:`InputScaling` share one (the first
-    member's, a fixed standardisation), so :func:`body` trains them on the
+    Members that start with an :class:`InputScaling` (and a
+    :class:`PiecewiseLinearEncoding`) share it (the first member's, a fixed
+    map), so :func:`body` trains them on the
     standardised data. Their outputs are put side by side
     (:data:`ENSEMBLE_MEMBERS`), averaged by :class:`EnsembleMean`, then, with
     ``reproject`` (the parameters of a set that is not convex: the sphere),
@@ -225,11 +232,12 @@ def ensemble(members, reproject=None):
     inputs = keras.Input(members[0].inputs[0].shape[1:], dtype="float64")
     first = {layer.name for layer in members[0].layers}
     z = inputs
-    if INPUT_SCALING in first:
-        source = members[0].get_layer(INPUT_SCALING)
-        scaling = InputScaling.from_config(source.get_config())
-        z = scaling(inputs)
-        scaling.set_weights(source.get_weights())
+    for name, kind in ((INPUT_SCALING, InputScaling), (INPUT_ENCODING, None)):
+        if name in first:
+            source = members[0].get_layer(name)
+            layer = (kind or type(source)).from_config(source.get_config())
+            z = layer(z)
+            layer.set_weights(source.get_weights())
     outputs = []
     for m, member in enumerate(members):
         net = body(member) if INPUT_SCALING in first else member
@@ -321,11 +329,24 @@ def from_bytes(data):
             ) from exc
 
 
-def mlp(n_features, n_outputs, hidden_layer_sizes, activation, seed, scaling=None):
+def mlp(
+    n_features,
+    n_outputs,
+    hidden_layer_sizes,
+    activation,
+    seed,
+    scaling=None,
+    n_bins=0,
+):
     """The default MLP: float64 input, :class:`InputScaling` (``scaling``:
-    ``(offset, scale)``; None: the identity, for an engine's copy whose
-    weights are loaded), Dense hidden layers, a linear output layer."""
-    layers = [keras.Input((n_features,), dtype="float64"), _input_scaling(scaling)]
+    ``(offset, scale[, bins])``; None: the identity, for an engine's copy
+    whose weights are loaded), with ``n_bins`` a
+    :class:`PiecewiseLinearEncoding`, Dense hidden layers, a linear output
+    layer."""
+    layers = [
+        keras.Input((n_features,), dtype="float64"),
+        *_input_layers(scaling, n_bins),
+    ]
     # Fixed names: TensorFlow caches an eager kernel per distinct variable
     # name (about 35 KiB each, never freed), so Keras's auto-numbered names
     # (dense_17, dense_18, ...) grew the memory of a process by every fit;
@@ -360,7 +381,14 @@ MONOTONE_INITIAL_LAM = 0.5
 
 
 def monotone_mlp(
-    n_features, n_outputs, hidden_layer_sizes, activation, signs, seed, scaling=None
+    n_features,
+    n_outputs,
+    hidden_layer_sizes,
+    activation,
+    signs,
+    seed,
+    scaling=None,
+    n_bins=0,
 ):
     """A network monotone in the features whose ``signs`` are -1 or +1.
 
@@ -379,11 +407,28 @@ def monotone_mlp(
     - an ordinary MLP (``activation``) on the unconstrained features only
       (:class:`SelectFeatures`), which cannot break monotonicity and learns
       their effects at the pace of an unconstrained network (in the first
-      branch they pass through layers of bounded norm).
+      branch they pass through layers of bounded norm); with ``n_bins``, on
+      the unconstrained features and their piecewise-linear encodings
+      (:class:`PiecewiseLinearEncoding`).
+
+    With ``n_bins``, the first branch (its layers and its ramp) takes each
+    constrained feature through a non-decreasing piecewise-linear calibrator
+    of its bins (:class:`MonotoneCalibration`), which keeps the direction:
+    the network can then be as steep as the data where they are dense.
     """
     signs = [int(s) for s in signs]
     inputs = keras.Input((n_features,), dtype="float64")
-    scaled = _input_scaling(scaling)(inputs)
+    prefix = _input_layers(scaling, n_bins)
+    scaled = encoded = prefix[0](inputs)
+    if n_bins:
+        encoded = prefix[1](scaled)
+        # the constrained features through their monotone calibrators
+        scaled = MonotoneCalibration(
+            [j for j, s in enumerate(signs) if s != 0],
+            n_bins,
+            None if scaling is None else scaling[2],
+            name="monotone_calibration",
+        )(encoded)
     z = scaled
     # One GroupSort layer gives each unit one bend (a max or a min of two
     # slopes), so h cannot go from slope -1 to +1 and back: S-shaped and step
@@ -413,7 +458,11 @@ def monotone_mlp(
     )([z, scaled])
     free = [j for j, s in enumerate(signs) if s == 0]
     if free:
-        u = SelectFeatures(free, name="unconstrained_features")(scaled)
+        if n_bins:  # each free feature, then its bins
+            free = free + [
+                n_features + j * n_bins + k for j in free for k in range(n_bins)
+            ]
+        u = SelectFeatures(free, name="unconstrained_features")(encoded)
         for i, h in enumerate(hidden_layer_sizes, start=1):
             u = keras.layers.Dense(
                 int(h),
@@ -476,9 +525,23 @@ def _glorot(seed, i):
     return HostGlorotUniform(seed=(seed + i) % 2**31)
 
 
-def _input_scaling(scaling):
-    offset, scale = (0.0, 1.0) if scaling is None else scaling
-    return InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)
+def _input_layers(scaling, n_bins):
+    """The fixed layers that start the default networks: an
+    :class:`InputScaling`, then with ``n_bins`` a
+    :class:`PiecewiseLinearEncoding` (``scaling``: ``(offset, scale[,
+    bins])``, or None: weights to be loaded)."""
+    offset, scale, *bins = (0.0, 1.0) if scaling is None else scaling
+    layers = [InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)]
+    if n_bins:
+        layers.append(
+            PiecewiseLinearEncoding(
+                bins[0] if bins else None,
+                n_bins=n_bins,
+                dtype="float64",
+                name=INPUT_ENCODING,
+            )
+        )
+    return layers
 
 
 def user_model(build, meta, seed):

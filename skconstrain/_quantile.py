@@ -86,8 +86,8 @@ class ConstrainedQuantileRegressor(BaseConstrainedRegressor):
         levels by split conformal prediction (:meth:`calibrate`); the network
         trains on the others. None: no calibration (or call :meth:`calibrate`
         with rows of your own).
-    model, hidden_layer_sizes, activation, monotonic_cst, penalty, alpha, \
-l1_ratio, kernel_constraint, bias_constraint
+    model, hidden_layer_sizes, activation, feature_encoding, monotonic_cst, \
+penalty, alpha, l1_ratio, kernel_constraint, bias_constraint
         As in :class:`ConstrainedRegressor` (``monotonic_cst`` composes with
         the ordered head, which keeps each output's order).
     output_strategy : {"post", "project", "activation", "penalty"}, \
@@ -207,6 +207,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         model=None,
         hidden_layer_sizes=(100,),
         activation="relu",
+        feature_encoding="auto",
         monotonic_cst=None,
         penalty="l2",
         alpha=1e-4,
@@ -233,6 +234,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
             model=model,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            feature_encoding=feature_encoding,
             monotonic_cst=monotonic_cst,
             penalty=penalty,
             l1_ratio=l1_ratio,

@@ -115,6 +115,21 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
     activation : str, default="relu"
         Keras activation of the hidden layers of the default MLP (not used
         with ``monotonic_cst``).
+    feature_encoding : {"auto", "piecewise_linear"} or None, default="auto"
+        What the default MLP puts in front of its hidden layers.
+        "piecewise_linear": each standardised feature beside its
+        piecewise-linear encoding (Gorishniy et al., NeurIPS 2022), 32 bins
+        at its quantiles in the training rows
+        (:class:`~skconstrain.keras.PiecewiseLinearEncoding`), so the first
+        layer can bend at any of them: steep or stepwise effects of one
+        feature, where trees beat a plain MLP, cost it few units (with
+        ``monotonic_cst``, the unconstrained features' branch takes them).
+        None: the features alone, the plain MLP of 0.4. "auto" (default):
+        "piecewise_linear" from 4 000 training rows of dense ``X`` (when
+        the encoded rows take at most 256 MiB), None below, where the
+        encoding overfitted the small sets that the plain MLP wins (see the
+        training guide); the rows of a new fit decide (for ``partial_fit``,
+        its first batch's). Not used with a ``model`` callable.
     monotonic_cst : array-like of int of shape (n_features,), dict or None, \
 default=None
         Monotonic constraints, as in :class:`~sklearn.ensemble.
@@ -353,6 +368,7 @@ default="quadratic"
         *,
         hidden_layer_sizes=(100,),
         activation="relu",
+        feature_encoding="auto",
         monotonic_cst=None,
         penalty="l2",
         alpha=1e-4,
@@ -384,6 +400,7 @@ default="quadratic"
             model=model,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            feature_encoding=feature_encoding,
             monotonic_cst=monotonic_cst,
             penalty=penalty,
             l1_ratio=l1_ratio,

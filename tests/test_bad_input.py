@@ -294,6 +294,19 @@ FIT_CASES = [
         ]
     ],
     (
+        "feature_encoding=quantile",
+        lambda: Fit(est(feature_encoding="quantile"), X, Y),
+        ValueError,
+        "'feature_encoding' parameter of ConstrainedRegressor must be a str among",
+    ),
+    (
+        "feature_encoding=piecewise_linear on sparse X",
+        lambda: Fit(est(feature_encoding="piecewise_linear"), sp.csr_matrix(X), Y),
+        ValueError,
+        "'feature_encoding' parameter of ConstrainedRegressor: 'piecewise_linear' "
+        "encodes dense features; X is sparse",
+    ),
+    (
         "hidden_layer_sizes=(0,)",
         lambda: Fit(est(hidden_layer_sizes=(0,)), X, Y),
         ValueError,
@@ -657,6 +670,7 @@ BAD_VALUES = {
     "model": 3,
     "hidden_layer_sizes": (0,),
     "activation": "nope",
+    "feature_encoding": "quantile",
     "monotonic_cst": [2, 0, 0],
     "penalty": "l3",
     "alpha": -1.0,

@@ -216,6 +216,7 @@ def test_pipeline_and_grid_search_over_structure():
         (dict(early_stopping=True, n_iter_no_change=2, epochs=30), False),
         (dict(shuffle=False, random_state=np.random.RandomState(3)), True),
         (dict(random_state=np.random.RandomState(3), early_stopping=True), False),
+        (dict(feature_encoding="piecewise_linear", early_stopping=True), True),
     ],
     ids=[
         "activation",
@@ -226,6 +227,7 @@ def test_pipeline_and_grid_search_over_structure():
         "es",
         "no_shuffle",
         "random_state_es",
+        "piecewise_linear",
     ],
 )
 def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):

@@ -58,6 +58,7 @@ from skconstrain._training._engine import (
     StackEngine,
     sparse_rows,
 )
+from skconstrain.keras.layers import piecewise_linear
 
 __all__ = [
     "Data",
@@ -286,6 +287,22 @@ def moments(A, w=None):
     return mean, m * np.sqrt(w @ (dev / m) ** 2 / wsum)
 
 
+def map_inputs(X, x_scaling, rows=16_384):
+    """``X`` (dense) through ``x_scaling`` (see :func:`as_tensors`),
+    computed in float64: float64, or float32 when it encodes (``rows`` at a
+    time, so the encoding's float64 temporaries stay small)."""
+    offset, scale, *bins = x_scaling
+    X = np.asarray(X, dtype=np.float64)
+    if not bins or bins[0] is None:
+        return np.asarray(offset) + np.asarray(scale) * X
+    left = bins[0][0]
+    out = np.empty((len(X), X.shape[1] + left.size), np.float32)
+    for start in range(0, len(X), rows):
+        part = np.asarray(offset) + np.asarray(scale) * X[start : start + rows]
+        out[start : start + rows] = piecewise_linear(part, *bins[0], xp=np)
+    return out
+
+
 def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     """Put ``X`` (n, d), ``y`` (n, k) and the weights (n,) on the device once.
 
@@ -295,11 +312,14 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
-    x_scaling : (offset, scale) or None, default=None
-        A fixed affine map of the features, ``offset + scale * X``, done here
+    x_scaling : (offset, scale), (offset, scale, bins) or None, default=None
+        A fixed map of the features, ``offset + scale * X``, then with
+        ``bins`` their piecewise-linear encoding
+        (:class:`skconstrain.keras.PiecewiseLinearEncoding`), done here
         once, in float64, before ``X`` becomes float32 (the work of a
         network's first layers, which the engine's ``body`` then skips;
-        features in any units keep their precision).
+        features in any units keep their precision). Sparse ``X`` kept
+        sparse takes no ``bins``.
     column_scale : ndarray of shape (n_outputs,) or None, default=None
         The loss of the best constant prediction per output column, for a
         loss other than the squared error (the pinball loss of the
@@ -325,8 +345,7 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
         else:
             X = X.toarray()
     if x_scaling is not None:
-        offset, scale = x_scaling
-        X = np.asarray(offset) + np.asarray(scale) * np.asarray(X, dtype=np.float64)
+        X = map_inputs(X, x_scaling)
     if column_scale is None:  # sum_i w_i (y_ik - mean_k)^2 / n, per column
         column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
     column_scale = np.asarray(column_scale, dtype=np.float64)

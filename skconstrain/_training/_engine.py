@@ -92,7 +92,9 @@ def sparse_rows(X, x_scaling=None):
     slots = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
     indices[rows, slots] = X.indices
     values[rows, slots] = X.data
-    offset, scale = (np.zeros(d), np.ones(d)) if x_scaling is None else x_scaling
+    offset, scale, *bins = (np.zeros(d), np.ones(d)) if x_scaling is None else x_scaling
+    if bins and bins[0] is not None:
+        raise ValueError("sparse rows take no piecewise-linear encoding")
     with _backend().precision():
         return SparseRows(
             ops.convert_to_tensor(indices),
@@ -969,16 +971,25 @@ class StackEngine:
 
     def write(self, k, model, x_scaling, snapshot):
         """Member ``k`` of ``snapshot`` into ``model`` (of the template's
-        architecture) with the input scaling ``(offset, scale)`` of its data."""
-        from skconstrain._networks import INPUT_SCALING, TARGET_SCALING, NotStackable
+        architecture) with the input scaling ``(offset, scale[, bins])`` of
+        its data."""
+        from skconstrain._networks import (
+            INPUT_ENCODING,
+            INPUT_SCALING,
+            TARGET_SCALING,
+            NotStackable,
+        )
 
         tv, ntv = snapshot
         if len(model.trainable_variables) != len(tv):
             raise NotStackable("model is not of the stack's architecture")
+        offset, scale, *bins = x_scaling
         with _backend().precision():
             model.get_layer(INPUT_SCALING).set_weights(
-                [np.asarray(v, dtype=np.float64) for v in x_scaling]
+                [np.asarray(v, dtype=np.float64) for v in (offset, scale)]
             )
+            if bins and bins[0] is not None:
+                model.get_layer(INPUT_ENCODING).set_weights(list(bins[0]))
             for variable, value in zip(model.trainable_variables, tv, strict=True):
                 variable.assign(value[k])
             target = model.get_layer(TARGET_SCALING)

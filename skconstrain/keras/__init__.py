@@ -11,9 +11,11 @@ them. Everything is registered for ``.keras`` saving under the package
   :class:`OutputPenaltyLayer`: a layer that adds an output penalty to the loss;
   :class:`TargetScaling`: a fixed affine map onto the targets' scale;
   :class:`InputScaling`: the same map, standardising features at the input;
-  :class:`LipschitzDense`, :class:`GroupSort`, :class:`MonotoneResidual` and
-  :class:`SelectFeatures`: the parts of a network monotone in chosen features
-  by construction.
+  :class:`PiecewiseLinearEncoding`: numerical features beside their
+  piecewise-linear encodings;
+  :class:`LipschitzDense`, :class:`GroupSort`, :class:`MonotoneResidual`,
+  :class:`MonotoneCalibration` and :class:`SelectFeatures`: the parts of a
+  network monotone in chosen features by construction.
 - :mod:`~skconstrain.keras.constraints`: ``UnitNorm``, ``NonNeg``, ``MaxNorm``,
   ``MinMaxNorm``, ``L1Ball``, ``Box``, ``Simplex``.
 - :mod:`~skconstrain.keras.regularizers`: ``L1``, ``L2``, ``ElasticNet``,
@@ -40,10 +42,12 @@ from skconstrain.keras.layers import (
     GroupSort,
     InputScaling,
     LipschitzDense,
+    MonotoneCalibration,
     MonotoneResidual,
     OutputActivation,
     OutputPenaltyLayer,
     OutputProjection,
+    PiecewiseLinearEncoding,
     SelectFeatures,
     TargetScaling,
 )
@@ -72,12 +76,14 @@ __all__ = [
     "LipschitzDense",
     "MaxNorm",
     "MinMaxNorm",
+    "MonotoneCalibration",
     "MonotoneResidual",
     "NonNeg",
     "Orthogonality",
     "OutputActivation",
     "OutputPenalty",
     "OutputPenaltyLayer",
+    "PiecewiseLinearEncoding",
     "OutputProjection",
     "ProjectionLoss",
     "SelectFeatures",

@@ -24,10 +24,12 @@ __all__ = [
     "GroupSort",
     "InputScaling",
     "LipschitzDense",
+    "MonotoneCalibration",
     "MonotoneResidual",
     "OutputActivation",
     "OutputPenaltyLayer",
     "OutputProjection",
+    "PiecewiseLinearEncoding",
     "SelectFeatures",
     "TargetScaling",
 ]
@@ -298,6 +300,129 @@ class InputScaling(TargetScaling):
     """
 
 
+def piecewise_linear(x, left, inv_width, below, above, xp):
+    """The piecewise-linear encoding of ``x`` (n, d): ``[x, e]`` with ``e``
+    (n, d * b), feature by feature, ``e_jk = clip((x_j - left_jk) *
+    inv_width_jk)`` into ``[0, 1]``, bounded below where ``below_jk`` is 1
+    and above where ``above_jk`` is 1. ``xp``: NumPy or ``keras.ops`` (the
+    host and the network compute it alike)."""
+    t = (x[:, :, None] - left[None]) * inv_width[None]
+    t = t - below[None] * xp.minimum(t, 0.0) - above[None] * xp.maximum(t - 1.0, 0.0)
+    d, b = left.shape[0], left.shape[1]
+    return xp.concatenate([x, xp.reshape(t, (-1, d * b))], axis=1)
+
+
+def piecewise_linear_bins(X, n_bins, max_rows=100_000):
+    """The bins of :class:`PiecewiseLinearEncoding` for the columns of ``X``:
+    ``(left, inv_width, below, above)``, each (d, ``n_bins``) float64.
+
+    A column's edges are its quantiles at ``0, 1/n_bins, ..., 1`` (without
+    repeats: a column of few values has fewer bins, the rest weigh
+    nothing), from at most ``max_rows`` evenly spaced rows. Its first bin
+    has no lower bound and its last no upper one, so the encoding of a
+    value beyond the data keeps growing linearly."""
+    X = np.asarray(X, dtype=np.float64)
+    X = X[:: max(1, -(-len(X) // max_rows))]
+    d = X.shape[1]
+    left = np.zeros((d, n_bins))
+    inv_width = np.zeros((d, n_bins))
+    below = np.ones((d, n_bins))
+    above = np.ones((d, n_bins))
+    levels = np.linspace(0.0, 1.0, n_bins + 1)
+    for j in range(d):
+        edges = np.unique(np.quantile(X[:, j], levels)) if len(X) else np.zeros(1)
+        m = len(edges) - 1
+        if m == 0:
+            continue
+        left[j, :m] = edges[:-1]
+        inv_width[j, :m] = 1.0 / np.diff(edges)
+        below[j, 0] = 0.0
+        above[j, m - 1] = 0.0
+    return left, inv_width, below, above
+
+
+@serializable
+class PiecewiseLinearEncoding(keras.layers.Layer):
+    """Piecewise-linear encoding of numerical features (Gorishniy, Rubachev
+    & Babenko, "On Embeddings for Numerical Features in Tabular Deep
+    Learning", NeurIPS 2022), beside the features themselves.
+
+    Each feature ``x_j`` is cut into bins at edges ``t_j0 < t_j1 < ...``
+    (its quantiles, :func:`piecewise_linear_bins`) and encoded as how far it
+    has filled each bin: ``e_jk = clip((x_j - t_jk) / (t_j(k+1) - t_jk), 0,
+    1)``, the first bin unbounded below and the last above. The output is
+    ``[x, e]``: a network after it can bend at every edge in one layer, so a
+    steep or stepwise effect of one feature (a price against a disk's size,
+    say) costs it few units. The bins are non-trainable weights (saved with
+    the model, and set by :meth:`set_weights`), in float64 like
+    :class:`InputScaling`.
+
+    Parameters
+    ----------
+    bins : tuple of 4 array-like of shape (d, n_bins), or None
+        ``(left, inv_width, below, above)`` of :func:`piecewise_linear_bins`;
+        None: ``n_bins`` empty bins per feature (weights to be loaded).
+    n_bins : int, default=32
+        Bins per feature when ``bins`` is None.
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(5.0).reshape(-1, 1)  # 2 bins: edges 0, 2, 4
+    >>> layer = PiecewiseLinearEncoding(piecewise_linear_bins(x, 2), dtype="float64")
+    >>> np.asarray(layer(np.array([[-1.0], [1.0], [5.0]]))).tolist()
+    [[-1.0, -0.5, 0.0], [1.0, 0.5, 0.0], [5.0, 1.0, 1.5]]
+    """
+
+    def __init__(self, bins=None, n_bins=32, **kwargs):
+        super().__init__(**kwargs)
+        if bins is not None:
+            bins = tuple(np.asarray(b, dtype=np.float64) for b in bins)
+            if len(bins) != 4 or any(b.shape != bins[0].shape for b in bins):
+                raise ValueError(
+                    "bins must be 4 arrays of one shape (d, n_bins): left, "
+                    "inv_width, below, above (see piecewise_linear_bins)."
+                )
+            n_bins = bins[0].shape[1]
+        if int(n_bins) < 1:
+            raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
+        self.bins = bins
+        self.n_bins = int(n_bins)
+
+    def build(self, input_shape):
+        d = input_shape[-1]
+        names = ("left", "inv_width", "below", "above")
+        empty = (0.0, 0.0, 1.0, 1.0)
+        self.bin_weights = [
+            self.add_weight(
+                shape=(d, self.n_bins),
+                initializer=keras.initializers.Constant(
+                    np.full((d, self.n_bins), fill)
+                    if self.bins is None
+                    else self.bins[i]
+                ),
+                trainable=False,
+                name=name,
+            )
+            for i, (name, fill) in enumerate(zip(names, empty, strict=True))
+        ]
+
+    def call(self, inputs):
+        bins = [keras.ops.cast(w, inputs.dtype) for w in self.bin_weights]
+        return piecewise_linear(inputs, *bins, xp=keras.ops)
+
+    def compute_output_shape(self, input_shape):
+        d = input_shape[-1]
+        return (*input_shape[:-1], None if d is None else d * (self.n_bins + 1))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_bins=self.n_bins)  # the bins are weights
+        return config
+
+
 # ------------------------------------------------------------ monotone networks
 # The layers of a Lipschitz monotonic network (Kitouni, Nolte, Williams et al.,
 # "Expressive Monotonic Neural Networks", ICLR 2023): a network ``h`` whose
@@ -493,6 +618,105 @@ class MonotoneResidual(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(signs=self.signs, initial_lam=self.initial_lam)
+        return config
+
+
+@serializable
+class MonotoneCalibration(keras.layers.Layer):
+    """Non-decreasing piecewise-linear calibrators of chosen features, from
+    their :class:`PiecewiseLinearEncoding`.
+
+    Called on ``[x, e]`` (the encoding's output: ``d`` features, then their
+    ``n_bins`` bins each), it returns ``d`` columns: each feature in
+    ``features`` replaced by its calibration ``c_j = t_j0 + sum_k exp(r_jk)
+    e_jk`` (``t_j0``: its first edge; ``exp(r_jk)``: how much ``c_j`` rises
+    over bin ``k``), the others as they are. So ``c_j`` is piecewise linear
+    with a positive slope in every bin, and never decreases in ``x_j``,
+    whatever the weights: a monotone network fed with it stays monotone,
+    and can be steep where the data are dense and flat where they are not
+    (the piecewise-linear calibrators of Gupta et al., "Monotonic Calibrated
+    Interpolated Look-Up Tables", JMLR 2016, on the bins of Gorishniy et
+    al.). The weights ``r`` start at the logs of the bins' widths, where
+    ``c_j = x_j``: the network after it starts as it would without it.
+
+    Parameters
+    ----------
+    features : list of int
+        The calibrated features.
+    n_bins : int
+        The encoding's bins per feature.
+    bins : tuple of 4 array-like of shape (d, n_bins), or None
+        The encoding's bins (:func:`piecewise_linear_bins`), for the starting
+        weights; None: weights to be loaded.
+    **kwargs
+        Standard layer arguments (``name``, ``dtype``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(5.0).reshape(-1, 1)
+    >>> bins = piecewise_linear_bins(x, 2)
+    >>> encoded = PiecewiseLinearEncoding(bins, dtype="float64")(x)
+    >>> layer = MonotoneCalibration([0], 2, bins)
+    >>> np.round(np.asarray(layer(encoded)), 4).ravel().tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0]
+    """
+
+    def __init__(self, features, n_bins, bins=None, **kwargs):
+        super().__init__(**kwargs)
+        self.features = [int(j) for j in features]
+        self.n_bins = int(n_bins)
+        if self.n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
+        if any(j < 0 for j in self.features) or len(set(self.features)) != len(
+            self.features
+        ):
+            raise ValueError(
+                f"features must be distinct indices >= 0; got {features!r}."
+            )
+        self.bins = bins
+
+    def build(self, input_shape):
+        shape = (len(self.features), self.n_bins)
+        start = np.zeros(shape)
+        if self.bins is not None:  # the log of each bin's width
+            inv_width = np.asarray(self.bins[1], dtype=np.float64)[self.features]
+            start = -np.log(np.where(inv_width > 0, inv_width, 1.0))
+        self.log_rise = self.add_weight(
+            shape=shape,
+            initializer=keras.initializers.Constant(start),
+            name="log_rise",
+        )
+        first = np.zeros(len(self.features))
+        if self.bins is not None:
+            first = np.asarray(self.bins[0], dtype=np.float64)[self.features, 0]
+        self.first_edge = self.add_weight(
+            shape=(len(self.features),),
+            initializer=keras.initializers.Constant(first),
+            trainable=False,
+            name="first_edge",
+        )
+
+    def call(self, inputs):
+        width = inputs.shape[-1]
+        d = width // (self.n_bins + 1)
+        x = inputs[:, :d]
+        e = keras.ops.reshape(inputs[:, d:], (-1, d, self.n_bins))
+        e = keras.ops.take(e, self.features, axis=1)
+        c = keras.ops.sum(e * keras.ops.exp(self.log_rise), axis=-1)
+        c = c + self.first_edge
+        order = list(range(d))
+        for i, j in enumerate(self.features):
+            order[j] = d + i
+        return keras.ops.take(keras.ops.concatenate([x, c], axis=-1), order, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        width = input_shape[-1]
+        return (*input_shape[:-1], width // (self.n_bins + 1))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(features=self.features, n_bins=self.n_bins)
         return config
 
 
