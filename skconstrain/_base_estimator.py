@@ -64,9 +64,9 @@ STRATEGIES = ("project", "activation", "penalty", "post")
 FEATURE_ENCODINGS = ("auto", "piecewise_linear")
 #: Bins per feature of the piecewise-linear encoding (its quantiles).
 PIECEWISE_LINEAR_BINS = 32
-#: ``feature_encoding="auto"`` encodes from this many training rows
+#: ``feature_encoding="auto"`` encodes from this many rows given to fit
 #: (benchmarks/bench_quality.py: below it the encoding overfitted the small
-#: sets that the plain MLP wins, above it it won on 6 000 rows and more),
+#: sets that the plain MLP wins, above it it won from 4 694 training rows),
 #: when the encoded rows take at most ``_training.DENSE_LIMIT`` as float32.
 AUTO_ENCODING_ROWS = 4000
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -844,8 +844,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return offset, scale, bins
 
     def _input_bins(self, X):
-        """The bins per feature of a new fit's piecewise-linear encoding of
-        the training rows ``X`` (``feature_encoding``); 0: none."""
+        """The bins per feature of a new fit's piecewise-linear encoding,
+        for the rows ``X`` given to it (before a validation split;
+        ``feature_encoding``); 0: none."""
         encoding = self.feature_encoding
         if self.model is not None or encoding is None:
             return 0

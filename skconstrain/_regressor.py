@@ -123,9 +123,11 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         (:class:`~skconstrain.keras.PiecewiseLinearEncoding`), so the first
         layer can bend at any of them: steep or stepwise effects of one
         feature, where trees beat a plain MLP, cost it few units (with
-        ``monotonic_cst``, the unconstrained features' branch takes them).
+        ``monotonic_cst``, the unconstrained features' branch takes them,
+        and each constrained feature goes through a monotone calibrator of
+        its bins, :class:`~skconstrain.keras.MonotoneCalibration`).
         None: the features alone, the plain MLP of 0.4. "auto" (default):
-        "piecewise_linear" from 4 000 training rows of dense ``X`` (when
+        "piecewise_linear" from 4 000 rows of dense ``X`` given to ``fit`` (when
         the encoded rows take at most 256 MiB), None below, where the
         encoding overfitted the small sets that the plain MLP wins (see the
         training guide); the rows of a new fit decide (for ``partial_fit``,
