@@ -12,6 +12,7 @@ never the estimators.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 import os
@@ -19,6 +20,7 @@ import random
 import tempfile
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -39,6 +41,7 @@ from skconstrain.keras.layers import (
     OutputProjection,
     PiecewiseLinearEncoding,
     SelectFeatures,
+    TargetScaling,
 )
 
 #: Held while a network is built under a seed (see :func:`keras_seeded`).
@@ -269,6 +272,51 @@ def ensemble_row_loss(row_loss, members, n_outputs):
         return total * members
 
     return loss
+
+
+def training_parts(model, objective, n_outputs):
+    """What an engine needs of ``model`` besides it: its kernel penalties,
+    its output penalties, its body (after the fixed input layers) and the
+    objective (``objective``, an ensemble's members each on their own loss,
+    its predictions their mean)."""
+    size = ensemble_size(model)
+    if size > 1:
+        tail = ensemble_tail(model)
+        output_map = objective.output_map
+        objective = dataclasses.replace(
+            objective,
+            row_loss=ensemble_row_loss(objective.row_loss, size, n_outputs),
+            output_map=tail
+            if output_map is None
+            else (lambda outputs: output_map(tail(outputs))),
+        )
+    return dict(
+        penalties=list(penalties(model)),
+        output_penalties=output_penalties(model),
+        body=body(model),
+        objective=objective,
+    )
+
+
+def with_adam(model, learning_rate):
+    """``model`` with its Adam optimizer built (its state saved with it)."""
+    optimizer = keras.optimizers.Adam(learning_rate, name="adam")
+    # Compiled only so that the optimizer (and its state) is saved with the
+    # network; training does not use Model.fit.
+    model.compile(optimizer=optimizer)
+    optimizer.build(model.trainable_variables)
+    return model
+
+
+def set_penalty_scale(model, scale):
+    """``alpha / n_samples`` into every kernel penalty of ``model``.
+
+    A network loaded from ``.keras`` bytes holds one ``Scaled`` per kernel
+    (a fresh build shares one), so each is set. Training feeds the same
+    value to the engine's network.
+    """
+    for regularizer in penalties(model):
+        regularizer.scale = scale
 
 
 def penalties(model):
@@ -610,11 +658,6 @@ def apply_weight_settings(net, penalty, kernel_constraint, bias_constraint):
             setattr(layer, f"{weight}_{kind}", value)
 
 
-class NotStackable(ValueError):
-    """The networks cannot be trained as one stack (see
-    :class:`skconstrain._training.StackEngine`)."""
-
-
 def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):
     """The initial weights of :func:`mlp` with ``seed``, without building it:
     ``[kernel, bias, kernel, bias, ...]`` (float32), drawn by the same
@@ -630,3 +673,228 @@ def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):
             np.zeros(fan_out, np.float32),
         ]
     return weights
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What a new fit built, and how: set once per new fit (the estimator's
+    ``_spec``), read by every later step, and the one thing a continued fit
+    checks.
+
+    Whether an estimator is fitted, its engine's cache key and what a
+    continued fit may not change are derived from it; a failed new fit
+    forgets it with every other fitted attribute. The batch size, the
+    shuffling and the learning rate are not in it: they are inputs of the
+    compiled epoch, and a warm start or ``partial_fit`` may change them.
+
+    Attributes
+    ----------
+    hyperparameters : tuple of (str, object)
+        The structural hyperparameters (``_structural_params``), as comparable
+        values: the architecture and the objective.
+    fit_shape : tuple of int
+        The shape of the training rows the network was built for.
+    n_outputs : int
+        The network's outputs.
+    y_ndim : int
+        The dimensions of the predictions (1: one column, raveled).
+    output_set : dict or None
+        ``{"set": name, **parameters}`` of the output constraint.
+    monotonic_cst : tuple of int or None
+        -1/0/1 per feature; None when no feature is constrained.
+    loss_weight : float
+        What the objective's gradient is multiplied by (1 / the targets'
+        variance).
+    input_bins : int
+        The bins per feature of the network's piecewise-linear encoding
+        (``feature_encoding``); 0: none.
+    """
+
+    hyperparameters: tuple
+    fit_shape: tuple
+    n_outputs: int
+    y_ndim: int
+    output_set: dict | None
+    monotonic_cst: tuple | None
+    loss_weight: float
+    input_bins: int = 0  # a spec pickled by 0.4 has none
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the estimator's hyperparameters say about its network, resolved:
+    ``penalty`` is the regularizer at unit strength (or None), and
+    ``projects_after`` whether the loss projects after predict (no head)."""
+
+    model: object
+    hidden_layer_sizes: tuple
+    activation: object
+    penalty: object
+    kernel_constraint: object
+    bias_constraint: object
+    output_strategy: str
+    output_penalty: str
+    output_penalty_strength: float
+    ensemble_size: int
+    projects_after: bool
+
+    @classmethod
+    def of(cls, estimator, penalty, projects_after):
+        """The settings of ``estimator``'s hyperparameters, with its
+        ``penalty`` resolved (a regularizer at unit strength, or None)."""
+        sizes = np.atleast_1d(np.asarray(estimator.hidden_layer_sizes))
+        return cls(
+            model=estimator.model,
+            hidden_layer_sizes=tuple(int(h) for h in sizes),
+            activation=estimator.activation,
+            penalty=penalty,
+            kernel_constraint=estimator.kernel_constraint,
+            bias_constraint=estimator.bias_constraint,
+            output_strategy=estimator.output_strategy,
+            output_penalty=estimator.output_penalty,
+            output_penalty_strength=estimator.output_penalty_strength,
+            ensemble_size=int(estimator.ensemble_size),
+            projects_after=projects_after,
+        )
+
+
+def build_network(spec, settings, seed, start=None, scaling=None):
+    """The estimator's network for ``spec`` (a :class:`FitSpec`) under
+    ``settings`` (:class:`Settings`): one member, or with ``ensemble_size >
+    1`` an ensemble of members seeded from ``seed`` whose prediction is their
+    mean (:func:`ensemble`), projected back onto the sphere when the head
+    keeps outputs on it.
+
+    Each member is the architecture (the default MLP, monotone with
+    ``monotonic_cst``, or the user's ``model``) with the weight settings and,
+    unless the loss projects after predict, the output strategy's head. The
+    default MLP starts with its :class:`InputScaling` (and encoding),
+    ``scaling`` = ``(offset, scale, bins)``, and its outputs go through a
+    :class:`TargetScaling` of ``start`` = ``(offset, scale)``
+    (:func:`score_start`) before the head. ``start`` and ``scaling`` None: a
+    twin whose weights will be loaded (an engine's).
+    """
+    size = int(settings.ensemble_size)
+    if size == 1:
+        return _member_network(spec, settings, seed, start, scaling)
+    members = [
+        _member_network(spec, settings, member_seed(seed, m), start, scaling)
+        for m in range(size)
+    ]
+    output_set = spec.output_set
+    reproject = None
+    if (
+        output_set is not None
+        and output_set["set"] == "l2_sphere"
+        and settings.output_strategy in ("project", "activation")
+        and not settings.projects_after
+    ):
+        reproject = output_set
+    return ensemble(members, reproject)
+
+
+def member_seed(seed, m):
+    """The seed of member ``m`` of an ensemble built from ``seed`` (member 0:
+    ``seed`` itself, so an ensemble's first member is the single network)."""
+    return (int(seed) + 7919 * m) % 2**31
+
+
+def _architecture(spec, settings, seed, scaling):
+    """The default MLP (monotone with ``monotonic_cst``), or the user's model."""
+    n_features, n_outputs = spec.fit_shape[1], spec.n_outputs
+    if settings.model is not None:
+        meta = {
+            "n_features_in_": n_features,
+            "n_outputs_": n_outputs,
+            "X_shape_": spec.fit_shape,
+        }
+        return user_model(settings.model, meta, seed)
+    hidden = list(settings.hidden_layer_sizes)
+    if spec.monotonic_cst is not None:
+        return monotone_mlp(
+            n_features,
+            n_outputs,
+            hidden,
+            settings.activation,
+            spec.monotonic_cst,
+            seed,
+            scaling,
+            spec.input_bins,
+        )
+    return mlp(
+        n_features,
+        n_outputs,
+        hidden,
+        settings.activation,
+        seed,
+        scaling,
+        spec.input_bins,
+    )
+
+
+def _member_network(spec, settings, seed, start, scaling):
+    """One network of :func:`build_network`."""
+    net = _architecture(spec, settings, seed, scaling)
+    apply_weight_settings(
+        net, settings.penalty, settings.kernel_constraint, settings.bias_constraint
+    )
+    outputs = net.outputs[0]
+    if settings.model is None:
+        offset, scale = (0.0, 1.0) if start is None else start
+        outputs = TargetScaling(offset, scale, name=TARGET_SCALING)(outputs)
+    output_set = spec.output_set
+    if output_set is not None and not settings.projects_after:
+        head, name = HEADS[settings.output_strategy]
+        extra = {}
+        if settings.output_strategy == "penalty":
+            extra = dict(
+                kind=settings.output_penalty,
+                strength=settings.output_penalty_strength,
+            )
+        name = free_name(net, name)
+        outputs = head(**output_set, **extra, name=name)(outputs)
+    return keras.Model(net.inputs[0], outputs, name="constrained_network")
+
+
+def stack_parts(model):
+    """What a :class:`skconstrain._training.StackEngine` needs of ``model``
+    besides its size: its body (None unless it is the default MLP), its
+    penalties and its target scaling."""
+    return dict(
+        body=body(model),
+        penalties=list(penalties(model)),
+        output_penalties=output_penalties(model),
+        target_scaling=target_scaling(model),
+    )
+
+
+def target_scaling(model):
+    """The default MLP's :class:`TargetScaling` layer (None: ``model`` has
+    none)."""
+    try:
+        return model.get_layer(TARGET_SCALING)
+    except ValueError:
+        return None
+
+
+def set_input_scaling(model, scaling):
+    """The default MLP ``model``'s input layers set to ``scaling``
+    (``(offset, scale[, bins])``; see :func:`fitted_input_scaling`)."""
+    offset, scale, *bins = scaling
+    model.get_layer(INPUT_SCALING).set_weights(
+        [np.asarray(v, dtype=np.float64) for v in (offset, scale)]
+    )
+    if bins and bins[0] is not None:
+        model.get_layer(INPUT_ENCODING).set_weights(list(bins[0]))
+
+
+def fitted_input_scaling(model, n_bins):
+    """``(offset, scale, bins)`` of the default MLP ``model``'s input layers
+    (float64; ``bins`` None without an encoding)."""
+    layer = model.get_layer(INPUT_SCALING)
+    offset, scale = (np.asarray(w, dtype=np.float64) for w in layer.weights)
+    bins = None
+    if n_bins:
+        layer = model.get_layer(INPUT_ENCODING)
+        bins = tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
+    return offset, scale, bins

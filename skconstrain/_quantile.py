@@ -31,13 +31,13 @@ from skconstrain._base_estimator import (
     ENSEMBLE_SIZE,
     BaseConstrainedRegressor,
     Loss,
-    _copied,
 )
 from skconstrain._conformal import (
     calibrated_quantiles,
     conformal_scores,
     min_calibration_rows,
 )
+from skconstrain._fit_data import copied as _copied
 from skconstrain.metrics import multi_d2_pinball_score
 
 

@@ -18,6 +18,7 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils import (
     _safe_indexing,  # what scikit-learn indexes folds with
+    check_random_state,
 )
 
 # private, and what every scikit-learn estimator validates its parameters with
@@ -34,7 +35,7 @@ from sklearn.utils.validation import (
     _check_sample_weight,
 )
 
-from skconstrain import _networks, _training
+from skconstrain import _fit_data, _networks, _reports, _training
 from skconstrain._base_estimator import (
     ENSEMBLE_SIZE,
     BaseConstrainedRegressor,
@@ -69,9 +70,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
 
     With the default MLP (``model=None``, no ``monotonic_cst``,
     ``ensemble_size=1``), the alphas x folds networks are trained together
-    as one stack
-    (:class:`skconstrain._networks.Stack`): each layer of all of them is one
-    batched product, and one compiled call runs an epoch of every member, each
+    as one stack: the single network's epoch is vectorised over them
+    (``jax.vmap`` / ``tf.vectorized_map``), and one compiled call runs an
+    epoch of every member, each
     on its own rows, in its own order, with its own penalty strength, Adam
     state and stopping, so each trains exactly as its single fit would (the
     scores agree with ``GridSearchCV``'s to float32 rounding, tested). The
@@ -417,7 +418,7 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                             sample_weight,
                             scorer,
                         )
-                    except _networks.NotStackable:
+                    except _training.NotStackable:
                         out = None
                 if out is None:  # one after another (or in n_jobs threads)
                     out = Parallel(n_jobs=self.n_jobs, prefer="threads")(
@@ -596,9 +597,169 @@ def _score(scorer, estimator, X, y, sample_weight, test):
     return value if isinstance(value, dict) else {"score": value}
 
 
+def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
+    """A new fit of the default MLP at ``alpha`` on validated rows, as
+    :meth:`BaseConstrainedRegressor._prepare_fit` prepares it (same rows,
+    seeds, scalings), but as a member of a stack: no network is built. The
+    estimator must have been prepared for data of this kind; its seeds are
+    drawn from ``random_state`` (a generator is copied, not advanced).
+
+    Returns ``(plan, member, x_scaling)``: the
+    :class:`skconstrain._fit_data.FitPlan`, the
+    :class:`skconstrain._training.Member` and the input scaling.
+    """
+    seeds = _fit_data.draw_seeds(
+        estimator,
+        check_random_state(_fit_data.copied(random_state)),
+        split=True,
+        build=True,
+    )
+    target_violation = _reports.target_violation(
+        estimator, y, estimator._spec.output_set
+    )
+    loss = estimator._fit_loss()
+    X, data, validation, scaling = _fit_data.fit_data(
+        estimator,
+        X,
+        y,
+        sample_weight,
+        seeds.split,
+        continuing=False,
+        loss=loss,
+        input_bins=estimator._spec.input_bins,
+    )
+    model_seed, seed = seeds.network, seeds.epochs
+    loss_weight = _fit_data.loss_weight(data)
+    n_samples = X.shape[0]
+    offset, spread = estimator._score_start(data, loss)
+    penalty_scale = _fit_data.penalty_scale(alpha, n_samples, loss_weight)
+    member = _training.Member(
+        data=data,
+        validation=validation,
+        seed=seed,
+        loss_weight=loss_weight,
+        penalty_scale=penalty_scale,
+        batch_size=estimator._batch_size_for(n_samples),
+        weights=_networks.mlp_weights(
+            X.shape[1] * (estimator._spec.input_bins + 1),
+            estimator.n_outputs_,
+            estimator._settings().hidden_layer_sizes,
+            model_seed,
+        ),
+        offset=np.asarray(offset, dtype=np.float64),
+        scale=np.asarray(spread, dtype=np.float64),
+        shuffle=estimator.shuffle,
+    )
+    plan = _fit_data.FitPlan(
+        X=X,
+        data=data,
+        validation=validation,
+        seed=seed,
+        penalty_scale=penalty_scale,
+        continuing=False,
+        incremental=False,
+        target_violation=target_violation,
+    )
+    return plan, member, scaling
+
+
+def _fit_stack(estimator, first, members, random_state, score):
+    """New fits of the default MLP, one per member, trained as one stack
+    of networks (:class:`skconstrain._training.StackEngine`; in chunks when
+    they would take more than ``_training.STACK_MEMORY``), each as its
+    own fit would train (the same seeds, rows and scalings: each drawn
+    from ``random_state`` as given, a generator copied).
+
+    The estimator is prepared as a fit on ``first`` (``(X, y,
+    sample_weight)`` as given: its checks, warnings and network, the
+    stack's template), then holds each member's fit in turn (its weights
+    in ``model_``, its ``history_``, ``n_iter_`` and reports, ``alpha``)
+    while ``score(k, estimator)`` scores member ``k``.
+
+    Parameters
+    ----------
+    first : tuple
+        ``(X, y, sample_weight)``: rows to prepare the estimator on.
+    members : list of tuple
+        ``(X, y, sample_weight, alpha)`` per member: validated rows.
+    random_state : None, int or RandomState
+    score : callable
+        ``score(k, estimator)``: a score, or a dict of them.
+
+    Returns
+    -------
+    results : list of tuple
+        Per member: ``(score, fit_time, score_time, stopped)`` (``score``
+        as ``score`` returned it), the fit
+        time its stack's divided by its members (with its share of the
+        preparation), ``stopped`` whether its stopping rule ended it.
+    """
+    start = time.perf_counter()
+    # each member draws from random_state as given (the preparation
+    # draws from the estimator's own, a generator advanced)
+    random_state = _fit_data.copied(random_state)
+    estimator._prepare_fit(*first, False)
+    prepared = [
+        _stack_member(estimator, X, y, sample_weight, alpha, random_state)
+        for X, y, sample_weight, alpha in members
+    ]
+    stacked = [member for _, member, _ in prepared]
+    # the largest batch is the trace's (each member's own is an input)
+    width = max(member.batch_size for member in stacked)
+    loss = estimator._fit_loss()
+    n_weights = sum(int(np.prod(w.shape)) for w in stacked[0].weights)
+    units = sum(estimator._settings().hidden_layer_sizes) + estimator.n_outputs_
+    out = []
+    prepare_time = time.perf_counter() - start
+    for part in _training.chunks(stacked, n_weights, units):
+        begin = time.perf_counter()
+        size = len(stacked[part])
+        key = estimator._engine_key()
+        if key is not None:
+            key = ("stack", size, width, *key)
+
+        def make(size=size):
+            parts = _networks.stack_parts(estimator._twin_network())
+            return _training.StackEngine(
+                size=size, row_loss=loss.row_loss, width=width, **parts
+            )
+
+        with _training.borrow(key, make) as engine:
+            results = _training.train(
+                engine,
+                stacked[part],
+                epochs=estimator.epochs,
+                learning_rate=estimator.learning_rate,
+                tol=estimator.tol,
+                n_iter_no_change=estimator.n_iter_no_change,
+                output_map=loss.output_map,
+                verbose=estimator.verbose,
+            )
+            snapshot = engine.snapshot()
+            fit_time = (time.perf_counter() - begin) / size
+            fit_time += prepare_time / len(stacked)
+            first_k = part.start
+            for k, (plan, _, scaling) in enumerate(prepared[part]):
+                begin = time.perf_counter()
+                model = estimator.model_
+                engine.write(k, model, snapshot, _networks.target_scaling(model))
+                with _training.precision():
+                    _networks.set_input_scaling(model, scaling)
+                estimator.alpha = float(members[first_k + k][3])
+                history, stopped = results[k]
+                with warnings.catch_warnings():
+                    # a search sums up its members' convergence itself
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    estimator._end_fit(plan, history, stopped)
+                value = score(first_k + k, estimator)
+                elapsed = time.perf_counter() - begin
+                out.append((value, fit_time, elapsed, stopped))
+    return out
+
+
 def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, scorer):
     """Fit every candidate ``(alpha, train, test)`` on its rows as one stack
-    of networks (:meth:`BaseConstrainedRegressor._fit_stack`), and score
+    of networks (:func:`_fit_stack`), and score
     each on its held-out rows.
 
     ``template`` (a :class:`ConstrainedRegressor` of the search's
@@ -616,7 +777,8 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
     def score(k, estimator):
         return _score(scorer, estimator, X, y, sample_weight, candidates[k][2])
 
-    return template._fit_stack(
+    return _fit_stack(
+        template,
         rows(X, candidates[0][1]),
         [(*rows(X_valid, train), alpha) for alpha, train, _ in candidates],
         template.random_state,

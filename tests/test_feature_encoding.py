@@ -21,8 +21,8 @@ from sklearn.metrics import r2_score
 from skconstrain import (
     ConstrainedQuantileRegressor,
     ConstrainedRegressor,
-    _base_estimator,
     _training,
+    _validation,
 )
 from skconstrain.keras import MonotoneCalibration, PiecewiseLinearEncoding
 from skconstrain.keras.layers import piecewise_linear, piecewise_linear_bins
@@ -93,7 +93,7 @@ def test_the_network_encodes_as_the_host_does():
 
 def test_auto_encodes_dense_rows_from_a_few_thousand():
     small = RNG.normal(size=(300, 3))
-    large = RNG.normal(size=(_base_estimator.AUTO_ENCODING_ROWS, 3))
+    large = RNG.normal(size=(_validation.AUTO_ENCODING_ROWS, 3))
     est = ConstrainedRegressor(epochs=1, hidden_layer_sizes=(4,))
     assert "input_encoding" not in _layer_names(_quiet(est, small, small[:, 0]))
     assert "input_encoding" in _layer_names(_quiet(est, large, large[:, 0]))

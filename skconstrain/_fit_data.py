@@ -1,0 +1,165 @@
+"""What a fit trains on, and with which seeds: the validation split, the
+default MLP's fixed input map (standardisation, and the piecewise-linear
+encoding), the rows as the engine's tensors, the seeds drawn in one order,
+and the scales of the objective and the penalty.
+
+One place, so that a single fit (the base's ``_prepare_fit``) and a member
+of a stacked search (``_search._stack_member``) prepare their rows alike.
+Every function reads the estimator's hyperparameters and sets nothing on it.
+Imports ``_training``, ``_networks`` and ``skconstrain.keras``, never the
+estimators.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+from sklearn.utils.sparsefuncs import mean_variance_axis
+
+from skconstrain import _networks, _training
+from skconstrain.keras.layers import piecewise_linear_bins
+
+
+@dataclass
+class FitPlan:
+    """What the base's ``_prepare_fit`` (or a stack member's preparation)
+    hands the training and ``_end_fit``."""
+
+    X: np.ndarray
+    data: _training.Data
+    validation: _training.Data | None
+    seed: int
+    penalty_scale: float
+    continuing: bool
+    incremental: bool
+    target_violation: dict | None
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """A fit's seeds (see :func:`draw_seeds`)."""
+
+    split: int | None
+    network: int | None
+    epochs: int
+
+
+def draw_seeds(estimator, rng, *, split, build):
+    """A fit's seeds, drawn from ``rng`` in one order, so that a single
+    fit and a member of a stack draw the same: the validation split's
+    (with ``early_stopping`` and ``split``; else None), the network's
+    (with ``build``; else None), the epochs' orders'."""
+    return Seeds(
+        split=int(rng.randint(2**31 - 1))
+        if split and estimator.early_stopping
+        else None,
+        network=int(rng.randint(2**31 - 1)) if build else None,
+        epochs=int(rng.randint(2**31 - 1)),
+    )
+
+
+def copied(random_state):
+    """``random_state``, a generator copied: each fit draws from the same
+    state, as each of :class:`~sklearn.model_selection.GridSearchCV`'s clones
+    does."""
+    if isinstance(random_state, np.random.RandomState):
+        return copy.deepcopy(random_state)
+    return random_state
+
+
+def fit_data(estimator, X, y, sample_weight, split_seed, continuing, loss, input_bins):
+    """The training rows (and, with a ``split_seed``, the validation rows it
+    draws, ``validation_fraction`` of them) as tensors, mapped by the
+    default MLP's input scaling (and encoding, of ``input_bins`` per
+    feature; see :func:`input_scaling`). Returns ``(X, data, validation,
+    scaling)``: X the training rows."""
+    validation = None
+    if split_seed is not None:
+        parts = [X, y] + ([] if sample_weight is None else [sample_weight])
+        split = train_test_split(
+            *parts,
+            test_size=estimator.validation_fraction,
+            random_state=split_seed,
+            shuffle=True,
+        )
+        X, X_val, y, y_val = split[:4]
+        sample_weight, sw_val = split[4:] if sample_weight is not None else (None,) * 2
+        validation = (X_val, y_val, sw_val)
+    # the default MLP's fixed standardisation of X, done once on the data
+    # (in float64): from the training rows, or kept from the first fit
+    scaling = input_scaling(estimator, X, sample_weight, continuing, input_bins)
+    data = _training.as_tensors(
+        X,
+        y,
+        sample_weight,
+        x_scaling=scaling,
+        column_scale=_column_scale(loss, y, sample_weight),
+    )
+    _training.check_targets(data)
+    if validation is not None:
+        validation = _training.as_tensors(
+            *validation,
+            x_scaling=scaling,
+            column_scale=_column_scale(loss, validation[1], validation[2]),
+        )
+    return X, data, validation, scaling
+
+
+def input_scaling(estimator, X, sample_weight, continuing, input_bins):
+    """``(offset, scale, bins)`` of the default MLP's fixed first layers:
+    its :class:`~skconstrain.keras.InputScaling`, ``(x - mean) / std`` of
+    the training rows, and with ``input_bins`` the bins of its
+    :class:`~skconstrain.keras.PiecewiseLinearEncoding`, the standardised
+    rows' quantiles (None: no encoding); or the network's own when it is
+    continued; None for a ``model`` callable (no such layers)."""
+    if estimator.model is not None:
+        return None
+    if continuing:
+        return _networks.fitted_input_scaling(estimator.model_, input_bins)
+    if sp.issparse(X):
+        mean, std = _sparse_moments(X, sample_weight)
+    else:
+        mean, std = _training.moments(X, sample_weight)
+    std = _networks.spread(mean, std, np.float64)
+    offset, scale = -mean / std, 1.0 / std
+    bins = None
+    if input_bins:
+        bins = piecewise_linear_bins(offset + scale * X, input_bins)
+    return offset, scale, bins
+
+
+def loss_weight(data):
+    """What the objective's gradient is multiplied by: 1 / the targets'
+    variance (the loss of the best constant), 1 where it is 0."""
+    scale = data.target_scale
+    return 1.0 / scale if scale > 0 else 1.0
+
+
+def penalty_scale(alpha, n_samples, loss_weight):
+    """``alpha / n``, times the targets' variance: the gradient is the
+    objective's times ``loss_weight`` (1 / the variance), so alpha weighs the
+    penalty against the squared error divided by the variance, whatever the
+    units of y."""
+    return float(alpha) / max(n_samples, 1) / loss_weight
+
+
+def _column_scale(loss, y, sample_weight):
+    """``loss.column_scale`` of the rows (None: the squared error's)."""
+    if loss.column_scale is None:
+        return None
+    return loss.column_scale(y, sample_weight)
+
+
+def _sparse_moments(X, w=None):
+    """The weighted mean and standard deviation of each column of a sparse
+    ``X``, without densifying it (scikit-learn's ``mean_variance_axis``)."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    weights = None if w is None else np.asarray(w, dtype=np.float64)
+    if X.shape[0] == 0 or (weights is not None and weights.sum() <= 0):
+        return np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    mean, var = mean_variance_axis(X, axis=0, weights=weights)
+    return mean, np.sqrt(np.maximum(var, 0.0))
