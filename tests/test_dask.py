@@ -9,6 +9,7 @@ from skconstrain import ConstrainedRegressor
 from skconstrain.projections import project
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
 
 
 def test_grid_search_on_a_local_cluster_matches_sequential():

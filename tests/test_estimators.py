@@ -313,6 +313,7 @@ def test_nested_keys_work_on_a_constraint_or_penalty_given_by_name(
         ConstrainedRegressor(**named).set_params(**{f"{name}__nope": 1})
 
 
+@pytest.mark.slow
 def test_grid_search_in_parallel(frames):
     X, Y = frames
     grid = GridSearchCV(
@@ -630,6 +631,7 @@ def test_every_strategy_pickles_deepcopies_and_continues(frames, strategy):
     assert clone(reg).get_params() == reg.get_params()
 
 
+@pytest.mark.slow
 def test_scikeras_is_not_imported():
     code = (
         "import sys, numpy as np; from skconstrain import ConstrainedRegressor; "
@@ -654,6 +656,7 @@ def _other_backend():
         dict(monotonic_cst=[1, 0], output_constraint="box", output_lower=0.0),
     ],
 )
+@pytest.mark.slow
 def test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other(params):
     """A fitted model (its network saved as .keras bytes) loads under the
     other Keras backend, in another process, and predicts the same to
@@ -696,6 +699,7 @@ def test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other(params):
     np.testing.assert_allclose(fresh, fitted.predict(X), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_an_unsupported_keras_backend_is_a_clear_error():
     """Under a Keras backend the engine does not compile for (numpy here;
     torch alike), the estimators say which ones they train on, instead of

@@ -369,6 +369,7 @@ def test_bad_box_and_set():
         P.project_l2_sphere(V, zero_norm="drop")
 
 
+@pytest.mark.slow
 def test_projections_do_not_import_tensorflow():
     code = (
         "import sys, skconstrain.projections, skconstrain.transformers;"

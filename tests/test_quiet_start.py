@@ -51,6 +51,7 @@ def _run(code, env=None, path=None):
     )
 
 
+@pytest.mark.slow
 def test_only_the_noise_is_filtered(tmp_path):
     """A stand-in TensorFlow writes noise and an error to descriptor 2 while
     it loads: the error reaches stderr, the noise does not."""
@@ -63,6 +64,7 @@ def test_only_the_noise_is_filtered(tmp_path):
     assert out.stderr == "".join(KEPT)
 
 
+@pytest.mark.slow
 def test_the_real_import_is_quiet():
     env = {"TF_CPP_MIN_LOG_LEVEL": "0"}  # even at the most talkative level
     out = _run(

@@ -512,6 +512,7 @@ print(tf.config.threading.get_intra_op_parallelism_threads(),
     ],
 )
 @TENSORFLOW_ONLY
+@pytest.mark.slow
 def test_tensorflow_threads_follow_the_process_budget(env, expected):
     import os
     import subprocess
@@ -620,6 +621,7 @@ def test_the_cache_keeps_the_most_recent_values_and_pools():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's own cache")
+@pytest.mark.slow
 def test_jax_persistent_compilation_cache_serves_a_new_process(tmp_path):
     """JAX's documented switches (docs/user_guide/training.md) keep a fit's
     compiled programs between processes: a second process reads the epoch
