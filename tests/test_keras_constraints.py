@@ -7,6 +7,10 @@ from sklearn.base import clone
 
 from skconstrain.keras import constraints as C
 
+# float64 stays float64 on every backend (JAX's x64 mode, scoped), as inside
+# the estimators
+pytestmark = pytest.mark.usefixtures("float64_keras")
+
 NORM_TOL = 1e-6
 
 

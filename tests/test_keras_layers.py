@@ -8,6 +8,10 @@ from skconstrain._sets import SET_NAMES
 from skconstrain.keras import OutputProjection
 from skconstrain.projections import project
 
+# float64 stays float64 on every backend (JAX's x64 mode, scoped), as inside
+# the estimators
+pytestmark = pytest.mark.usefixtures("float64_keras")
+
 
 def _kwargs(name):
     if name == "box":

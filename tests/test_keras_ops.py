@@ -3,12 +3,16 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from _gradients import compiled, jacobian, value_and_grad
 from _reference import violation
 
 from skconstrain import projections as P
 from skconstrain._sets import SET_NAMES
 from skconstrain.keras import ops as kops
+
+# float64 stays float64 on every backend (JAX's x64 mode, scoped), as inside
+# the estimators
+pytestmark = pytest.mark.usefixtures("float64_keras")
 
 PARAMS = {
     "box": {"lower": -0.5, "upper": [1.0, 0.2, 2.0, 0.0, 1.0]},
@@ -72,19 +76,19 @@ def test_masked_scores_come_out_as_exact_zeros(name, dtype):
     masked = np.isneginf(x)
     unmasked = np.where(masked, 0.0 if name == "l1_ball" else -1e30, x)
     expected = P.project(unmasked.astype("float64"), name)
-    xt = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        y = kops.project(xt, name)
-        loss = tf.reduce_sum(y * np.arange(1.0, 4.0, dtype=dtype))
-    out = y.numpy()
+
+    def loss(v):
+        y = kops.project(v, name)
+        return keras.ops.sum(y * np.arange(1.0, 4.0, dtype=dtype)), y
+
+    (_, out), gradient = value_and_grad(loss, x)
     assert np.all(out[masked] == 0)
     np.testing.assert_allclose(out, expected, atol=1e-6)
-    gradient = tape.gradient(loss, xt).numpy()
     assert np.isfinite(gradient).all()
     assert np.all(gradient[masked] == 0)
     # and under a traced function, as in a training step
-    traced = tf.function(lambda v: kops.project(v, name), jit_compile=False)
-    np.testing.assert_allclose(traced(tf.constant(x)).numpy(), out)
+    traced = compiled(lambda v: kops.project(v, name))
+    np.testing.assert_allclose(traced(x), out)
 
 
 def test_simplex_row_of_only_masked_scores_is_nan():
@@ -120,13 +124,19 @@ def test_a_non_finite_row_is_all_nan_or_clipped(name, bad, dtype):
 
 @pytest.mark.parametrize("name", SET_NAMES)
 @pytest.mark.parametrize("jit", [False, True])
-def test_traces_under_tf_function(name, jit):
+def test_traces_when_compiled(name, jit):
     params = params_for(name)
-    fn = tf.function(lambda x: kops.project(x, name, **params), jit_compile=jit)
+    fn = compiled(lambda x: kops.project(x, name, **params), xla=jit)
     X = np.random.default_rng(2).normal(size=(16, 5)).astype("float32")
-    np.testing.assert_allclose(
-        fn(tf.constant(X)).numpy(), P.project(X, name, **params), atol=1e-5
-    )
+    np.testing.assert_allclose(fn(X), P.project(X, name, **params), atol=1e-5)
+    for n in (1, 7):  # another batch size: traced again (or reused), the same
+        np.testing.assert_allclose(
+            fn(X[:n]), P.project(X[:n], name, **params), atol=1e-5
+        )
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
     # a batch of another size reuses the traced function with a None batch dim
     sig_fn = tf.function(
         lambda x: kops.project(x, name, **params),
@@ -142,10 +152,7 @@ def test_traces_under_tf_function(name, jit):
 
 
 def _jacobian(name, x, params):
-    xt = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        y = kops.project(xt, name, **params)
-    return tape.jacobian(y, xt).numpy()
+    return jacobian(lambda v: kops.project(v, name, **params), x)
 
 
 def _finite_difference(name, x, params, h=1e-6):
@@ -228,15 +235,15 @@ def test_activation_is_feasible_with_gradients_everywhere(name, params, dtype):
             [[1e-8, -2e-8, 0.0, 3e-8], [big, -big, 1.0, 0.0]],
         ]
     ).astype(dtype)
-    xt = tf.Variable(X)
-    with tf.GradientTape() as tape:
-        out = kops.activate(xt, name, **params)
-        loss = tf.reduce_sum(out * np.arange(1.0, 5.0, dtype=dtype))
-    out = out.numpy()
+
+    def loss(v):
+        out = kops.activate(v, name, **params)
+        return keras.ops.sum(out * np.arange(1.0, 5.0, dtype=dtype)), out
+
+    (_, out), gradient = value_and_grad(loss, X)
     assert out.dtype == X.dtype and np.isfinite(out).all()
     tol = 1e-5 if dtype == "float32" else 1e-12
     assert violation(out.astype("float64"), name, **params) <= tol
-    gradient = tape.gradient(loss, xt).numpy()
     assert np.isfinite(gradient).all()
     # every score of an ordinary row still learns (a projection zeroes some)
     assert (np.abs(gradient[:20]) > 0).mean() > 0.9

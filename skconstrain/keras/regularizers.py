@@ -53,7 +53,7 @@ def _check_factor(factor):
 
 def _as_matrix(w):
     w = ops.convert_to_tensor(w)
-    if w.ndim == 1:
+    if len(w.shape) == 1:  # a tf.Variable has no ndim
         return ops.reshape(w, (-1, 1))
     return ops.reshape(w, (-1, w.shape[-1]))
 
