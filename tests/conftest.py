@@ -13,16 +13,20 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def pytest_configure(config):
+@pytest.fixture(scope="session", autouse=True)
+def _larger_engine_caches():
     # A process keeps 8 engines, forward passes and float64 twins of the
     # architectures it trained (_training.CACHE_SIZE), which a user's searches
     # reuse. The suite trains a few hundred architectures and comes back to
     # many of them (scikit-learn's checks of one estimator, say): 64 of each
-    # here, so that an architecture is traced again less often.
+    # here, so that an architecture is traced again less often. (A fixture,
+    # not pytest_configure: xdist's controller process, which runs no test,
+    # does not import Keras for it.)
     from skconstrain import _training
 
     for cache in (_training._CACHE, _training._FORWARDS, _training._TWINS):
         cache.size = 64
+    yield
 
 
 @pytest.fixture
