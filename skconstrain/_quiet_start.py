@@ -10,77 +10,37 @@ and ``cudart_stub.cc`` (no CUDA driver), each written twice, by two libraries
 that carry their own copy of Abseil. They go straight to file descriptor 2,
 not through Python's ``sys.stderr``.
 
-So the import runs with descriptor 2 sent to a temporary file; afterwards every
-line of it that is not that notice or an INFO/WARNING line of Abseil's format
+So the import runs with descriptor 2 sent to a temporary file
+(:func:`skconstrain._native_log.filtered_stderr`); afterwards every line of it
+that is not that notice or an INFO/WARNING line of Abseil's format
 (``I0000 00:00:...  pid file.cc:123] ...``) is written back to stderr: errors
 (``E``/``F`` lines), Python warnings and tracebacks still show.
 
 Only the entry points that own the terminal import this (the demo, the
-benchmarks); the library itself leaves a user's stderr alone.
+benchmarks): the start-up lines are TensorFlow's own, which any user of it
+sees. The library filters descriptor 2 at one moment only, the first XLA
+compile of a process, whose INFO lines it causes.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
-import tempfile
+
+from skconstrain._native_log import filtered_stderr, is_start_up_noise
 
 __all__ = ["import_tensorflow", "is_start_up_noise"]
-
-_NOISE = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are "
-    r"written to STDERR"
-    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\]\s]+:\d+\] "
-)
-
-
-def is_start_up_noise(line):
-    """Whether ``line`` is an informational line of TensorFlow's start-up.
-
-    Examples
-    --------
-    >>> is_start_up_noise("I0000 00:00:1795926368.13    4782 port.cc:153] oneDNN")
-    True
-    >>> is_start_up_noise("E0000 00:00:1795926368.13    4782 cuda.cc:52] failed")
-    False
-    """
-    return _NOISE.match(line) is not None
 
 
 def import_tensorflow():
     """Import TensorFlow, keeping its start-up noise off descriptor 2.
 
-    Does nothing when TensorFlow is imported already or descriptor 2 cannot
-    be redirected (no such descriptor).
+    Does nothing when TensorFlow is imported already.
     """
     if "tensorflow" in sys.modules:
         return
-    try:
-        saved = os.dup(2)
-    except OSError:
-        import tensorflow
-
-        return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", errors="replace")
-            kept = [
-                line
-                for line in text.splitlines(keepends=True)
-                if not is_start_up_noise(line)
-            ]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    with filtered_stderr(is_start_up_noise):
+        import tensorflow  # noqa: F401
 
 
 # Under another Keras backend (KERAS_BACKEND=jax) TensorFlow is not needed.

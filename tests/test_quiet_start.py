@@ -76,3 +76,44 @@ def test_the_real_import_is_quiet():
     )
     assert not any(is_start_up_noise(line) for line in out.stderr.splitlines(True))
     assert "absl::InitializeLog" not in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+    reason="TensorFlow's graph optimiser",
+)
+def test_a_user_script_prints_no_line_of_ours():
+    """Once TensorFlow has started (its own lines), a user's fits and
+    predictions print nothing, at TensorFlow's most talkative level: the
+    float64 forward pass (a fit scores with it, then ``predict``) does not
+    make the graph optimiser log ``Not handling type DT_DOUBLE`` (oneDNN's
+    remapper, asked to fuse a float64 ``MatMul`` + ``BiasAdd``), and XLA's
+    first compile keeps its start-up INFO lines to itself."""
+    out = _run(
+        """
+        import os, warnings
+        import numpy as np
+        import tensorflow as tf
+        from skconstrain import ConstrainedRegressor
+        tf.constant(1.0) + 1.0  # TensorFlow's start-up lines
+        os.write(2, b"STARTED\\n")
+        warnings.simplefilter("ignore")
+        X = np.random.default_rng(0).normal(size=(60, 3))
+        y = np.abs(X[:, :2]) / (1 + np.abs(X[:, :2]).sum(1, keepdims=True))
+        est = ConstrainedRegressor(
+            output_constraint="simplex", epochs=2, early_stopping=True
+        ).fit(X, y)
+        for rows in range(1, 12):
+            est.predict(X[:rows])
+        ConstrainedRegressor(epochs=2).fit(X, y[:, 0]).predict(X)
+        # past 2 000 steps a fit compiles its epoch with XLA
+        X = np.random.default_rng(1).normal(size=(2100, 3))
+        fit = ConstrainedRegressor(epochs=20, batch_size=16, tol=0).fit(X, X[:, 0])
+        assert fit.n_iter_ == 20  # 132 steps an epoch
+        """,
+        env={"TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    ours = out.stderr.split("STARTED\n", 1)[1]
+    assert "DT_DOUBLE" not in ours
+    assert ours == ""

@@ -580,6 +580,35 @@ def test_float64_is_float64_inside_the_estimators_precision():
         from keras.src.backend.common import dtypes
 
         assert dtypes.BIT64_TO_BIT32_DTYPE["float64"] == "float32"  # restored
+        assert keras.backend.result_type("float64") == "float32"
+
+
+def test_another_thread_keeps_keras_promotion_while_an_estimator_runs():
+    """No process-wide change of Keras's state: while one thread is inside an
+    estimator's ``precision()``, Keras's type promotion in another thread is
+    Keras's own (float64 to float32 on JAX, float64 on TensorFlow)."""
+    import threading
+
+    own = keras.backend.result_type("float64")
+    inside, entered, done = [], threading.Event(), threading.Event()
+
+    def estimator():
+        with _training.precision():
+            inside.append(keras.backend.result_type("float64"))
+            entered.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=estimator)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        assert keras.backend.result_type("float64") == own
+        x = keras.ops.convert_to_tensor(np.array([0.5, 2.0]))
+        assert keras.backend.standardize_dtype(keras.ops.tanh(x).dtype) == own
+    finally:
+        done.set()
+        thread.join()
+    assert inside == ["float64"]
 
 
 def test_the_decays_reach_the_optimizer():

@@ -66,8 +66,33 @@ def precision():
         yield
 
 
-_PROMOTION_LOCK = threading.Lock()
-_promotion_users = 0
+_X64 = threading.local()
+
+
+class _PromotionTable(dict):
+    """Keras's ``BIT64_TO_BIT32_DTYPE`` that keeps float64 for the threads
+    inside :func:`_keras_keeps_float64`, and is Keras's own table for every
+    other thread."""
+
+    def get(self, key, default=None):
+        if key == "float64" and getattr(_X64, "depth", 0):
+            return "float64"
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        if key == "float64" and getattr(_X64, "depth", 0):
+            return "float64"
+        return super().__getitem__(key)
+
+
+def _install_promotion_table():
+    from keras.src.backend.common import dtypes
+
+    if not isinstance(dtypes.BIT64_TO_BIT32_DTYPE, _PromotionTable):
+        dtypes.BIT64_TO_BIT32_DTYPE = _PromotionTable(dtypes.BIT64_TO_BIT32_DTYPE)
+
+
+_install_promotion_table()
 
 
 @contextmanager
@@ -76,27 +101,20 @@ def _keras_keeps_float64():
     float32 (``keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE``, "to be
     aligned with JAX's default behavior", whatever JAX's x64 flag says), so
     ``keras.ops.tanh`` of a float64 array is float32 even in x64 mode, and a
-    float64 forward pass is not. While any estimator call is in
-    :func:`precision`, that table maps float64 to itself (private Keras API:
-    there is no public switch; pinned by ``tests/test_training.py``). Only
-    float64 inputs are affected, which outside x64 mode JAX truncates anyway.
+    float64 forward pass is not. Inside this context, and for this thread
+    only, the table maps float64 to itself: the table is a
+    :class:`_PromotionTable` (installed when this module is imported, with
+    Keras's own entries), which reads a thread-local flag, so another
+    thread's Keras code sees Keras's mapping while an estimator runs.
+    Private Keras API (no public switch); pinned by
+    ``tests/test_training.py::test_float64_is_float64_inside_the_estimators_precision``
+    and ``test_another_thread_keeps_keras_promotion_while_an_estimator_runs``.
     """
-    global _promotion_users
-    from keras.src.backend.common import dtypes
-
-    table = dtypes.BIT64_TO_BIT32_DTYPE
-    with _PROMOTION_LOCK:
-        _promotion_users += 1
-        if _promotion_users == 1:
-            _keras_keeps_float64.saved = table.get("float64")
-            table["float64"] = "float64"
+    _X64.depth = getattr(_X64, "depth", 0) + 1
     try:
         yield
     finally:
-        with _PROMOTION_LOCK:
-            _promotion_users -= 1
-            if _promotion_users == 0:
-                table["float64"] = _keras_keeps_float64.saved
+        _X64.depth -= 1
 
 
 def gradient(objective):

@@ -16,11 +16,13 @@ TensorFlow is imported on first use (:class:`_TensorFlow`), not on import.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
+from skconstrain._native_log import filtered_stderr, is_xla_start_up
 from skconstrain._training import (
     _FORWARDS,
     _TWINS,
@@ -56,6 +58,49 @@ def configure(budget):
 def precision():
     """TensorFlow computes float64 as float64: nothing to scope."""
     return nullcontext()
+
+
+_WITHOUT_REMAPPER = threading.local()
+
+
+@contextmanager
+def _without_remapper():
+    """This thread's function calls optimised without Grappler's remapper.
+
+    With oneDNN (TensorFlow's default on x86), the remapper asks of every
+    ``MatMul`` followed by ``BiasAdd`` whether oneDNN fuses it for that
+    dtype, and for float64 it logs ``W… util.cc:163] Not handling type
+    DT_DOUBLE`` (and fuses nothing) in the user's stderr. The float64
+    :class:`Predictor` calls its functions in this scope: the options that
+    TensorFlow reads when it instantiates a function (its call's
+    ``config_proto`` attribute) are set for this thread only, from the
+    thread's own, with the remapper off; the process's configuration is
+    untouched. Private (``tensorflow.python.eager.context``:
+    ``FunctionCallOptions``, which ``tf.function`` reads at every call);
+    pinned by ``tests/test_training.py::test_a_float64_prediction_logs_nothing``.
+    """
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    saved = ctx.function_call_options
+    options = getattr(_WITHOUT_REMAPPER, "options", {})
+    key = (saved.config_proto_serialized, saved.executor_type)
+    quiet = options.get(key)
+    if quiet is None:
+        config = config_pb2.ConfigProto.FromString(saved.config_proto_serialized)
+        config.graph_options.rewrite_options.remapping = (
+            rewriter_config_pb2.RewriterConfig.OFF
+        )
+        quiet = context.FunctionCallOptions(
+            executor_type=saved.executor_type, config_proto=config
+        )
+        _WITHOUT_REMAPPER.options = {**options, key: quiet}
+    ctx.function_call_options = quiet
+    try:
+        yield
+    finally:
+        ctx.function_call_options = saved
 
 
 def _tf_running():
@@ -172,9 +217,30 @@ def compile(fn, kind, jit_compile=None):
                 autograph=False,
                 jit_compile=bool(jit_compile),
             )
+        if jit_compile and not _XLA_STARTED.is_set():
+            return _first_xla_call(found, tf.nest.flatten(args))
         return found(*tf.nest.flatten(args))
 
     return call
+
+
+_XLA_STARTED = threading.Event()
+_XLA_START_LOCK = threading.Lock()
+
+
+def _first_xla_call(function, args):
+    """``function(*args)``, the first call of an XLA program in the process,
+    with XLA's start-up INFO lines kept off descriptor 2
+    (:func:`skconstrain._native_log.is_xla_start_up`: its service for the
+    host, MLIR's notice and "Compiled cluster using XLA!", each logged once
+    per process); every other line, errors included, is written back."""
+    with _XLA_START_LOCK:
+        if _XLA_STARTED.is_set():
+            return function(*args)
+        with filtered_stderr(is_xla_start_up):
+            outputs = function(*args)
+        _XLA_STARTED.set()
+        return outputs
 
 
 def _shapes(value, past, exact):
@@ -314,6 +380,12 @@ class Predictor:
         """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
         forward, state = self._forward()
         dtype = self._input_spec().dtype.as_numpy_dtype
+        quiet = _without_remapper() if dtype == np.float64 else nullcontext()
+        with quiet:
+            parts = self._outputs(forward, state, X, dtype)
+        return np.concatenate([p.numpy() for p in parts]).astype(np.float64)
+
+    def _outputs(self, forward, state, X, dtype):
         if sp.issparse(X):  # densified a chunk at a time
             X = sp.csr_matrix(X)
             step = min(self.chunk, _sparse_chunk(X.shape[1]))
@@ -327,7 +399,7 @@ class Predictor:
                 forward(tf.constant(X[i : i + self.chunk]), *state)
                 for i in range(0, len(X), self.chunk)
             ]
-        return np.concatenate([p.numpy() for p in parts]).astype(np.float64)
+        return parts
 
 
 class _StatelessForward:
