@@ -1169,6 +1169,53 @@ def test_sparse_X_predicts_as_the_dense_array(fmt, early_stopping, monkeypatch):
     batched.partial_fit(sparse, y)
 
 
+@pytest.mark.parametrize("output_constraint", [None, "simplex"])
+def test_wide_sparse_rows_are_never_densified(output_constraint, monkeypatch):
+    """Wide sparse rows kept sparse go through the first layer as their
+    stored values alone, in training, in the fit's scores and in ``predict``
+    (no row is densified), and give the dense array's model: the same
+    predictions to float32 training's rounding, and for one fitted model
+    sparse and dense rows predict alike to float64 rounding."""
+    from skconstrain import _training
+    from skconstrain._training import _engine
+
+    rng = np.random.default_rng(0)
+    n, d = 150, 2000
+    columns = np.stack([rng.choice(d, 4, replace=False) for _ in range(n)])
+    X = sp.csr_matrix(
+        (rng.normal(size=4 * n), (np.repeat(np.arange(n), 4), columns.ravel())),
+        shape=(n, d),
+    )
+    Y = np.abs(X[:, :2].toarray()) + 0.1
+    Y = Y / Y.sum(1, keepdims=True) if output_constraint else Y[:, 0]
+    params = dict(
+        hidden_layer_sizes=(8,),
+        epochs=3,
+        batch_size=32,
+        early_stopping=True,
+        output_constraint=output_constraint,
+        random_state=0,
+    )
+    dense = ConstrainedRegressor(**params).fit(X.toarray(), Y)
+    monkeypatch.setattr(_training, "DENSE_LIMIT", 0)
+    gather = _engine.gather_rows
+
+    def dense_rows_only(X, idx):
+        assert not isinstance(X, _engine.SparseRows), "a sparse row densified"
+        return gather(X, idx)
+
+    monkeypatch.setattr(_engine, "gather_rows", dense_rows_only)
+    sparse = ConstrainedRegressor(**params).fit(X, Y)
+    monkeypatch.setattr(sp.csr_matrix, "toarray", None)  # nor to predict
+    np.testing.assert_allclose(
+        sparse.predict(X), dense.predict(X.tocsr()), rtol=1e-4, atol=1e-5
+    )
+    monkeypatch.undo()
+    np.testing.assert_allclose(
+        sparse.predict(X), sparse.predict(X.toarray()), rtol=1e-10, atol=1e-12
+    )
+
+
 def test_sparse_one_hot_in_a_pipeline():
     from sklearn.compose import make_column_transformer
     from sklearn.pipeline import make_pipeline

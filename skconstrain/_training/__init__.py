@@ -53,6 +53,7 @@ from skconstrain._compat import keras_numpy_quiet
 from skconstrain._training._engine import (
     Engine,
     SparseRows,
+    first_dense,
     sparse_rows,
 )
 from skconstrain._training._loop import (
@@ -412,6 +413,51 @@ def check_targets(data):
 def _sparse_chunk(n_features):
     """Rows of sparse data to densify at once: about 32 MiB of float64."""
     return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
+
+
+class SparseHead:
+    """Sparse rows through a network that reads them with one ``Dense``
+    layer (:func:`~._engine.first_dense`), on the host: that layer in
+    float64 with SciPy (``X @ (scale * kernel) + offset @ kernel + bias``,
+    the stored values only, no dense row), its activation, then the float64
+    forward pass of the rest (``predictor(tail, key)``, the backend's
+    :class:`Predictor`). So predicting wide sparse rows costs what their
+    stored values do, not their width.
+    """
+
+    def __init__(self, model, split, predictor, key=None):
+        self.model = model
+        self.scaling, self.dense, tail = split
+        self.tail = predictor(tail, key=None if key is None else (key, "tail"))
+
+    @classmethod
+    def of(cls, model, predictor, key=None):
+        """The head of ``model``, or None where it has no such first layer."""
+        split = first_dense(model)
+        return None if split is None else cls(model, split, predictor, key)
+
+    def __call__(self, X):
+        kernel = np.asarray(self.dense.kernel.value, np.float64)
+        offset = np.zeros(kernel.shape[0])
+        scale = np.ones(kernel.shape[0])
+        if self.scaling is not None:
+            offset = np.broadcast_to(
+                np.asarray(self.scaling.offset_weight.value, np.float64), offset.shape
+            )
+            scale = np.broadcast_to(
+                np.asarray(self.scaling.scale_weight.value, np.float64), scale.shape
+            )
+        z = np.asarray(sp.csr_matrix(X, dtype=np.float64) @ (scale[:, None] * kernel))
+        z = z + offset @ kernel
+        if self.dense.use_bias:
+            z = z + np.asarray(self.dense.bias.value, np.float64)
+        activation = self.dense.activation
+        if activation is not None and activation is not keras.activations.linear:
+            with precision():
+                z = keras.ops.convert_to_numpy(
+                    activation(keras.ops.convert_to_tensor(z))
+                )
+        return self.tail(np.asarray(z, np.float64))
 
 
 def shapes_key(model):

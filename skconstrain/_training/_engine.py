@@ -126,6 +126,138 @@ def gather_rows(X, idx):
     return ops.cast(X.offset + X.scale * dense, "float32")
 
 
+class SparseFirst(NamedTuple):
+    """How a network whose input goes through one ``Dense`` layer, and
+    only through it, takes sparse rows without densifying them: its
+    kernel's and bias's places among the trainable values, its activation,
+    and the network after that layer (``tail``) with the places of its
+    values (:func:`sparse_first`)."""
+
+    kernel: int
+    bias: object  # int or None
+    activation: object
+    tail: object
+    tail_trainable: list
+    tail_non_trainable: list
+
+
+def first_dense(network):
+    """``(scaling, dense, tail)`` where ``network`` reads its input through
+    an optional :class:`~skconstrain.keras.InputScaling` (``scaling``, else
+    None) into one plain ``Dense`` layer and nothing else, and ``tail`` is
+    the network after that layer (sharing its layers); None otherwise (an
+    ensemble's members, a monotone network, a ``model`` that starts with
+    another layer).
+
+    Sparse rows go through such a network as ``x @ kernel`` of their stored
+    values only (:func:`sparse_forward`; on the host,
+    :class:`~skconstrain._training.SparseHead`)."""
+    from skconstrain.keras.layers import InputScaling
+
+    layers = [
+        layer
+        for layer in network.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    scaling = None
+    if layers and isinstance(layers[0], InputScaling):
+        scaling, layers = layers[0], layers[1:]
+    if not layers or type(layers[0]) is not keras.layers.Dense:
+        return None
+    dense = layers[0]
+    reads = network.inputs[0] if scaling is None else scaling.output
+    try:
+        if dense.input is not reads:
+            return None
+        # Keras refuses a graph whose output needs more than the layer's output
+        tail = keras.Model(dense.output, network.outputs[0], name="sparse_tail")
+    except (ValueError, AttributeError):
+        return None
+    return scaling, dense, tail
+
+
+def sparse_first(model, body):
+    """:class:`SparseFirst` of ``body`` (``model`` after its
+    :class:`~skconstrain.keras.InputScaling`, whose map the sparse rows
+    carry), or None where ``model`` is not one ``Dense`` layer then the rest
+    (:func:`first_dense`)."""
+    split = first_dense(model)
+    if split is None:
+        return None
+    scaling, dense, tail = split
+    if scaling is None and body is not model:
+        return None
+    trainable = {id(v): i for i, v in enumerate(body.trainable_variables)}
+    non_trainable = {id(v): i for i, v in enumerate(body.non_trainable_variables)}
+    own = [dense.kernel] + ([dense.bias] if dense.use_bias else [])
+    try:
+        tail_trainable = [trainable[id(v)] for v in tail.trainable_variables]
+        tail_non_trainable = [
+            non_trainable[id(v)] for v in tail.non_trainable_variables
+        ]
+        places = [trainable[id(v)] for v in own]
+    except KeyError:
+        return None
+    if sorted(places + tail_trainable) != list(range(len(trainable))) or sorted(
+        tail_non_trainable
+    ) != list(range(len(non_trainable))):
+        return None
+    return SparseFirst(
+        kernel=places[0],
+        bias=places[1] if dense.use_bias else None,
+        activation=dense.activation,
+        tail=tail,
+        tail_trainable=tail_trainable,
+        tail_non_trainable=tail_non_trainable,
+    )
+
+
+def _takes_sparse(first, X, kernel):
+    """Whether the rows ``X`` go through ``first`` sparse: they are
+    :class:`SparseRows` and a batch's gathered kernel rows (``r`` stored
+    values a row, ``h`` units) take no more memory than 4 dense rows."""
+    if first is None or not isinstance(X, SparseRows):
+        return False
+    stored, units = int(X.indices.shape[1]), int(kernel.shape[-1])
+    return stored * units <= 4 * int(X.offset.shape[0])
+
+
+def sparse_forward(body, first, tv, ntv, X, idx, training, return_losses=False):
+    """``body.stateless_call`` on the rows ``idx`` of ``X``: where they go
+    through ``first`` sparse (:func:`_takes_sparse`), the first layer is
+    ``offset @ kernel + (scale * values) @ kernel[columns] + bias`` of the
+    stored values alone (no dense row; the gradient reaches the kernel's
+    rows of those columns, and all of it through the offset), then
+    ``first.tail``; else the rows densified (:func:`gather_rows`)."""
+    if not _takes_sparse(first, X, tv[first.kernel] if first else None):
+        return body.stateless_call(
+            tv, ntv, gather_rows(X, idx), training=training, return_losses=return_losses
+        )
+    kernel = tv[first.kernel]
+    columns = ops.take(X.indices, idx, axis=0)
+    values = ops.take(X.values, idx, axis=0) * ops.take(X.scale, columns)
+    z = ops.einsum(
+        "br,brh->bh",
+        ops.cast(values, kernel.dtype),
+        ops.take(kernel, columns, axis=0),
+    )
+    z = z + ops.matmul(ops.cast(ops.expand_dims(X.offset, 0), kernel.dtype), kernel)
+    if first.bias is not None:
+        z = z + tv[first.bias]
+    hidden = z if first.activation is None else first.activation(z)
+    out = first.tail.stateless_call(
+        [tv[i] for i in first.tail_trainable],
+        [ntv[i] for i in first.tail_non_trainable],
+        hidden,
+        training=training,
+        return_losses=return_losses,
+    )
+    new_ntv = list(ntv)
+    for i, value in zip(first.tail_non_trainable, out[1], strict=True):
+        new_ntv[i] = value
+    return (out[0], new_ntv, *out[2:])
+
+
 def _pad_rows(X, rows):
     """``X`` (a tensor or :class:`SparseRows`) with zero rows up to ``rows``."""
     if isinstance(X, SparseRows):
@@ -333,7 +465,14 @@ def pure_update(optimizer, trainable):
 
 # ------------------------------------------------------------------ epoch
 def epoch_function(
-    body, update, row_loss, weight_penalties, output_penalties, guard, vectorize=None
+    body,
+    update,
+    row_loss,
+    weight_penalties,
+    output_penalties,
+    guard,
+    vectorize=None,
+    first=None,
 ):
     """One member's epoch, or M members' (``vectorize``), as a pure function
     (see the module's docstring).
@@ -351,12 +490,15 @@ def epoch_function(
     runs over the steps, each step the single member's step vectorised over
     the members (vectorising one step, not the loop, keeps TensorFlow's
     ``vectorized_map`` fast to trace).
+
+    With ``first`` (:func:`sparse_first`), sparse rows go through the first
+    layer without being densified (:func:`sparse_forward`).
     """
     gradient = _backend().gradient
 
-    def objective(tv, ntv, xb, yb, wb, valid, count, loss_weight, penalty_scale):
-        outputs, ntv, losses = body.stateless_call(
-            tv, ntv, xb, training=True, return_losses=True
+    def objective(tv, ntv, X, idx, yb, wb, valid, count, loss_weight, penalty_scale):
+        outputs, ntv, losses = sparse_forward(
+            body, first, tv, ntv, X, idx, training=True, return_losses=True
         )
         outputs = ops.cast(outputs, "float32")
         rows = ops.maximum(count, 1.0)
@@ -380,7 +522,8 @@ def epoch_function(
             grads, (loss, new_ntv) = grad(
                 tv,
                 ntv,
-                gather_rows(X, idx),
+                X,
+                idx,
                 ops.take(y, idx, axis=0),
                 ops.take(w, idx) * mask,
                 mask,
@@ -433,15 +576,16 @@ def epoch_function(
     return epoch
 
 
-def evaluate_function(body, output_map, column_loss):
+def evaluate_function(body, output_map, column_loss, first=None):
     """``evaluate(tv, ntv, X, y, w, n)``: the loss per output column on the
     ``n`` real rows of ``X`` (the squared error, or ``column_loss``),
     ``sum_i w_i loss_ik / n``, of the outputs (through ``output_map``)
-    without penalties."""
+    without penalties; sparse rows through ``first`` as in
+    :func:`epoch_function`."""
 
     def evaluate(tv, ntv, X, y, w, n):
         idx = ops.arange(ops.shape(y)[0], dtype="int32")
-        pred, _ = body.stateless_call(tv, ntv, gather_rows(X, idx), training=False)
+        pred, _ = sparse_forward(body, first, tv, ntv, X, idx, training=False)
         if output_map is not None:
             pred = output_map(pred)
         pred = ops.cast(pred, y.dtype)
@@ -574,6 +718,7 @@ class Engine:
             position[id(v)] for v in self.body.non_trainable_variables
         ]
         self._rate = learning_rate_index(optimizer)
+        self._first = sparse_first(model, self.body)
         self._read(model, optimizer)  # until a fit loads its own
         self._epochs = {}
         self._evaluate = None
@@ -591,6 +736,7 @@ class Engine:
                     self._weight_penalties,
                     self._output_penalties,
                     guard=backend.PADDED_STEPS,
+                    first=self._first,
                 ),
                 kind="epoch",
                 jit_compile=xla,
@@ -717,7 +863,9 @@ class Engine:
         array of shape (n_outputs,)."""
         if self._evaluate is None:
             self._evaluate = _backend().compile(
-                evaluate_function(self.body, self.output_map, self.column_loss),
+                evaluate_function(
+                    self.body, self.output_map, self.column_loss, self._first
+                ),
                 kind="evaluate",
             )
         X, y, w, n = padded(data)
@@ -726,10 +874,16 @@ class Engine:
             return _numpy(self._evaluate(tv, ntv, X, y, w, np.int32(n))).astype(
                 np.float64
             )
-        # sparse rows: densified a chunk of fixed size at a time, sums added
+        # sparse rows: a chunk of fixed size at a time (densified, or their
+        # kernel rows gathered), sums added
         from skconstrain._training import _sparse_chunk
 
         step = _sparse_chunk(X.shape[1])
+        if _takes_sparse(
+            self._first, X, tv[self._first.kernel] if self._first else None
+        ):
+            units = int(tv[self._first.kernel].shape[-1])
+            step = max(1, min(16384, (4 << 20) // (units * int(X.indices.shape[1]))))
         rows = -(-max(n, 1) // step) * step
         X, y, w = _pad_rows(X, rows), _pad_rows(y, rows), _pad_rows(w, rows)
         total = 0.0

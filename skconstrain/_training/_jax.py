@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from skconstrain._training import (
     _FORWARDS,
     _TWINS,
+    SparseHead,
     _sparse_chunk,
     widened,
 )
@@ -170,6 +171,7 @@ class Predictor:
         self.key = key
         self.chunk = int(chunk)
         self._twin = None
+        self._head = False  # SparseHead, None where the model has none
         self._forward = None
         self._sources = None
 
@@ -197,6 +199,11 @@ class Predictor:
 
     def __call__(self, X):
         """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
+        if sp.issparse(X):
+            if self._head is False:
+                self._head = SparseHead.of(self.model, type(self), self.key)
+            if self._head is not None:
+                return self._head(X)
         with precision():
             forward = self._function()
             network = self._network()

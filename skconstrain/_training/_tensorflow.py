@@ -26,6 +26,7 @@ from skconstrain._native_log import filtered_stderr, is_xla_start_up
 from skconstrain._training import (
     _FORWARDS,
     _TWINS,
+    SparseHead,
     _sparse_chunk,
     widened,
 )
@@ -328,6 +329,7 @@ class Predictor:
         self._calls = 0
         self._own = None
         self._twin = None
+        self._head = False  # SparseHead, None where the model has none
 
     def _network(self):
         """The network whose layers compute: the float64 copy, or the model."""
@@ -378,6 +380,11 @@ class Predictor:
 
     def __call__(self, X):
         """Network outputs for ``X`` as a float64 array of shape (n, n_outputs)."""
+        if sp.issparse(X):
+            if self._head is False:
+                self._head = SparseHead.of(self.model, type(self), self.key)
+            if self._head is not None:
+                return self._head(X)
         forward, state = self._forward()
         dtype = self._input_spec().dtype.as_numpy_dtype
         quiet = _without_remapper() if dtype == np.float64 else nullcontext()
