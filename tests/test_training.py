@@ -295,6 +295,43 @@ def test_epoch_is_minibatch_sgd_on_the_weighted_objective():
     assert loss == pytest.approx(total / 10, rel=1e-5)
 
 
+def test_the_engines_adam_is_keras_adam_on_the_keras_optimizers_own_slots():
+    """The engine's pure Adam takes the steps Keras's own Adam takes on the
+    same gradients, and leaves its moments in the Keras optimizer's own
+    variables (private: ``_trainable_variables``, ``_momentums`` and
+    ``_velocities`` give their order), so a warm start, ``partial_fit`` or a
+    pickle continues Adam's state."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 3)).astype("float32")
+    Y = rng.normal(size=(8, 2)).astype("float32")
+    ours, theirs = _linear(), _linear()
+    for model in (ours, theirs):
+        model.compile(optimizer=keras.optimizers.Adam(0.05))
+        model.optimizer.build(model.trainable_variables)
+    engine = _training.Engine(ours, keras.optimizers.Adam(0.05), batch_size=8)
+    engine.load(ours)
+    data = _training.as_tensors(X, Y)
+    for seed in range(3):  # one full batch an epoch
+        engine.run_epoch(data, seed, shuffle=False)
+        W, b = (v.astype(np.float64) for v in theirs.get_weights())
+        g = 2 * (X @ W + b - Y) / Y.size  # d mean squared error / d pred
+        grads = [X.T @ g, g.sum(axis=0)]
+        theirs.optimizer.apply(
+            [keras.ops.convert_to_tensor(v.astype("float32")) for v in grads],
+            theirs.trainable_variables,
+        )
+    engine.store(ours)
+    for mine, keras_own in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, keras_own, rtol=1e-5, atol=1e-6)
+    for mine, keras_own in zip(
+        ours.optimizer.variables, theirs.optimizer.variables, strict=True
+    ):  # the same architecture: the same order of slots
+        np.testing.assert_allclose(
+            np.asarray(mine.value), np.asarray(keras_own.value), rtol=1e-4, atol=1e-7
+        )
+    assert int(ours.optimizer.iterations) == 3
+
+
 def test_epoch_adds_model_losses_once():
     model = keras.Sequential(
         [
