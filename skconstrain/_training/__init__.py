@@ -411,7 +411,8 @@ def check_targets(data):
 
 
 def _sparse_chunk(n_features):
-    """Rows of sparse data to densify at once: about 32 MiB of float64."""
+    """Rows of sparse data to densify at once: about 32 MiB of float64
+    (``n_features`` values a row)."""
     return max(1, min(16384, (4 << 20) // max(int(n_features), 1)))
 
 
@@ -425,8 +426,7 @@ class SparseHead:
     stored values do, not their width.
     """
 
-    def __init__(self, model, split, predictor, key=None):
-        self.model = model
+    def __init__(self, split, predictor, key=None):
         self.scaling, self.dense, tail = split
         self.tail = predictor(tail, key=None if key is None else (key, "tail"))
 
@@ -434,7 +434,7 @@ class SparseHead:
     def of(cls, model, predictor, key=None):
         """The head of ``model``, or None where it has no such first layer."""
         split = first_dense(model)
-        return None if split is None else cls(model, split, predictor, key)
+        return None if split is None else cls(split, predictor, key)
 
     def __call__(self, X):
         kernel = np.asarray(self.dense.kernel.value, np.float64)

@@ -134,6 +134,7 @@ class SparseFirst(NamedTuple):
     values (:func:`sparse_first`)."""
 
     kernel: int
+    units: int
     bias: object  # int or None
     activation: object
     tail: object
@@ -204,6 +205,7 @@ def sparse_first(model, body):
         return None
     return SparseFirst(
         kernel=places[0],
+        units=int(dense.kernel.shape[-1]),
         bias=places[1] if dense.use_bias else None,
         activation=dense.activation,
         tail=tail,
@@ -212,14 +214,13 @@ def sparse_first(model, body):
     )
 
 
-def _takes_sparse(first, X, kernel):
+def _takes_sparse(first, X):
     """Whether the rows ``X`` go through ``first`` sparse: they are
-    :class:`SparseRows` and a batch's gathered kernel rows (``r`` stored
-    values a row, ``h`` units) take no more memory than 4 dense rows."""
+    :class:`SparseRows` and a row's gathered kernel rows (its stored values
+    times the units) take no more memory than 4 dense rows."""
     if first is None or not isinstance(X, SparseRows):
         return False
-    stored, units = int(X.indices.shape[1]), int(kernel.shape[-1])
-    return stored * units <= 4 * int(X.offset.shape[0])
+    return int(X.indices.shape[1]) * first.units <= 4 * int(X.offset.shape[0])
 
 
 def sparse_forward(body, first, tv, ntv, X, idx, training, return_losses=False):
@@ -229,7 +230,7 @@ def sparse_forward(body, first, tv, ntv, X, idx, training, return_losses=False):
     stored values alone (no dense row; the gradient reaches the kernel's
     rows of those columns, and all of it through the offset), then
     ``first.tail``; else the rows densified (:func:`gather_rows`)."""
-    if not _takes_sparse(first, X, tv[first.kernel] if first else None):
+    if not _takes_sparse(first, X):
         return body.stateless_call(
             tv, ntv, gather_rows(X, idx), training=training, return_losses=return_losses
         )
@@ -878,12 +879,10 @@ class Engine:
         # kernel rows gathered), sums added
         from skconstrain._training import _sparse_chunk
 
-        step = _sparse_chunk(X.shape[1])
-        if _takes_sparse(
-            self._first, X, tv[self._first.kernel] if self._first else None
-        ):
-            units = int(tv[self._first.kernel].shape[-1])
-            step = max(1, min(16384, (4 << 20) // (units * int(X.indices.shape[1]))))
+        width = X.shape[1]  # a dense row's, or a row's gathered kernel rows'
+        if _takes_sparse(self._first, X):
+            width = self._first.units * int(X.indices.shape[1])
+        step = _sparse_chunk(width)
         rows = -(-max(n, 1) // step) * step
         X, y, w = _pad_rows(X, rows), _pad_rows(y, rows), _pad_rows(w, rows)
         total = 0.0

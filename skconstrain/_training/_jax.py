@@ -75,15 +75,16 @@ class _PromotionTable(dict):
     inside :func:`_keras_keeps_float64`, and is Keras's own table for every
     other thread."""
 
-    def get(self, key, default=None):
-        if key == "float64" and getattr(_X64, "depth", 0):
-            return "float64"
-        return super().get(key, default)
-
     def __getitem__(self, key):
         if key == "float64" and getattr(_X64, "depth", 0):
             return "float64"
         return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 def _install_promotion_table():

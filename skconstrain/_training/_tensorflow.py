@@ -78,7 +78,8 @@ def _without_remapper():
     thread's own, with the remapper off; the process's configuration is
     untouched. Private (``tensorflow.python.eager.context``:
     ``FunctionCallOptions``, which ``tf.function`` reads at every call);
-    pinned by ``tests/test_training.py::test_a_float64_prediction_logs_nothing``.
+    pinned by
+    ``tests/test_quiet_start.py::test_a_user_script_prints_no_line_of_ours``.
     """
     from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
     from tensorflow.python.eager import context
