@@ -468,44 +468,17 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         return self._loss(self._spec.output_set)
 
     def _score_start(self, data, loss):
-        """Offset and scale of the default MLP's :class:`TargetScaling`: the
-        predictions start where ``loss`` says (the targets' mean with their
-        spread), through the output strategy's head."""
-        if loss.score_start is None:
-            mean, std = data.target_mean, data.target_std
-        else:
-            mean, std = loss.score_start(data)
-        return _networks.score_start(
-            self.output_strategy, self._spec.output_set, mean, std
-        )
+        """Offset and scale of the default MLP's :class:`TargetScaling`
+        (:func:`skconstrain._fit_data.score_start`)."""
+        return _fit_data.score_start(self, data, loss)
 
     def _forget_fit(self, before):
-        """Remove everything a failed new fit left, so that no half-fitted
-        state stays: what this fit added (the names not in ``before``, the
-        instance's attributes when it began) and the fitted state of an
-        earlier fit (:meth:`_is_fitted_state`). What was set on the instance
-        from outside stays: the hyperparameters, and what scikit-learn stores
-        there (``set_fit_request``'s metadata requests, ``set_output``'s
-        config, the callback context a ``Pipeline`` sets on its step while
-        it fits it and deletes afterwards)."""
-        params = set(self.get_params(deep=False))
-        for name in list(vars(self)):
-            if name not in params and (
-                name not in before or self._is_fitted_state(name)
-            ):
-                delattr(self, name)
+        """Remove everything a failed new fit left
+        (:func:`skconstrain._fit_data.forget_fit`)."""
+        _fit_data.forget_fit(self, before)
 
     #: The fitted attributes that are private (the public ones end in "_").
     _private_fitted = ("_spec", "_predict_fn")
-
-    @classmethod
-    def _is_fitted_state(cls, name):
-        """Whether the attribute ``name`` is a fit's: scikit-learn's
-        convention for fitted attributes (a name ending in "_", as
-        ``check_is_fitted`` reads them) or one of ``_private_fitted``."""
-        return (
-            name.endswith("_") and not name.startswith("__")
-        ) or name in cls._private_fitted
 
     # ------------------------------------------------------------- building
     def _batch_size_for(self, n_samples):

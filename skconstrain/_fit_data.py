@@ -147,6 +147,46 @@ def penalty_scale(alpha, n_samples, loss_weight):
     return float(alpha) / max(n_samples, 1) / loss_weight
 
 
+def score_start(estimator, data, loss):
+    """Offset and scale of the default MLP's ``TargetScaling``: the
+    predictions start where ``loss`` says (``Loss.score_start``; None: the
+    targets' mean with their spread), through the output strategy's head."""
+    if loss.score_start is None:
+        mean, std = data.target_mean, data.target_std
+    else:
+        mean, std = loss.score_start(data)
+    return _networks.score_start(
+        estimator.output_strategy, estimator._spec.output_set, mean, std
+    )
+
+
+def forget_fit(estimator, before):
+    """Remove everything a failed new fit left on ``estimator``, so that no
+    half-fitted state stays: what this fit added (the names not in
+    ``before``, the instance's attributes when it began) and the fitted
+    state of an earlier fit (:func:`is_fitted_state`). What was set on the
+    instance from outside stays: the hyperparameters, and what scikit-learn
+    stores there (``set_fit_request``'s metadata requests, ``set_output``'s
+    config, the callback context a ``Pipeline`` sets on its step while it
+    fits it and deletes afterwards)."""
+    params = set(estimator.get_params(deep=False))
+    for name in list(vars(estimator)):
+        if name not in params and (
+            name not in before or is_fitted_state(type(estimator), name)
+        ):
+            delattr(estimator, name)
+
+
+def is_fitted_state(cls, name):
+    """Whether the attribute ``name`` is a fit's on an estimator of class
+    ``cls``: scikit-learn's convention for fitted attributes (a name ending
+    in "_", as ``check_is_fitted`` reads them) or one of the class's
+    ``_private_fitted``."""
+    return (name.endswith("_") and not name.startswith("__")) or (
+        name in cls._private_fitted
+    )
+
+
 def _column_scale(loss, y, sample_weight):
     """``loss.column_scale`` of the rows (None: the squared error's)."""
     if loss.column_scale is None:
