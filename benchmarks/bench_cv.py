@@ -16,9 +16,13 @@ that architecture and size reuse it, as the medians do), and the memory the
 stack holds as the library sizes it (its data, padded, its weights with their
 Adam moments, a step's activations), with the measured peak on a GPU.
 
+With ``--ensemble-size M``, ours and ``GridSearchCV(ConstrainedRegressor)``
+search an ensemble of M networks (``ensemble_size=M``: ours trains alphas x
+folds x members as one stack); ``MLPRegressor`` stays one network.
+
 Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3] [--rows ...]
-[--hidden ...] [--backend tensorflow|jax|both]`` (each backend in its own
-process, beside the same peers).
+[--hidden ...] [--grids 4x3 16x5] [--ensemble-size M] [--backend tensorflow|jax|both]`` (each
+backend in its own process, beside the same peers).
 """
 
 import argparse
@@ -58,9 +62,10 @@ def data(n, seed=0):
     return X, Y
 
 
-def contenders(hidden, alphas, cv):
+def contenders(hidden, alphas, cv, ensemble_size=1):
     net = dict(
         hidden_layer_sizes=hidden,
+        ensemble_size=ensemble_size,
         epochs=EPOCHS,
         batch_size=BATCH,
         n_iter_no_change=EPOCHS,
@@ -88,12 +93,12 @@ def contenders(hidden, alphas, cv):
     }
 
 
-def stack_bytes(n_rows, n_alphas, n_folds, hidden):
+def stack_bytes(n_rows, n_alphas, n_folds, hidden, ensemble_size=1):
     """The memory of the search's stack, as the library sizes its chunks
     (``skconstrain._training.stack_member_bytes``)."""
     members = n_alphas * n_folds
     sizes = [D, *hidden, K]
-    weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    weights = ensemble_size * sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     each = _training.stack_member_bytes(
         rows=n_rows - n_rows // n_folds,
         validation_rows=0,
@@ -101,7 +106,7 @@ def stack_bytes(n_rows, n_alphas, n_folds, hidden):
         n_outputs=K,
         batch_size=BATCH,
         n_weights=weights,
-        units=sum(hidden) + K,
+        units=ensemble_size * (sum(hidden) + K),
     )
     return members * each
 
@@ -140,11 +145,23 @@ def main():
     parser.add_argument(
         "--hidden", type=int, nargs="*", help="hidden widths (default 32 and 100)"
     )
+    parser.add_argument(
+        "--ensemble-size", type=int, default=1, help="members of our ensembles"
+    )
+    parser.add_argument(
+        "--grids",
+        nargs="*",
+        default=["4x3", "16x5"],
+        help="alphas x folds (default 4x3 16x5)",
+    )
     args = parser.parse_args()
+    members = args.ensemble_size
     warnings.simplefilter("ignore", ConvergenceWarning)
     rows = args.rows or ([2000] if args.quick else [2000, 20000])
     hiddens = [(h,) for h in (args.hidden or ([32] if args.quick else [32, 100]))]
-    grids = [(4, 3), (16, 5)]
+    grids = [tuple(int(v) for v in grid.split("x")) for grid in args.grids]
+    if members > 1:
+        print(f"ensemble_size={members} (ours); MLPRegressor: one network")
     print(
         "| rows | hidden | alphas x folds | ours (first) | ours | GridSearchCV(ours) "
         "| GridSearchCV(MLP) | vs GridSearchCV(ours) | vs GridSearchCV(MLP) "
@@ -157,7 +174,7 @@ def main():
             for n_alphas, n_folds in grids:
                 alphas = list(np.logspace(-5, 1, n_alphas))
                 cv = KFold(n_folds, shuffle=True, random_state=0)
-                makers = contenders(hidden, alphas, cv)
+                makers = contenders(hidden, alphas, cv, members)
                 times = {name: [] for name in makers}
                 peak = None
                 for _ in range(args.repeat):  # interleaved
@@ -175,7 +192,8 @@ def main():
                 ours = med["ours"]
                 grid = med["GridSearchCV(ConstrainedRegressor)"]
                 mlp = med["GridSearchCV(MLPRegressor)"]
-                memory = f"{stack_bytes(n, n_alphas, n_folds, hidden) / 2**20:.1f} MiB"
+                memory = stack_bytes(n, n_alphas, n_folds, hidden, members)
+                memory = f"{memory / 2**20:.1f} MiB"
                 if peak is not None:
                     memory += f" (GPU peak {peak / 2**20:.0f} MiB)"
                 print(

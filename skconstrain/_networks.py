@@ -856,25 +856,33 @@ def _member_network(spec, settings, seed, start, scaling):
     return keras.Model(net.inputs[0], outputs, name="constrained_network")
 
 
-def stack_parts(model):
+def stack_parts(model, objective, n_outputs):
     """What a :class:`skconstrain._training.StackEngine` needs of ``model``
-    besides its size: its body (None unless it is the default MLP), its
-    penalties and its target scaling."""
+    (the default MLP, or an ensemble of it) besides its size: its body, its
+    penalties, its target scalings (one per member) and the row loss of
+    ``objective`` (an ensemble's members each on their own loss); and
+    ``output_map``, what the stack's outputs go through to be scored."""
+    parts = training_parts(model, objective, n_outputs)
+    objective = parts.pop("objective")
     return dict(
-        body=body(model),
-        penalties=list(penalties(model)),
-        output_penalties=output_penalties(model),
-        target_scaling=target_scaling(model),
+        parts,
+        target_scalings=target_scalings(model),
+        row_loss=objective.row_loss,
+        output_map=objective.output_map,
     )
 
 
-def target_scaling(model):
-    """The default MLP's :class:`TargetScaling` layer (None: ``model`` has
-    none)."""
-    try:
-        return model.get_layer(TARGET_SCALING)
-    except ValueError:
-        return None
+def target_scalings(model):
+    """The default MLP's :class:`TargetScaling` layers, one per member of an
+    ensemble (in the members' order; empty: ``model`` has none)."""
+    found = []
+    for layer in [model, *model.layers]:
+        if isinstance(layer, keras.Model):
+            try:
+                found.append(layer.get_layer(TARGET_SCALING))
+            except ValueError:
+                continue
+    return found
 
 
 def set_input_scaling(model, scaling):

@@ -68,21 +68,20 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     every way (``predict``, ``score``, ``model_``, ``partial_fit`` continuing
     the refitted network, pickling).
 
-    With the default MLP (``model=None``, no ``monotonic_cst``,
-    ``ensemble_size=1``), the alphas x folds networks are trained together
-    as one stack: the single network's epoch is vectorised over them
-    (``jax.vmap`` / ``tf.vectorized_map``), and one compiled call runs an
-    epoch of every member, each
-    on its own rows, in its own order, with its own penalty strength, Adam
-    state and stopping, so each trains exactly as its single fit would (the
-    scores agree with ``GridSearchCV``'s to float32 rounding, tested). The
-    compiled epoch is kept for later searches of the same architecture and
-    number of networks (of any number of rows); a stack that would take more
-    than 1 GiB (data, weights, optimizer state) is trained in chunks. Other
-    networks, ensembles among them (each one already trains its members as
-    one network), are fitted one after another (or in ``n_jobs``
-    threads: the compiled epochs release the GIL, and no worker process
-    imports TensorFlow).
+    With the default MLP (``model=None``, no ``monotonic_cst``; an
+    ensemble of it with ``ensemble_size``), the alphas x folds networks are
+    trained together as one stack (of alphas x folds x members): the single
+    network's epoch is vectorised over them (``jax.vmap`` /
+    ``tf.vectorized_map``), and one compiled call runs an epoch of every
+    member, each on its own rows, in its own order, with its own penalty
+    strength, Adam state and stopping, so each trains exactly as its single
+    fit would (the scores agree with ``GridSearchCV``'s to float32
+    rounding, tested). The compiled epoch is kept for later searches of the
+    same architecture and number of networks (of any number of rows); a
+    stack that would take more than 1 GiB (data, weights, optimizer state)
+    is trained in chunks. Other networks (a ``model``, a monotone network)
+    are fitted one after another (or in ``n_jobs`` threads: the compiled
+    epochs release the GIL, and no worker process imports TensorFlow).
 
     Use it rather than ``GridSearchCV`` over ``alpha`` alone: the same result
     in a fraction of the time (2.5-8x faster than that search, 1.3-4x faster
@@ -402,11 +401,7 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             out = None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                stackable = (
-                    self.model is None
-                    and self._constrains_no_feature()
-                    and self.ensemble_size == 1
-                )
+                stackable = self.model is None and self._constrains_no_feature()
                 if stackable and not sp.issparse(X_valid):
                     try:
                         out = _fit_and_score_stacked(
@@ -640,12 +635,16 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         loss_weight=loss_weight,
         penalty_scale=penalty_scale,
         batch_size=estimator._batch_size_for(n_samples),
-        weights=_networks.mlp_weights(
-            X.shape[1] * (estimator._spec.input_bins + 1),
-            estimator.n_outputs_,
-            estimator._settings().hidden_layer_sizes,
-            model_seed,
-        ),
+        weights=[
+            weight
+            for m in range(estimator.ensemble_size)
+            for weight in _networks.mlp_weights(
+                X.shape[1] * (estimator._spec.input_bins + 1),
+                estimator.n_outputs_,
+                estimator._settings().hidden_layer_sizes,
+                _networks.member_seed(model_seed, m),
+            )
+        ],
         offset=np.asarray(offset, dtype=np.float64),
         scale=np.asarray(spread, dtype=np.float64),
         shuffle=estimator.shuffle,
@@ -706,9 +705,11 @@ def _fit_stack(estimator, first, members, random_state, score):
     stacked = [member for _, member, _ in prepared]
     # the largest batch is the trace's (each member's own is an input)
     width = max(member.batch_size for member in stacked)
-    loss = estimator._fit_loss()
     n_weights = sum(int(np.prod(w.shape)) for w in stacked[0].weights)
-    units = sum(estimator._settings().hidden_layer_sizes) + estimator.n_outputs_
+    ensemble = estimator.ensemble_size
+    units = ensemble * (
+        sum(estimator._settings().hidden_layer_sizes) + estimator.n_outputs_
+    )
     out = []
     prepare_time = time.perf_counter() - start
     for part in _training.chunks(stacked, n_weights, units):
@@ -719,10 +720,10 @@ def _fit_stack(estimator, first, members, random_state, score):
             key = ("stack", size, width, *key)
 
         def make(size=size):
-            parts = _networks.stack_parts(estimator._twin_network())
-            return _training.StackEngine(
-                size=size, row_loss=loss.row_loss, width=width, **parts
+            parts = _networks.stack_parts(
+                estimator._twin_network(), estimator._fit_loss(), estimator.n_outputs_
             )
+            return _training.StackEngine(size=size, width=width, **parts)
 
         with _training.borrow(key, make) as engine:
             results = _training.train(
@@ -732,8 +733,9 @@ def _fit_stack(estimator, first, members, random_state, score):
                 learning_rate=estimator.learning_rate,
                 tol=estimator.tol,
                 n_iter_no_change=estimator.n_iter_no_change,
-                output_map=loss.output_map,
+                output_map=engine.output_map,
                 verbose=estimator.verbose,
+                members=ensemble,
             )
             snapshot = engine.snapshot()
             fit_time = (time.perf_counter() - begin) / size
@@ -742,7 +744,7 @@ def _fit_stack(estimator, first, members, random_state, score):
             for k, (plan, _, scaling) in enumerate(prepared[part]):
                 begin = time.perf_counter()
                 model = estimator.model_
-                engine.write(k, model, snapshot, _networks.target_scaling(model))
+                engine.write(k, model, snapshot, _networks.target_scalings(model))
                 with _training.precision():
                     _networks.set_input_scaling(model, scaling)
                 estimator.alpha = float(members[first_k + k][3])

@@ -148,20 +148,51 @@ def test_an_ensemble_persists_and_continues():
         again.set_params(ensemble_size=3).fit(X, Y)
 
 
-def test_the_search_over_alpha_of_an_ensemble_is_grid_search_cvs():
-    X, Y = make_constrained_regression(90, 3, 2, set="simplex", random_state=0)
-    params = dict(output_constraint="simplex", ensemble_size=2, **SMALL)
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(output_constraint="simplex"),
+        dict(output_constraint="l2_sphere", output_strategy="activation"),
+        dict(output_constraint="l1_ball", output_strategy="post"),
+        dict(early_stopping=True, n_iter_no_change=2, epochs=12),
+    ],
+    ids=["simplex", "sphere_reprojected", "post", "early_stopping"],
+)
+def test_the_search_over_alpha_of_an_ensemble_is_one_stack_and_grid_search_cvs(
+    config, monkeypatch
+):
+    # the alphas x folds ensembles train as one stack of networks (each
+    # ensemble's members side by side), every member as in its single fit
+    from skconstrain import _training
+
+    output_set = config.get("output_constraint", "simplex")
+    X, Y = make_constrained_regression(90, 3, 2, set=output_set, random_state=0)
+    params = {**SMALL, "ensemble_size": 2, **config}
     cv = KFold(3)
+    stacks = []
+    real = _training.train
+
+    def spy(engine, data, **kwargs):
+        if isinstance(data, list):
+            stacks.append(len(data))
+        return real(engine, data, **kwargs)
+
+    monkeypatch.setattr(_training, "train", spy)
     search = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **params).fit(X, Y)
+    assert stacks == [6]  # 2 alphas x 3 folds, in one stack
     grid = GridSearchCV(
         ConstrainedRegressor(**params), {"alpha": [1e-4, 1.0]}, cv=cv
     ).fit(X, Y)
-    np.testing.assert_allclose(
-        search.cv_results_["mean_test_score"],
-        grid.cv_results_["mean_test_score"],
-        rtol=1e-4,
-        atol=1e-5,
-    )
+    for k in range(3):
+        np.testing.assert_allclose(
+            search.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            rtol=1e-4,
+            atol=1e-5,
+        )
+    # the refitted ensemble is the single fit at alpha_
+    single = ConstrainedRegressor(**{**params, "alpha": search.alpha_}).fit(X, Y)
+    np.testing.assert_allclose(search.predict(X), single.predict(X), atol=1e-5)
 
 
 def _users_model(n_features_in, n_outputs):

@@ -246,9 +246,9 @@ def train(
         The starting learning rate (None: the engine's optimizer's, kept;
         a stack needs one).
     members : int, default=1
-        The members of an ensemble trained as one network, whose objective
-        is the sum of theirs: the loss recorded and monitored is its mean
-        over them.
+        The members of an ensemble trained as one network (a single fit's,
+        or each stacked network's), whose objective is the sum of theirs:
+        the loss recorded and monitored is its mean over them.
     warmup : int or None, default=None
         Epochs that do not count towards a plateau; None:
         :func:`warmup_epochs` of the data and batch size.
@@ -299,7 +299,7 @@ def train(
         if max(m.batch_size for m in stacked) > engine.width:
             raise ValueError("a member's batch is larger than the stack's width")
         engine.start(stacked, learning_rate)
-        run = _Stack(engine, stacked, output_map)
+        run = _Stack(engine, stacked, output_map, members)
         warmups = [
             warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in stacked
         ]
@@ -365,9 +365,10 @@ class _One:
 class _Stack:
     """The M members of a :class:`StackEngine`, as :func:`_drive` trains them."""
 
-    def __init__(self, engine, members, output_map):
+    def __init__(self, engine, members, output_map, ensemble=1):
         self.engine = engine
         self.members = members
+        self.ensemble = ensemble
         self.size = len(members)
         self.datas = [m.data for m in members]
         validating = members[0].validation is not None
@@ -377,7 +378,8 @@ class _Stack:
 
     def epoch(self, epoch, active):
         seeds = np.array([_seed(m.seed, epoch) for m in self.members])
-        return np.asarray(self.engine.run_epoch(seeds, active), dtype=np.float64)
+        losses = np.asarray(self.engine.run_epoch(seeds, active), dtype=np.float64)
+        return losses / self.ensemble
 
     def errors(self):
         return self.engine.errors(self.output_map)

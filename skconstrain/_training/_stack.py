@@ -31,12 +31,12 @@ class NotStackable(ValueError):
 
 
 class StackEngine:
-    """M networks of one architecture (the default MLP and its head) trained
-    as one: the single network's epoch (:func:`epoch_function`)
-    vectorised over the members' states, data and settings (``jax.vmap`` /
-    ``tf.vectorized_map``), each with its own rows, order, batch size,
-    strength and learning rate; the members whose stopping rule ended their
-    training are frozen.
+    """M networks of one architecture (the default MLP and its head, or an
+    ensemble of them) trained as one: the single network's epoch
+    (:func:`epoch_function`) vectorised over the members' states, data and
+    settings (``jax.vmap`` / ``tf.vectorized_map``), each with its own
+    rows, order, batch size, strength and learning rate; the members whose
+    stopping rule ended their training are frozen.
 
     Parameters
     ----------
@@ -50,8 +50,11 @@ class StackEngine:
         The largest batch of the members.
     penalties, output_penalties : list
         The network's kernel penalties and output penalty layers.
-    target_scaling : keras.layers.Layer or None
-        The network's target scaling, whose weights are each member's own.
+    target_scalings : list of keras.layers.Layer
+        The network's target scalings (one per member of an ensemble), whose
+        weights are each stacked network's own.
+    output_map : callable or None
+        What the outputs go through to be scored (:meth:`errors`' default).
 
     The members are written into a model of that architecture by
     :meth:`write`.
@@ -66,7 +69,8 @@ class StackEngine:
         *,
         penalties=(),
         output_penalties=(),
-        target_scaling=None,
+        target_scalings=(),
+        output_map=None,
     ):
         if body is None:
             raise NotStackable("only the default MLP is stacked")
@@ -80,8 +84,9 @@ class StackEngine:
             body, list(penalties), list(output_penalties)
         )
         self._row_loss = row_loss
+        self.output_map = output_map
         self._roles = [
-            _target_role(v, target_scaling) for v in body.non_trainable_variables
+            _target_role(v, target_scalings) for v in body.non_trainable_variables
         ]
         self._runs = {}
         self._rate = learning_rate_index(self.optimizer)
@@ -138,7 +143,7 @@ class StackEngine:
                     value = np.stack(
                         [
                             np.broadcast_to(
-                                np.asarray(getattr(m, role), np.float32),
+                                np.asarray(getattr(m, role[1]), np.float32),
                                 variable.shape,
                             )
                             for m in members
@@ -264,9 +269,9 @@ class StackEngine:
         tv, ntv, _ = self._state
         return [_numpy(v) for v in tv], [_numpy(v) for v in ntv]
 
-    def write(self, k, model, snapshot, target_scaling):
+    def write(self, k, model, snapshot, target_scalings):
         """Member ``k`` of ``snapshot`` into ``model`` (of the members'
-        architecture; ``target_scaling``: its target scaling layer). The
+        architecture; ``target_scalings``: its target scaling layers). The
         member's input scaling is its data's, set apart."""
         tv, ntv = snapshot
         if len(model.trainable_variables) != len(tv):
@@ -276,19 +281,20 @@ class StackEngine:
                 variable.assign(value[k])
             for role, value in zip(self._roles, ntv, strict=True):
                 if role is not None:
-                    weight = getattr(target_scaling, f"{role}_weight")
+                    layer, name = role
+                    weight = getattr(target_scalings[layer], f"{name}_weight")
                     weight.assign(np.asarray(value[k]).astype(weight.dtype))
 
 
-def _target_role(variable, target):
-    """``"offset"`` or ``"scale"`` for the weights of the target scaling
-    ``target`` (a member's own), None for another non-trainable variable."""
-    if target is None:
-        return None
-    if variable is target.offset_weight:
-        return "offset"
-    if variable is target.scale_weight:
-        return "scale"
+def _target_role(variable, targets):
+    """``(j, "offset")`` or ``(j, "scale")`` for the weights of the target
+    scaling ``targets[j]`` (each stacked network's own), None for another
+    non-trainable variable."""
+    for j, target in enumerate(targets):
+        if variable is target.offset_weight:
+            return j, "offset"
+        if variable is target.scale_weight:
+            return j, "scale"
     return None
 
 
