@@ -12,9 +12,9 @@ from contextlib import contextmanager
 @contextmanager
 def keras_numpy_quiet():
     """Without the DeprecationWarning that Keras's own ``Variable.numpy()``
-    raises under NumPy 2 on the JAX backend (its ``__array__`` takes no
-    ``copy`` keyword; Keras 3.15), while a model is serialized: the user
-    cannot act on it."""
+    raises under NumPy 2 (its ``__array__`` takes no ``copy`` keyword; Keras
+    3.15), while a model is serialized or a layer's weights are copied
+    (``get_weights``): the user cannot act on it."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore",
@@ -22,3 +22,55 @@ def keras_numpy_quiet():
             category=DeprecationWarning,
         )
         yield
+
+
+def host_tensor(values):
+    """``values`` (a NumPy array or scalar, in the dtype wanted) as a tensor
+    of Keras's backend, with no compiled program: on JAX 0.10,
+    ``jnp.asarray`` of a NumPy array (what ``keras.ops.convert_to_tensor``
+    and a Keras variable's initialization call) compiles and runs a copy
+    program for each new shape and dtype, about 10-25 ms each, where
+    ``jax.device_put`` transfers without one; Keras then takes the device
+    array as it is. Elsewhere ``keras.ops.convert_to_tensor``."""
+    import keras
+    import numpy as np
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.device_put(np.asarray(values))
+    return keras.ops.convert_to_tensor(values)
+
+
+def build_optimizer(optimizer, variables):
+    """``optimizer.build(variables)``, with the zeros of its slots (Adam's
+    moments) made on the host on JAX (:func:`host_tensor`): Keras makes each
+    with ``keras.ops.zeros``, a compiled program per shape, 4 of the 13
+    programs of a first fit there. The optimizer's own ``build`` runs; its
+    ``add_optimizer_variables`` (Keras's public method, which Adam's
+    ``build`` calls) is given a host initializer for this instance and this
+    call only."""
+    import keras
+
+    if keras.backend.backend() != "jax" or optimizer.built:
+        optimizer.build(variables)
+        return
+    add = optimizer.add_optimizer_variables
+
+    def host_zeros(shape, dtype=None):
+        import numpy as np
+
+        dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        return host_tensor(np.zeros(tuple(int(d) for d in shape), dtype))
+
+    def add_on_host(trainable_variables, name, initializer="zeros"):
+        if isinstance(initializer, str) and initializer == "zeros":
+            many = isinstance(name, list | tuple)
+            initializer = [host_zeros] * len(name) if many else host_zeros
+        return add(trainable_variables, name, initializer=initializer)
+
+    optimizer.add_optimizer_variables = add_on_host
+    try:
+        optimizer.build(variables)
+    finally:
+        del optimizer.add_optimizer_variables

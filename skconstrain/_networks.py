@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from sklearn.base import clone
 
-from skconstrain._compat import keras_numpy_quiet
+from skconstrain._compat import build_optimizer, host_tensor, keras_numpy_quiet
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
@@ -240,7 +240,8 @@ def ensemble(members, reproject=None):
             source = members[0].get_layer(name)
             layer = (kind or type(source)).from_config(source.get_config())
             z = layer(z)
-            layer.set_weights(source.get_weights())
+            with keras_numpy_quiet():
+                layer.set_weights(source.get_weights())
     outputs = []
     for m, member in enumerate(members):
         net = body(member) if INPUT_SCALING in first else member
@@ -304,7 +305,7 @@ def with_adam(model, learning_rate):
     # Compiled only so that the optimizer (and its state) is saved with the
     # network; training does not use Model.fit.
     model.compile(optimizer=optimizer)
-    optimizer.build(model.trainable_variables)
+    build_optimizer(optimizer, model.trainable_variables)
     return model
 
 
@@ -551,7 +552,8 @@ class HostGlorotUniform(keras.initializers.Initializer):
         fan_out = shape[-1] * receptive
         limit = np.sqrt(6.0 / max(fan_in + fan_out, 1))
         values = np.random.default_rng(self.seed).uniform(-limit, limit, shape)
-        return values.astype(keras.backend.standardize_dtype(dtype or "float32"))
+        dtype = keras.backend.standardize_dtype(dtype or "float32")
+        return host_tensor(values.astype(dtype))
 
     def get_config(self):
         return {"seed": self.seed}
@@ -563,7 +565,7 @@ class HostZeros(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         dtype = keras.backend.standardize_dtype(dtype or "float32")
-        return np.zeros(tuple(int(d) for d in shape), dtype)
+        return host_tensor(np.zeros(tuple(int(d) for d in shape), dtype))
 
 
 def _glorot(seed, i):

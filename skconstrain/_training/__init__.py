@@ -49,7 +49,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from skconstrain._compat import keras_numpy_quiet
+from skconstrain._compat import host_tensor, keras_numpy_quiet
 from skconstrain._training._engine import (
     Engine,
     SparseRows,
@@ -359,11 +359,11 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
         column_scale = w.sum() * std**2 / len(y) if len(y) else np.zeros(y.shape[1])
     column_scale = np.asarray(column_scale, dtype=np.float64)
     if kept is None:
-        X = keras.ops.convert_to_tensor(np.asarray(X, dtype=np.float32))
+        X = host_tensor(np.asarray(X, dtype=np.float32))
     return Data(
         X=X,
-        y=keras.ops.convert_to_tensor(y.astype(np.float32)),
-        sample_weight=keras.ops.convert_to_tensor(w.astype(np.float32)),
+        y=host_tensor(y.astype(np.float32)),
+        sample_weight=host_tensor(w.astype(np.float32)),
         target_scale=float(column_scale.mean()),
         column_scale=column_scale,
         target_mean=mean,
@@ -595,6 +595,9 @@ def widened(model):
     """
     with keras_numpy_quiet():
         config = _widen_config(keras.saving.serialize_keras_object(model))
+    # the copy computes forward passes only: without the compiled model's
+    # optimizer, which deserializing would build (its slots)
+    config.pop("compile_config", None)
     try:
         twin = keras.saving.deserialize_keras_object(config)
     except Exception:

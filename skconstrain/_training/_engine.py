@@ -42,6 +42,8 @@ import numpy as np
 import scipy.sparse as sp
 from keras import ops
 
+from skconstrain._compat import build_optimizer, host_tensor
+
 
 def _backend():
     from skconstrain import _training
@@ -260,15 +262,18 @@ def sparse_forward(body, first, tv, ntv, X, idx, training, return_losses=False):
 
 
 def _pad_rows(X, rows):
-    """``X`` (a tensor or :class:`SparseRows`) with zero rows up to ``rows``."""
+    """``X`` (a tensor or :class:`SparseRows`) with zero rows up to ``rows``,
+    padded on the host (no compiled program per shape; see
+    :func:`~skconstrain._compat.host_tensor`)."""
     if isinstance(X, SparseRows):
-        extra = rows - int(X.indices.shape[0])
         return X._replace(
-            indices=ops.pad(X.indices, ((0, extra), (0, 0))),
-            values=ops.pad(X.values, ((0, extra), (0, 0))),
+            indices=_pad_rows(X.indices, rows), values=_pad_rows(X.values, rows)
         )
     extra = rows - int(X.shape[0])
-    return ops.pad(X, ((0, extra),) + ((0, 0),) * (len(X.shape) - 1))
+    if extra == 0:
+        return X
+    value = _numpy(X)
+    return host_tensor(np.pad(value, ((0, extra),) + ((0, 0),) * (value.ndim - 1)))
 
 
 def padded(data):
@@ -701,7 +706,7 @@ class Engine:
         self.body = model if body is None else body
         self.optimizer = optimizer
         if not optimizer.built:
-            optimizer.build(model.trainable_variables)
+            build_optimizer(optimizer, model.trainable_variables)
         self.batch_size = int(batch_size)
         objective = Objective() if objective is None else objective
         self.row_loss = objective.row_loss
@@ -787,7 +792,7 @@ class Engine:
         """The optimizer's learning rate from the next step on (an input of
         the compiled epoch: nothing compiles again)."""
         ov = list(self._state[2])
-        ov[self._rate] = ops.convert_to_tensor(np.float32(value))
+        ov[self._rate] = host_tensor(np.float32(value))
         self._state = (*self._state[:2], ov)
 
     def run_epoch(

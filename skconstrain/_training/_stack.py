@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from skconstrain._compat import build_optimizer, host_tensor
 from skconstrain._training._engine import (
     Batches,
     _backend,
@@ -78,7 +79,7 @@ class StackEngine:
         self.size = int(size)
         self.width = int(width)
         self.optimizer = keras.optimizers.Adam(name="adam")
-        self.optimizer.build(body.trainable_variables)
+        build_optimizer(self.optimizer, body.trainable_variables)
         self._update = pure_update(self.optimizer, body.trainable_variables)
         self._weight_penalties, self._output_penalties = detach_penalties(
             body, list(penalties), list(output_penalties)
@@ -132,7 +133,7 @@ class StackEngine:
                 value = np.stack([np.asarray(m.weights[i]) for m in members])
                 if tuple(value.shape[1:]) != tuple(variable.shape):
                     raise NotStackable("the members' weights do not fit the network")
-                tv.append(ops.convert_to_tensor(value.astype(np.float32)))
+                tv.append(host_tensor(value.astype(np.float32)))
             ntv = []
             for variable, role in zip(
                 self.body.non_trainable_variables, self._roles, strict=True
@@ -149,14 +150,14 @@ class StackEngine:
                             for m in members
                         ]
                     )
-                ntv.append(ops.convert_to_tensor(value.astype(variable.dtype)))
+                ntv.append(host_tensor(value.astype(variable.dtype)))
             ov = []
             for i, variable in enumerate(self.optimizer.variables):
                 if i == self._rate:
                     value = np.full(len(members), learning_rate, np.float32)
                 else:
                     value = np.zeros((len(members), *variable.shape), variable.dtype)
-                ov.append(ops.convert_to_tensor(value))
+                ov.append(host_tensor(value))
             self._state = (tv, ntv, ov)
             parts = [padded(m.data) for m in members]
             self._rows = max(int(p[1].shape[0]) for p in parts)
@@ -177,13 +178,9 @@ class StackEngine:
                 _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
             ]
             self._settings = (
-                ops.convert_to_tensor(n.astype(np.int32)),
-                ops.convert_to_tensor(
-                    np.array([m.loss_weight for m in members], np.float32)
-                ),
-                ops.convert_to_tensor(
-                    np.array([m.penalty_scale for m in members], np.float32)
-                ),
+                host_tensor(n.astype(np.int32)),
+                host_tensor(np.array([m.loss_weight for m in members], np.float32)),
+                host_tensor(np.array([m.penalty_scale for m in members], np.float32)),
             )
             self._validation = None
             if members[0].validation is not None:
@@ -191,7 +188,7 @@ class StackEngine:
                 rows = max(int(p[1].shape[0]) for p in parts)
                 self._validation = [
                     _stacked([_pad_rows(p[i], rows) for p in parts]) for i in range(3)
-                ] + [ops.convert_to_tensor(np.array([p[3] for p in parts], np.int32))]
+                ] + [host_tensor(np.array([p[3] for p in parts], np.int32))]
 
     def run_epoch(self, seeds, active):
         """One epoch of the members where ``active``; their mean losses (M,).
@@ -209,10 +206,10 @@ class StackEngine:
                 self._state,
                 (
                     *self._data,
-                    Batches(ops.convert_to_tensor(index), ops.convert_to_tensor(valid)),
+                    Batches(host_tensor(index), host_tensor(valid)),
                 ),
                 self._settings,
-                ops.convert_to_tensor(np.asarray(active, bool)),
+                host_tensor(np.asarray(active, bool)),
             )
             backend = _backend()
             xla = None
@@ -253,13 +250,13 @@ class StackEngine:
     def set_weights(self, weights):
         """Set what :meth:`weights` returned."""
         with _backend().precision():
-            tv = [ops.convert_to_tensor(v) for v in weights]
+            tv = [host_tensor(v) for v in weights]
             self._state = (tv, *self._state[1:])
 
     def set_learning_rates(self, rates):
         """Each member's learning rate from its next step on ((M,))."""
         ov = list(self._state[2])
-        ov[self._rate] = ops.convert_to_tensor(
+        ov[self._rate] = host_tensor(
             np.asarray(rates, np.float32).reshape(tuple(ov[self._rate].shape))
         )
         self._state = (*self._state[:2], ov)
@@ -299,5 +296,6 @@ def _target_role(variable, targets):
 
 
 def _stacked(parts):
-    # dense rows only: a search over sparse X fits one network after another
-    return ops.stack(parts)
+    # dense rows only: a search over sparse X fits one network after another;
+    # stacked on the host (no compiled program per shape)
+    return host_tensor(np.stack([_numpy(p) for p in parts]))

@@ -16,6 +16,8 @@ import inspect
 import keras
 import numpy as np
 
+from skconstrain._compat import host_tensor
+
 
 class ParamsMixin:
     """sklearn-style ``get_params``/``set_params`` over ``get_config``."""
@@ -205,3 +207,21 @@ def plain_bound(value):
 def serializable(cls):
     """Register ``cls`` with Keras under the package "skconstrain"."""
     return keras.saving.register_keras_serializable(package="skconstrain")(cls)
+
+
+class HostConstant(keras.initializers.Initializer):
+    """``value`` broadcast to the weight's shape, made on the host: unlike
+    :class:`keras.initializers.Constant`, no compiled program per shape on
+    JAX (see :func:`skconstrain._compat.host_tensor`). For the fixed weights
+    of our layers, which their configs rebuild (not serialized itself)."""
+
+    def __init__(self, value):
+        self.value = np.asarray(value, dtype=np.float64)
+
+    def __call__(self, shape, dtype=None):
+        dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        shape = tuple(int(d) for d in shape)
+        return host_tensor(np.broadcast_to(self.value, shape).astype(dtype))
+
+    def get_config(self):
+        return {"value": self.value.tolist()}

@@ -16,7 +16,7 @@ import numpy as np
 
 from skconstrain._sets import document_sets, set_arguments
 from skconstrain.keras import ops as sk_ops
-from skconstrain.keras._base import plain_bound, serializable
+from skconstrain.keras._base import HostConstant, plain_bound, serializable
 from skconstrain.keras.penalties import OutputPenalty
 
 __all__ = [
@@ -233,7 +233,7 @@ class TargetScaling(keras.layers.Layer):
         width = input_shape[-1]
 
         def initial(value):
-            return keras.initializers.Constant(
+            return HostConstant(
                 np.broadcast_to(np.asarray(value, dtype=float), (width,))
             )
 
@@ -398,7 +398,7 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
         self.bin_weights = [
             self.add_weight(
                 shape=(d, self.n_bins),
-                initializer=keras.initializers.Constant(
+                initializer=HostConstant(
                     np.full((d, self.n_bins), fill)
                     if self.bins is None
                     else self.bins[i]
@@ -597,7 +597,7 @@ class MonotoneResidual(keras.layers.Layer):
         width = input_shape[0][-1]
         self.log_lam = self.add_weight(
             shape=(width,),
-            initializer=keras.initializers.Constant(np.log(self.initial_lam)),
+            initializer=HostConstant(np.log(self.initial_lam)),
             trainable=True,
             name="log_lam",
         )
@@ -684,7 +684,7 @@ class MonotoneCalibration(keras.layers.Layer):
             start = -np.log(np.where(inv_width > 0, inv_width, 1.0))
         self.log_rise = self.add_weight(
             shape=shape,
-            initializer=keras.initializers.Constant(start),
+            initializer=HostConstant(start),
             name="log_rise",
         )
         first = np.zeros(len(self.features))
@@ -692,7 +692,7 @@ class MonotoneCalibration(keras.layers.Layer):
             first = np.asarray(self.bins[0], dtype=np.float64)[self.features, 0]
         self.first_edge = self.add_weight(
             shape=(len(self.features),),
-            initializer=keras.initializers.Constant(first),
+            initializer=HostConstant(first),
             trainable=False,
             name="first_edge",
         )
