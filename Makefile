@@ -22,8 +22,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export UV_LINK_MODE ?= copy
 
 # The suite runs on Keras's TensorFlow backend (the default); then the tests of
-# the engine, the estimators' guarantees and persistence run again on JAX
-# (make test-jax alone runs those). Each half runs in pytest-xdist workers, one
+# the engine, the estimators' guarantees, the search, the warnings and
+# persistence run again on JAX (make test-jax alone runs those). Each half runs in pytest-xdist workers, one
 # per core up to WORKERS (make WORKERS=0 runs in one process); make test-quick
 # leaves out the tests marked slow (examples run as scripts, other processes
 # started, dask clusters), which make test and CI run.
@@ -32,23 +32,16 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_keras_penalties.py tests/test_keras_regularizers.py \
 	tests/test_keras_layers.py tests/test_keras_constraints.py \
 	tests/test_conformal.py tests/test_skops.py tests/test_ensemble.py \
+	tests/test_cv.py tests/test_warnings.py \
 	tests/test_estimators.py::test_a_model_fitted_on_one_backend_predicts_the_same_on_the_other \
 	tests/test_estimators.py::test_sparse_X_predicts_as_the_dense_array \
-	tests/test_cv.py::test_the_stack_trains_each_member_as_its_single_fit \
-	tests/test_cv.py::test_same_scores_and_alpha_as_grid_search \
-	tests/test_cv.py::test_the_stack_projects_after_predict_and_fits_one_target \
-	tests/test_cv.py::test_a_search_too_large_for_memory_trains_in_chunks \
 	tests/test_base_estimator.py \
 	tests/test_estimators.py::test_shuffle_is_an_input_of_the_epoch_that_a_warm_start_may_change \
 	tests/test_estimators.py::test_warm_start_and_partial_fit_take_a_new_batch_size \
 	tests/test_bad_input.py \
 	tests/test_estimators.py::test_any_spread_of_y_that_float32_resolves_is_fitted_alike \
 	tests/test_estimators.py::test_nested_keys_work_on_a_constraint_or_penalty_given_by_name \
-	tests/test_cv.py::test_the_search_speaks_grid_search_cv_language \
-	tests/test_cv.py::test_several_metrics_need_refit_to_name_one_as_grid_search_cv_does \
-	tests/test_cv.py::test_a_refit_callable_must_return_an_index \
-	tests/test_cv.py::test_refit_false_predicts_nothing_and_says_where_the_results_are \
-	tests/test_cv.py::test_groups_go_to_the_splitter_with_or_without_metadata_routing
+	tests/test_estimators.py::test_wide_sparse_rows_are_never_densified
 
 WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),,-n auto --maxprocesses $(WORKERS) --dist worksteal)

@@ -21,8 +21,9 @@ search an ensemble of M networks (``ensemble_size=M``: ours trains alphas x
 folds x members as one stack); ``MLPRegressor`` stays one network.
 
 Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3] [--rows ...]
-[--hidden ...] [--grids 4x3 16x5] [--ensemble-size M] [--backend tensorflow|jax|both]`` (each
-backend in its own process, beside the same peers).
+[--hidden ...] [--grids 4x3 16x5] [--ensemble-size M]
+[--backend tensorflow|jax|both]`` (each backend in its own process, beside
+the same peers).
 """
 
 import argparse
