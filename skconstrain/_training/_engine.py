@@ -546,7 +546,18 @@ def epoch_function(
         def skip():  # a step without rows (past the member's own)
             return list(tv), list(ntv), list(ov), total
 
-        return ops.cond(count > 0, run, skip)
+        if vectorize is None:
+            return ops.cond(count > 0, run, skip)
+        # vectorised over members: a select, not a branch (TensorFlow's
+        # vectorized_map converts a branch on each member's own condition
+        # into both branches traced and run on partitions of the members)
+        keep = count > 0
+        return tuple(
+            [ops.where(keep, a, b) for a, b in zip(new, old, strict=True)]
+            if isinstance(new, list)
+            else ops.where(keep, new, old)
+            for new, old in zip(run(), skip(), strict=True)
+        )
 
     def epoch(state, data, settings):
         tv, ntv, ov = (list(part) for part in state)
