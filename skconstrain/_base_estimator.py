@@ -327,7 +327,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         input_bins = (
             self._spec.input_bins
             if continuing
-            else _validation.input_bins(self, X, _training.DENSE_LIMIT)
+            else _validation.input_bins(self, X, _training.DENSE_LIMIT, monotonic_cst)
         )
         X, data, validation, scaling = _fit_data.fit_data(
             self,
@@ -351,6 +351,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 monotonic_cst=monotonic_cst,
                 loss_weight=_fit_data.loss_weight(data),
                 input_bins=input_bins,
+                free_encoding=_validation.free_encoding(self, X),
             )
             self._new_network(seeds.network, data, scaling)
         penalty_scale = _fit_data.penalty_scale(

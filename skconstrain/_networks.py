@@ -438,6 +438,7 @@ def monotone_mlp(
     seed,
     scaling=None,
     n_bins=0,
+    encode_free=True,
 ):
     """A network monotone in the features whose ``signs`` are -1 or +1.
 
@@ -458,7 +459,8 @@ def monotone_mlp(
       their effects at the pace of an unconstrained network (in the first
       branch they pass through layers of bounded norm); with ``n_bins``, on
       the unconstrained features and their piecewise-linear encodings
-      (:class:`PiecewiseLinearEncoding`).
+      (:class:`PiecewiseLinearEncoding`), or with ``encode_free`` False on
+      those features alone.
 
     With ``n_bins``, the first branch (its layers and its ramp) takes each
     constrained feature through a non-decreasing piecewise-linear calibrator
@@ -507,7 +509,7 @@ def monotone_mlp(
     )([z, scaled])
     free = [j for j, s in enumerate(signs) if s == 0]
     if free:
-        if n_bins:  # each free feature, then its bins
+        if n_bins and encode_free:  # each free feature, then its bins
             free = free + [
                 n_features + j * n_bins + k for j in free for k in range(n_bins)
             ]
@@ -710,6 +712,9 @@ class FitSpec:
     input_bins : int
         The bins per feature of the network's piecewise-linear encoding
         (``feature_encoding``); 0: none.
+    free_encoding : bool
+        With bins, whether the unconstrained features' encodings enter the
+        network (False: a monotone network's calibrators alone take bins).
     """
 
     hyperparameters: tuple
@@ -720,6 +725,7 @@ class FitSpec:
     monotonic_cst: tuple | None
     loss_weight: float
     input_bins: int = 0  # a spec pickled by 0.4 has none
+    free_encoding: bool = True  # nor one pickled before 0.5
 
 
 @dataclass(frozen=True)
@@ -822,6 +828,7 @@ def _architecture(spec, settings, seed, scaling):
             seed,
             scaling,
             spec.input_bins,
+            spec.free_encoding,
         )
     return mlp(
         n_features,

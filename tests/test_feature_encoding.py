@@ -110,6 +110,34 @@ def test_auto_encodes_dense_rows_from_a_few_thousand():
         est.set_params(feature_encoding="quantile").fit(small, small[:, 0])
 
 
+def test_auto_calibrates_the_constrained_features_of_a_small_monotone_fit():
+    """Below AUTO_ENCODING_ROWS, "auto" gives a monotone network the
+    calibrators of its constrained features and its free features alone;
+    from there, the free features' encodings too; None, neither; with no
+    constrained feature, the plain network."""
+    small = RNG.normal(size=(300, 3))
+    large = RNG.normal(size=(_validation.AUTO_ENCODING_ROWS, 3))
+    est = ConstrainedRegressor(
+        monotonic_cst=[1, 0, -1], epochs=1, hidden_layer_sizes=(4,)
+    )
+    _quiet(est, small, small[:, 0])
+    assert "monotone_calibration" in _layer_names(est)
+    assert est.model_.get_layer("unconstrained_features").indices == [1]
+    _quiet(est, large, large[:, 0])
+    assert "monotone_calibration" in _layer_names(est)
+    free = est.model_.get_layer("unconstrained_features").indices
+    assert free[0] == 1 and len(free) == 1 + _validation.PIECEWISE_LINEAR_BINS
+    _quiet(est.set_params(feature_encoding=None), small, small[:, 0])
+    assert "monotone_calibration" not in _layer_names(est)
+    assert "input_encoding" not in _layer_names(est)
+    _quiet(
+        est.set_params(feature_encoding="auto", monotonic_cst=[0, 0, 0]),
+        small,
+        small[:, 0],
+    )
+    assert "input_encoding" not in _layer_names(est)
+
+
 def test_the_encoding_fits_steps_that_the_plain_network_smooths():
     X = RNG.uniform(-2, 2, size=(400, 2))
     y = np.where(X[:, 0] > 0.3, 2.0, 0.0) + np.where(X[:, 1] > -1.0, 1.0, 0.0)
@@ -219,11 +247,12 @@ def test_a_monotone_network_with_calibrators_stays_monotone_far_away():
 
 def test_calibrators_fit_a_steep_then_flat_monotone_effect():
     # measured after the default 200 epochs: R^2 0.998 with calibrators,
-    # 0.979 without (the Lipschitz network's slope is bounded by 2 lam)
+    # 0.979 without (the Lipschitz network's slope is bounded by 2 lam);
+    # "auto" calibrates a monotone network's features on 600 rows too
     x = RNG.uniform(-3, 3, size=(600, 1))
     y = np.where(x[:, 0] < 0, 3 * np.tanh(4 * x[:, 0]), 0.1 * x[:, 0])
     scores = {}
-    for encoding in (None, "piecewise_linear"):
+    for encoding in (None, "piecewise_linear", "auto"):
         est = ConstrainedRegressor(
             monotonic_cst=[1],
             feature_encoding=encoding,
@@ -233,6 +262,7 @@ def test_calibrators_fit_a_steep_then_flat_monotone_effect():
         scores[encoding] = r2_score(y, _quiet(est, x, y).predict(x))
     assert scores["piecewise_linear"] > 0.99
     assert scores["piecewise_linear"] > scores[None]
+    assert scores["auto"] > 0.99
     sweep = np.linspace(-300, 300, 6001).reshape(-1, 1)
     assert np.diff(est.predict(sweep)).min() >= 0
 
