@@ -45,17 +45,18 @@ def host_tensor(values):
 def build_optimizer(optimizer, variables):
     """``optimizer.build(variables)``, with the zeros of its slots (Adam's
     moments) made on the host on JAX (:func:`host_tensor`): Keras makes each
-    with ``keras.ops.zeros``, a compiled program per shape, 4 of the 13
-    programs of a first fit there. The optimizer's own ``build`` runs; its
+    with ``keras.ops.zeros``, a compiled program per shape (4 for a
+    network of two layers). The optimizer's own ``build`` runs; its
     ``add_optimizer_variables`` (Keras's public method, which Adam's
     ``build`` calls) is given a host initializer for this instance and this
     call only."""
     import keras
 
-    if keras.backend.backend() != "jax" or optimizer.built:
+    # an older Keras 3 has no add_optimizer_variables: its own build
+    add = getattr(optimizer, "add_optimizer_variables", None)
+    if keras.backend.backend() != "jax" or optimizer.built or add is None:
         optimizer.build(variables)
         return
-    add = optimizer.add_optimizer_variables
 
     def host_zeros(shape, dtype=None):
         import numpy as np
