@@ -131,9 +131,9 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         the encoded rows take at most 256 MiB), None below, where the
         encoding overfitted the small sets that the plain MLP wins (see the
         training guide), except that a monotone network's constrained
-        features keep their calibrators (its free features go alone); the
-        rows of a new fit decide (for ``partial_fit``, its first batch's).
-        Not used with a ``model`` callable.
+        features keep their calibrators from 100 rows (its free features go
+        alone); the rows of a new fit decide (for ``partial_fit``, its first
+        batch's). Not used with a ``model`` callable.
     monotonic_cst : array-like of int of shape (n_features,), dict or None, \
 default=None
         Monotonic constraints, as in :class:`~sklearn.ensemble.

@@ -36,6 +36,12 @@ PIECEWISE_LINEAR_BINS = 32
 #: sets that the plain MLP wins, above it it won from 4 694 training rows),
 #: when the encoded rows take at most ``dense_limit`` bytes as float32.
 AUTO_ENCODING_ROWS = 4000
+#: Below ``AUTO_ENCODING_ROWS``, "auto" calibrates a monotone network's
+#: constrained features from this many rows given to fit (about 3 per bin):
+#: the bins are fixed by the rows of a new fit, and those of a tiny first
+#: ``partial_fit`` batch (one row: every column constant, no bin) would
+#: leave a calibrator flat for good.
+AUTO_CALIBRATION_ROWS = 100
 
 #: The constraints of the hyperparameters every estimator shares
 #: (scikit-learn's ``_parameter_constraints``).
@@ -242,10 +248,10 @@ def input_bins(estimator, X, dense_limit, monotonic_cst=None):
     the rows ``X`` given to it (before a validation split;
     ``feature_encoding``); 0: none. "auto" encodes dense rows whose
     encoding takes at most ``dense_limit`` bytes: from
-    :data:`AUTO_ENCODING_ROWS`, or fewer for a network with constrained
-    features (the validated ``monotonic_cst``), whose calibrators take the
-    bins (:func:`free_encoding`: the unconstrained features' encodings
-    then stay out)."""
+    :data:`AUTO_ENCODING_ROWS`, or from :data:`AUTO_CALIBRATION_ROWS` for a
+    network with constrained features (the validated ``monotonic_cst``),
+    whose calibrators take the bins (:func:`free_encoding`: the
+    unconstrained features' encodings then stay out)."""
     encoding = estimator.feature_encoding
     if estimator.model is not None or encoding is None:
         return 0
@@ -254,7 +260,10 @@ def input_bins(estimator, X, dense_limit, monotonic_cst=None):
     if encoding == "auto" and (
         sp.issparse(X)
         or encoded > dense_limit
-        or (n < AUTO_ENCODING_ROWS and monotonic_cst is None)
+        or (
+            n < AUTO_ENCODING_ROWS
+            and (monotonic_cst is None or n < AUTO_CALIBRATION_ROWS)
+        )
     ):
         return 0
     if sp.issparse(X):

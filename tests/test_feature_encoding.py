@@ -127,6 +127,22 @@ def test_auto_calibrates_the_constrained_features_of_a_small_monotone_fit():
     assert "monotone_calibration" in _layer_names(est)
     free = est.model_.get_layer("unconstrained_features").indices
     assert free[0] == 1 and len(free) == 1 + _validation.PIECEWISE_LINEAR_BINS
+    # too few rows for bins (a first partial_fit of one row: every column
+    # constant): no calibrators, and the constrained features still act
+    _quiet(est, small[:50], small[:50, 0])
+    assert "monotone_calibration" not in _layer_names(est)
+    online = ConstrainedRegressor(
+        monotonic_cst=[1, 0, -1], hidden_layer_sizes=(8,), random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        online.partial_fit(small[:1], small[:1, 0])
+        for _ in range(5):
+            online.partial_fit(small, small[:, 0])
+    assert "monotone_calibration" not in _layer_names(online)
+    sweep = np.zeros((11, 3))
+    sweep[:, 0] = np.linspace(-3, 3, 11)
+    assert np.diff(online.predict(sweep)).min() > 0
     _quiet(est.set_params(feature_encoding=None), small, small[:, 0])
     assert "monotone_calibration" not in _layer_names(est)
     assert "input_encoding" not in _layer_names(est)
