@@ -42,6 +42,18 @@ def host_tensor(values):
     return keras.ops.convert_to_tensor(values)
 
 
+def host_constant(value, shape, dtype):
+    """``value`` broadcast to ``shape`` in ``dtype`` (a Keras dtype, None:
+    Keras's ``floatx``), made on the host (:func:`host_tensor`): what our
+    initializers return."""
+    import keras
+    import numpy as np
+
+    dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+    shape = tuple(int(d) for d in shape)
+    return host_tensor(np.broadcast_to(np.asarray(value), shape).astype(dtype))
+
+
 def build_optimizer(optimizer, variables):
     """``optimizer.build(variables)``, with the zeros of its slots (Adam's
     moments) made on the host on JAX (:func:`host_tensor`): Keras makes each
@@ -59,10 +71,7 @@ def build_optimizer(optimizer, variables):
         return
 
     def host_zeros(shape, dtype=None):
-        import numpy as np
-
-        dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
-        return host_tensor(np.zeros(tuple(int(d) for d in shape), dtype))
+        return host_constant(0.0, shape, dtype)
 
     def add_on_host(trainable_variables, name, initializer="zeros"):
         if isinstance(initializer, str) and initializer == "zeros":

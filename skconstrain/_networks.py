@@ -26,7 +26,12 @@ import keras
 import numpy as np
 from sklearn.base import clone
 
-from skconstrain._compat import build_optimizer, host_tensor, keras_numpy_quiet
+from skconstrain._compat import (
+    build_optimizer,
+    host_constant,
+    host_tensor,
+    keras_numpy_quiet,
+)
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
 from skconstrain.keras.layers import (
@@ -566,8 +571,7 @@ class HostZeros(keras.initializers.Initializer):
     """Zeros made on the host (no compiled program per shape on JAX)."""
 
     def __call__(self, shape, dtype=None):
-        dtype = keras.backend.standardize_dtype(dtype or "float32")
-        return host_tensor(np.zeros(tuple(int(d) for d in shape), dtype))
+        return host_constant(0.0, shape, dtype or "float32")
 
 
 def _glorot(seed, i):

@@ -733,7 +733,6 @@ def _fit_stack(estimator, first, members, random_state, score):
                 learning_rate=estimator.learning_rate,
                 tol=estimator.tol,
                 n_iter_no_change=estimator.n_iter_no_change,
-                output_map=engine.output_map,
                 verbose=estimator.verbose,
                 members=ensemble,
             )

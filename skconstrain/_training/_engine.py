@@ -900,7 +900,12 @@ class Engine:
             width = self._first.units * int(X.indices.shape[1])
         step = _sparse_chunk(width)
         rows = -(-max(n, 1) // step) * step
-        X, y, w = _pad_rows(X, rows), _pad_rows(y, rows), _pad_rows(w, rows)
+        found = data.__dict__.get(f"_padded_{rows}")  # made once, as padded's
+        if found is None:
+            found = data.__dict__[f"_padded_{rows}"] = tuple(
+                _pad_rows(part, rows) for part in (X, y, w)
+            )
+        X, y, w = found
         total = 0.0
         for start in range(0, n, step):
             part = slice(start, start + step)

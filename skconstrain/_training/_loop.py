@@ -199,7 +199,6 @@ def train(
     members=1,
     warmup=None,
     shuffle=True,
-    output_map=None,
 ):
     """Train for up to ``epochs`` epochs, with early stopping: one network
     (``data`` a :class:`Data`) or the M members of a stack (``data`` a list
@@ -254,8 +253,6 @@ def train(
         :func:`warmup_epochs` of the data and batch size.
     shuffle : bool, default=True
         A single fit's, passed to :meth:`Engine.run_epoch`.
-    output_map : callable or None, default=None
-        A stack's map of its outputs to the predictions it scores.
 
     Returns
     -------
@@ -299,7 +296,7 @@ def train(
         if max(m.batch_size for m in stacked) > engine.width:
             raise ValueError("a member's batch is larger than the stack's width")
         engine.start(stacked, learning_rate)
-        run = _Stack(engine, stacked, output_map, members)
+        run = _Stack(engine, stacked, members)
         warmups = [
             warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in stacked
         ]
@@ -365,7 +362,7 @@ class _One:
 class _Stack:
     """The M members of a :class:`StackEngine`, as :func:`_drive` trains them."""
 
-    def __init__(self, engine, members, output_map, ensemble=1):
+    def __init__(self, engine, members, ensemble=1):
         self.engine = engine
         self.members = members
         self.ensemble = ensemble
@@ -373,7 +370,6 @@ class _Stack:
         self.datas = [m.data for m in members]
         validating = members[0].validation is not None
         self.validations = [m.validation for m in members] if validating else None
-        self.output_map = output_map
         self.best = None
 
     def epoch(self, epoch, active):
@@ -382,7 +378,7 @@ class _Stack:
         return losses / self.ensemble
 
     def errors(self):
-        return self.engine.errors(self.output_map)
+        return self.engine.errors()
 
     def keep_best(self, improved, decayed):
         if self.best is None:  # the starting weights, until a member improves

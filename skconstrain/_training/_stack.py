@@ -55,7 +55,7 @@ class StackEngine:
         The network's target scalings (one per member of an ensemble), whose
         weights are each stacked network's own.
     output_map : callable or None
-        What the outputs go through to be scored (:meth:`errors`' default).
+        What the outputs go through to be scored (:meth:`errors`).
 
     The members are written into a model of that architecture by
     :meth:`write`.
@@ -226,17 +226,16 @@ class StackEngine:
             self._steps_done += self._steps
             return _numpy(losses)
 
-    def errors(self, output_map=None):
+    def errors(self):
         """Squared errors per member and output column on their validation
-        rows (the outputs through ``output_map``)."""
+        rows (the outputs through :attr:`output_map`)."""
         with _backend().precision():
             tv, ntv, _ = self._state
-            key = ("errors", output_map)
-            found = self._runs.get(key)
+            found = self._runs.get("errors")
             if found is None:
-                found = self._runs[key] = _backend().compile(
+                found = self._runs["errors"] = _backend().compile(
                     _backend().vectorize(
-                        evaluate_function(self.body, output_map, None)
+                        evaluate_function(self.body, self.output_map, None)
                     ),
                     kind="stack_evaluate",
                 )

@@ -16,7 +16,7 @@ import inspect
 import keras
 import numpy as np
 
-from skconstrain._compat import host_tensor
+from skconstrain._compat import host_constant
 
 
 class ParamsMixin:
@@ -219,9 +219,7 @@ class HostConstant(keras.initializers.Initializer):
         self.value = np.asarray(value, dtype=np.float64)
 
     def __call__(self, shape, dtype=None):
-        dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
-        shape = tuple(int(d) for d in shape)
-        return host_tensor(np.broadcast_to(self.value, shape).astype(dtype))
+        return host_constant(self.value, shape, dtype)
 
     def get_config(self):
         return {"value": self.value.tolist()}
