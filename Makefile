@@ -23,7 +23,8 @@ export UV_LINK_MODE ?= copy
 
 # The suite runs on Keras's TensorFlow backend (the default); then the tests of
 # the engine, the estimators' guarantees, the search, the warnings and
-# persistence run again on JAX (make test-jax alone runs those). Each half runs in pytest-xdist workers, one
+# persistence, and the docstrings' examples, run again on JAX (make test-jax
+# alone runs those). Each half runs in pytest-xdist workers, one
 # per core up to WORKERS (make WORKERS=0 runs in one process); make test-quick
 # leaves out the tests marked slow (examples run as scripts, other processes
 # started, dask clusters), which make test and CI run.
@@ -41,7 +42,8 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_bad_input.py \
 	tests/test_estimators.py::test_any_spread_of_y_that_float32_resolves_is_fitted_alike \
 	tests/test_estimators.py::test_nested_keys_work_on_a_constraint_or_penalty_given_by_name \
-	tests/test_estimators.py::test_wide_sparse_rows_are_never_densified
+	tests/test_estimators.py::test_wide_sparse_rows_are_never_densified \
+	skconstrain
 
 WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),,-n auto --maxprocesses $(WORKERS) --dist worksteal)

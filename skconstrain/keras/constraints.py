@@ -87,10 +87,10 @@ class UnitNorm(_KerasNorm, keras.constraints.UnitNorm):
     Examples
     --------
     >>> import numpy as np
-    >>> w = UnitNorm()(np.array([[3.0, 0.0], [4.0, 2.0]]))
+    >>> w = UnitNorm()(np.array([[3.0, 0.0], [4.0, 2.0]], dtype="float32"))
     >>> np.round(np.asarray(w), 3)
     array([[0.6, 0. ],
-           [0.8, 1. ]])
+           [0.8, 1. ]], dtype=float32)
     """
 
 
@@ -101,8 +101,8 @@ class NonNeg(ParamsMixin, keras.constraints.NonNeg):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(NonNeg()(np.array([-1.0, 2.0])))
-    array([0., 2.])
+    >>> np.asarray(NonNeg()(np.array([-1.0, 2.0], dtype="float32")))
+    array([0., 2.], dtype=float32)
     """
 
 
@@ -121,10 +121,10 @@ class MaxNorm(_KerasNorm, keras.constraints.MaxNorm):
     Examples
     --------
     >>> import numpy as np
-    >>> w = MaxNorm(max_value=1.0)(np.array([[3.0], [4.0]]))
+    >>> w = MaxNorm(max_value=1.0)(np.array([[3.0], [4.0]], dtype="float32"))
     >>> np.round(np.asarray(w), 3)
     array([[0.6],
-           [0.8]])
+           [0.8]], dtype=float32)
     >>> MaxNorm(max_value=1.0).set_params(max_value=3.0).get_params()
     {'max_value': 3.0, 'axis': None}
     """
@@ -148,10 +148,11 @@ class MinMaxNorm(_KerasNorm, keras.constraints.MinMaxNorm):
     Examples
     --------
     >>> import numpy as np
-    >>> w = MinMaxNorm(min_value=1.0, max_value=2.0)(np.array([[0.3], [0.4]]))
+    >>> w = np.array([[0.3], [0.4]], dtype="float32")
+    >>> w = MinMaxNorm(min_value=1.0, max_value=2.0)(w)
     >>> np.round(np.asarray(w), 3)
     array([[0.6],
-           [0.8]])
+           [0.8]], dtype=float32)
     """
 
 
@@ -202,10 +203,10 @@ class L1Ball(_VectorProjection):
     Examples
     --------
     >>> import numpy as np
-    >>> w = L1Ball(radius=1.0)(np.array([[2.0, 0.1], [-1.0, 0.2]]))
+    >>> w = L1Ball(radius=1.0)(np.array([[2.0, 0.1], [1.0, 0.2]], dtype="float32"))
     >>> np.asarray(w)
-    array([[ 1. ,  0.1],
-           [-0. ,  0.2]])
+    array([[1. , 0.1],
+           [0. , 0.2]], dtype=float32)
     """
 
     _project = sk_ops.project_l1_ball
@@ -226,10 +227,10 @@ class Simplex(_VectorProjection):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(Simplex()(np.array([[0.0], [0.5], [1.0]])))
+    >>> np.asarray(Simplex()(np.array([[0.0], [0.5], [1.0]], dtype="float32")))
     array([[0.  ],
            [0.25],
-           [0.75]])
+           [0.75]], dtype=float32)
     """
 
     _project = sk_ops.project_simplex
@@ -247,8 +248,8 @@ class Box(ParamsMixin, keras.constraints.Constraint):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(Box(-0.5, 0.5)(np.array([-1.0, 0.2, 3.0])))
-    array([-0.5,  0.2,  0.5])
+    >>> np.asarray(Box(-0.5, 0.5)(np.array([-1.0, 0.2, 3.0], dtype="float32")))
+    array([-0.5,  0.2,  0.5], dtype=float32)
     """
 
     def __init__(self, lower=-1.0, upper=1.0):

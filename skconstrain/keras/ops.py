@@ -58,8 +58,9 @@ def safe_norm(x, axis=-1, keepdims=True):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(safe_norm(np.array([[3.0, 4.0], [0.0, 0.0]]), keepdims=False))
-    array([5., 0.])
+    >>> x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype="float32")
+    >>> np.asarray(safe_norm(x, keepdims=False))
+    array([5., 0.], dtype=float32)
     """
     sq = ops.sum(ops.square(x), axis=axis, keepdims=keepdims)
     positive = sq > 0
@@ -85,8 +86,8 @@ def project_l2_sphere(x, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_l2_sphere(np.array([[3.0, 4.0]])))
-    array([[0.6, 0.8]])
+    >>> np.asarray(project_l2_sphere(np.array([[3.0, 4.0]], dtype="float32")))
+    array([[0.6, 0.8]], dtype=float32)
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
@@ -114,9 +115,9 @@ def project_l2_ball(x, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_l2_ball(np.array([[3.0, 4.0], [0.3, 0.4]])))
+    >>> np.asarray(project_l2_ball(np.array([[3.0, 4.0], [0.3, 0.4]], dtype="float32")))
     array([[0.6, 0.8],
-           [0.3, 0.4]])
+           [0.3, 0.4]], dtype=float32)
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
@@ -217,8 +218,8 @@ def project_simplex(x, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_simplex(np.array([0.0, 0.5, 1.0])))
-    array([0.  , 0.25, 0.75])
+    >>> np.asarray(project_simplex(np.array([0.0, 0.5, 1.0], dtype="float32")))
+    array([0.  , 0.25, 0.75], dtype=float32)
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
@@ -266,9 +267,10 @@ def project_l1_ball(x, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_l1_ball(np.array([[2.0, -1.0], [0.2, -0.3]])))
+    >>> x = np.array([[2.0, 1.0], [0.2, -0.3]], dtype="float32")
+    >>> np.asarray(project_l1_ball(x))
     array([[ 1. ,  0. ],
-           [ 0.2, -0.3]])
+           [ 0.2, -0.3]], dtype=float32)
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
@@ -287,8 +289,8 @@ def project_linf_ball(x, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_linf_ball(np.array([2.0, -0.5, -3.0])))
-    array([ 1. , -0.5, -1. ])
+    >>> np.asarray(project_linf_ball(np.array([2.0, -0.5, -3.0], dtype="float32")))
+    array([ 1. , -0.5, -1. ], dtype=float32)
     """
     radius = check_radius(radius)
     x = ops.convert_to_tensor(x)
@@ -304,8 +306,9 @@ def project_box(x, lower=None, upper=None):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_box(np.array([-1.0, 0.5, 3.0]), 0.0, [1.0, 1.0, 2.0]))
-    array([0. , 0.5, 2. ])
+    >>> x = np.array([-1.0, 0.5, 3.0], dtype="float32")
+    >>> np.asarray(project_box(x, 0.0, [1.0, 1.0, 2.0]))
+    array([0. , 0.5, 2. ], dtype=float32)
     """
     x = ops.convert_to_tensor(x)
     lo, hi = check_bounds(lower, upper, n_features=x.shape[-1], required=True)
@@ -322,8 +325,8 @@ def project_nonneg(x):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_nonneg(np.array([-1.0, 2.0])))
-    array([0., 2.])
+    >>> np.asarray(project_nonneg(np.array([-1.0, 2.0], dtype="float32")))
+    array([0., 2.], dtype=float32)
     """
     return ops.relu(ops.convert_to_tensor(x))
 
@@ -356,9 +359,10 @@ def project_ordered(x):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project_ordered(np.array([[1.0, 3.0, 2.0], [0.2, 0.1, 0.0]])))
+    >>> x = np.array([[1.0, 3.0, 2.0], [0.2, 0.1, 0.0]], dtype="float32")
+    >>> np.asarray(project_ordered(x))
     array([[1. , 2.5, 2.5],
-           [0.1, 0.1, 0.1]])
+           [0.1, 0.1, 0.1]], dtype=float32)
     """
     x = ops.convert_to_tensor(x)
     d = x.shape[-1]
@@ -414,8 +418,9 @@ def project(x, set="l2_sphere", **params):
     Examples
     --------
     >>> import numpy as np
-    >>> np.asarray(project(np.array([[3.0, 4.0]]), "l1_ball", radius=1.0))
-    array([[0., 1.]])
+    >>> x = np.array([[3.0, 4.0]], dtype="float32")
+    >>> np.asarray(project(x, "l1_ball", radius=1.0))
+    array([[0., 1.]], dtype=float32)
     """
     set = check_set(set)
     check_param_names(set, params)
@@ -477,10 +482,12 @@ def activate(x, set="l2_sphere", radius=1.0, lower=None, upper=None):
     Examples
     --------
     >>> import numpy as np
-    >>> np.round(np.asarray(activate(np.array([[0.0, np.log(3.0)]]), "simplex")), 3)
-    array([[0.25, 0.75]])
-    >>> np.round(np.asarray(activate(np.array([[30.0, 40.0]]), "l2_ball")), 3)
-    array([[0.6, 0.8]])
+    >>> x = np.array([[0.0, np.log(3.0)]], dtype="float32")
+    >>> np.round(np.asarray(activate(x, "simplex")), 3)
+    array([[0.25, 0.75]], dtype=float32)
+    >>> x = np.array([[30.0, 40.0]], dtype="float32")
+    >>> np.round(np.asarray(activate(x, "l2_ball")), 3)
+    array([[0.6, 0.8]], dtype=float32)
     """
     x = ops.convert_to_tensor(x)
     set = check_set(set)
