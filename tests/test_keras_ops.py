@@ -59,6 +59,53 @@ def test_simplex_of_a_sparsemax_test_case():
     np.testing.assert_allclose(np.asarray(kops.project_simplex(x)), [0.0, 0.25, 0.75])
 
 
+def _michelot_rounds(row, radius=1.0):
+    """Rounds of Michelot's algorithm that change the support of ``row``."""
+    xs = row - row.max()
+    support = np.ones(len(xs), dtype=bool)
+    for changed in range(len(xs)):
+        theta = (xs[support].sum() - radius) / support.sum()
+        new = support & (xs > theta)
+        if new.sum() == support.sum():
+            return changed
+        support = new
+    raise AssertionError("no fixed point")
+
+
+def _hardest_row(d):
+    """A row ``-c (e^(a i) - 1)`` whose support takes the most rounds (its
+    entries at most 1e14 in size: finite in float32)."""
+    rows = (
+        -c * np.expm1(a * np.arange(d))
+        for a in np.linspace(0.05, min(3.0, 30 / (d - 1)), 60)
+        for c in np.geomspace(1e-3, 10.0, 60)
+    )
+    return max(rows, key=_michelot_rounds)
+
+
+@pytest.mark.parametrize("d", [2, 3, 5, kops._UNROLLED_SUPPORT, 9, 16, 40])
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-6), ("float64", 1e-12)])
+def test_simplex_support_takes_every_round_a_row_needs(d, dtype, tol):
+    # up to _UNROLLED_SUPPORT entries the rounds are written out (d - 1 of
+    # them), beyond in a loop to the fixed point: a row that needs d - 1
+    # rounds, and random rows at three scales, on both paths, eager and traced
+    hardest = _hardest_row(d)
+    if d <= kops._UNROLLED_SUPPORT:
+        assert _michelot_rounds(hardest) == d - 1
+    rng = np.random.default_rng(d)
+    X = np.vstack(
+        [hardest, *(s * rng.normal(size=(20, d)) for s in (0.1, 1.0, 30.0))]
+    ).astype(dtype)
+    expected = P.project_simplex(X.astype("float64"))
+    scale = np.abs(X).max(axis=1, keepdims=True)
+    for out in (kops.project_simplex(X), compiled(kops.project_simplex)(X)):
+        np.testing.assert_allclose(
+            np.asarray(out) / np.maximum(scale, 1),
+            expected / np.maximum(scale, 1),
+            atol=tol,
+        )
+
+
 MASKED = np.array(
     [
         [0.0, 0.0, -np.inf],

@@ -144,32 +144,49 @@ def _support_sum(xs, support):
     return _row_sum(ops.maximum(xs, lowest) * support)
 
 
+#: Rows of at most this many entries find their simplex support in rounds
+#: written out (``d - 1`` of them); longer rows in a ``while_loop`` that
+#: stops at the fixed point. Measured on TensorFlow (10 -> 32 -> d on the
+#: simplex, 2 000 rows, 30 epochs): at d = 4 the first fit took 0.72-0.79 s
+#: instead of 0.82-0.90 s and later fits 10-15% less; even at d = 8; at
+#: d = 16 the loop was faster. On JAX, even or slightly faster.
+_UNROLLED_SUPPORT = 8
+
+
 def _simplex_support(xs, radius):
     """Support indicator of the simplex projection of each row (no gradient).
 
     Michelot's algorithm: start from the whole row, then repeatedly keep the
     entries above the threshold ``theta(S) = (sum_S x - radius) / |S|`` of the
     current support ``S``. The supports shrink and ``theta`` grows until no entry
-    leaves; the final support satisfies the optimality conditions exactly, and
-    as supports only shrink, the loop ends after at most ``d`` rounds (a few in
-    practice). Written as ``keras.ops.while_loop`` over the batch: no sort,
-    which is slow under XLA on CPUs.
+    leaves; the final support satisfies the optimality conditions exactly.
+    The row's maximum (0 after the shift) never leaves (``theta < 0``), so
+    each round that changes the support removes at least one of the other
+    ``d - 1`` entries, and ``d - 1`` rounds reach the fixed point: rows of
+    up to ``_UNROLLED_SUPPORT`` entries run exactly those rounds (a round
+    at the fixed point changes nothing), longer ones a
+    ``keras.ops.while_loop`` over the batch that stops there (a few rounds
+    in practice). No sort, which is slow under XLA on CPUs.
     """
     xs = ops.stop_gradient(xs)
 
-    def threshold(support):
-        count = _row_sum(support)
-        total = _support_sum(xs, support)
-        return (total - radius) / ops.maximum(count, 1), count
-
-    def body(support, count, changed):
-        theta, _ = threshold(support)
-        new = support * ops.cast(xs > theta, xs.dtype)
-        new_count = _row_sum(new)
-        return new, new_count, ops.any(new_count < count)
+    def shrink(support):
+        theta = (_support_sum(xs, support) - radius) / ops.maximum(_row_sum(support), 1)
+        return support * ops.cast(xs > theta, xs.dtype)
 
     # masked (-inf) entries are never in the support
     support = ops.cast(xs > -float("inf"), xs.dtype)
+    d = xs.shape[-1]
+    if d is not None and d <= _UNROLLED_SUPPORT:
+        for _ in range(d - 1):
+            support = shrink(support)
+        return support
+
+    def body(support, count, changed):
+        new = shrink(support)
+        new_count = _row_sum(new)
+        return new, new_count, ops.any(new_count < count)
+
     count = _row_sum(support)
     support, _, _ = ops.while_loop(
         lambda support, count, changed: changed,
