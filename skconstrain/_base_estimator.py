@@ -353,6 +353,8 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 input_bins=input_bins,
                 free_encoding=_validation.free_encoding(self, X),
             )
+            if incremental:
+                _reports.warn_flat_calibrators(self, scaling, monotonic_cst, len(X))
             self._new_network(seeds.network, data, scaling)
         penalty_scale = _fit_data.penalty_scale(
             self.alpha, n_samples, self._spec.loss_weight

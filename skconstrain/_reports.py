@@ -102,6 +102,33 @@ def warn_degenerate(estimator, output_set):
         )
 
 
+def warn_flat_calibrators(estimator, scaling, monotonic_cst, n_rows):
+    """Warn when a ``partial_fit`` that builds a network fixes a constrained
+    feature's calibrator on rows where that feature takes one value: the
+    calibrator has no bin, so the network never learns the feature's effect,
+    whatever later batches hold (a ``fit`` that sees one value has nothing
+    to learn from either, and says nothing)."""
+    if scaling is None or scaling[2] is None or monotonic_cst is None:
+        return
+    inv_width = np.asarray(scaling[2][1])
+    flat = [
+        j for j, sign in enumerate(monotonic_cst) if sign and not inv_width[j].any()
+    ]
+    if not flat:
+        return
+    names = getattr(estimator, "feature_names_in_", None)
+    shown = [str(names[j]) if names is not None else str(j) for j in flat]
+    warnings.warn(
+        f"{type(estimator).__name__}: the constrained feature(s) "
+        f"{', '.join(shown)} take a single value in the {n_rows} row(s) of the "
+        "first partial_fit, which fix the bins of their monotone calibrators: "
+        "the network will not learn their effect from later batches. Start "
+        "with a batch in which they vary, or pass feature_encoding=None.",
+        UserWarning,
+        stacklevel=_STACKLEVEL,
+    )
+
+
 def target_violation(estimator, y, output_set):
     """How far the training targets lie from ``output_set``, and a warning
     when some are farther than a tolerance (the network can only predict

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, StackingRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -412,3 +413,35 @@ def test_transformed_target_regressor_caveat_is_real(shares):
     guide = Path(__file__).resolve().parents[1] / "docs" / "user_guide"
     page = (guide / "training.md").read_text()
     assert "TransformedTargetRegressor" in page and "after the projection" in page
+
+
+def test_a_first_partial_fit_that_leaves_a_calibrator_flat_is_warned_about():
+    # the first batch fixes the bins of each constrained feature's calibrator:
+    # "size" takes one value there, so its calibrator has no bin and no later
+    # batch can teach the network its effect
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.uniform(-2, 2, 400), "other": rng.normal(size=400)})
+    y = X["size"].to_numpy() + 0.1 * X["other"].to_numpy()
+    first = X.iloc[:50].assign(size=1.0)
+    model = ConstrainedRegressor(
+        monotonic_cst={"size": 1},
+        feature_encoding="piecewise_linear",
+        hidden_layer_sizes=(8,),
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match=r"feature\(s\) size take a single value") as w:
+        model.partial_fit(first, y[:50])
+    assert w[0].filename == __file__  # points at the user's call
+    for _ in range(20):
+        model.partial_fit(X, y)
+    sweep = pd.DataFrame({"size": np.linspace(-2, 2, 5), "other": 0.0})
+    assert np.ptp(model.predict(sweep)) < 1e-6  # what the warning says: flat
+    # no warning where the feature varies, for a fit (whatever its rows say,
+    # they are all the data), or without calibrators
+    _no_warning(lambda: clone(model).partial_fit(X.iloc[:50], y[:50]))
+    _no_warning(lambda: clone(model).set_params(epochs=2).fit(first, y[:50]))
+    _no_warning(
+        lambda: (
+            clone(model).set_params(feature_encoding=None).partial_fit(first, y[:50])
+        )
+    )
