@@ -147,9 +147,9 @@ def _support_sum(xs, support):
 #: Rows of at most this many entries find their simplex support in rounds
 #: written out (``d - 1`` of them); longer rows in a ``while_loop`` that
 #: stops at the fixed point. Measured on TensorFlow (10 -> 32 -> d on the
-#: simplex, 2 000 rows, 30 epochs): at d = 4 the first fit took 0.72-0.79 s
-#: instead of 0.82-0.90 s and later fits 10-15% less; even at d = 8; at
-#: d = 16 the loop was faster. On JAX, even or slightly faster.
+#: simplex, 2 000 rows, 30 epochs, 3 alternated pairs of processes): at
+#: d = 4 warm fits took 10-15% less (benchmarks/bench_epoch.py agrees); even
+#: at d = 8; at d = 16 the loop was faster. On JAX, even or slightly faster.
 _UNROLLED_SUPPORT = 8
 
 
