@@ -252,6 +252,46 @@ def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
         )
 
 
+@pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
+def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
+    monkeypatch, epochs, xla
+):
+    # on TensorFlow a stack whose members x steps x epochs reach
+    # STACK_XLA_MEMBER_STEPS runs every epoch under XLA (a graph below), and
+    # its members still train as their single fits (graphs here)
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow chooses XLA; JAX compiles every epoch with it")
+    from skconstrain._training import _engine, _stack
+
+    # 2 alphas x 3 folds, one step an epoch (67 rows, batch 100): 6 x epochs
+    monkeypatch.setattr(_engine, "STACK_XLA_MEMBER_STEPS", 30)
+    compiled = []
+    run = _stack.StackEngine._run
+
+    def spy(self, with_xla):
+        compiled.append(with_xla)
+        return run(self, with_xla)
+
+    monkeypatch.setattr(_stack.StackEngine, "_run", spy)
+    net = {**NET, "epochs": epochs, "batch_size": 100}
+    X_, Y_ = X[:100], Y[:100]
+    cv = KFold(3, shuffle=True, random_state=0)
+    alphas = [1e-4, 10.0]
+    ours = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net)
+    ours.fit(X_, Y_)
+    assert compiled == [xla] * epochs
+    grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
+    grid.fit(X_, Y_)
+    for k in range(3):
+        np.testing.assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            atol=1e-5,
+        )
+
+
 def test_a_user_model_is_searched_one_fit_after_another():
     import keras
 

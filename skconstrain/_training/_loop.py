@@ -295,7 +295,7 @@ def train(
             raise ValueError(f"{len(stacked)} members for a stack of {engine.size}")
         if max(m.batch_size for m in stacked) > engine.width:
             raise ValueError("a member's batch is larger than the stack's width")
-        engine.start(stacked, learning_rate)
+        engine.start(stacked, learning_rate, epochs)
         run = _Stack(engine, stacked, members)
         warmups = [
             warmup_epochs(m.data.y.shape[0], m.batch_size, epochs) for m in stacked

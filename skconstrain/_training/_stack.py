@@ -125,8 +125,10 @@ class StackEngine:
             )
         return found
 
-    def start(self, members, learning_rate):
-        """The members' starting weights, target scalings and data; Adam reset."""
+    def start(self, members, learning_rate, epochs=1):
+        """The members' starting weights, target scalings and data; Adam
+        reset. ``epochs``: the most the members train (how TensorFlow
+        compiles, :func:`~._engine.compiled_with_xla`)."""
         with _backend().precision():
             tv = []
             for i, variable in enumerate(self.body.trainable_variables):
@@ -174,6 +176,7 @@ class StackEngine:
                 steps = bucket(steps, smallest=1)
             self._steps = steps
             self._steps_done = 0
+            self._member_steps = len(members) * steps * int(epochs)
             self._data = [
                 _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
             ]
@@ -214,7 +217,7 @@ class StackEngine:
             backend = _backend()
             xla = None
             if backend.CHOOSES_XLA:
-                xla = compiled_with_xla(None, self._steps_done)
+                xla = compiled_with_xla(None, self._steps_done, self._member_steps)
                 xla = xla and not self._xla_failed
             try:
                 self._state, losses = self._run(xla)(*inputs)
