@@ -25,16 +25,22 @@ NET = dict(
 ALPHAS = [1e-4, 1.0, 100.0]
 
 
+def assert_same_split_scores(ours, theirs, atol):
+    """Each split's test scores of two searches agree within ``atol``."""
+    assert ours.n_splits_ == theirs.n_splits_
+    for k in range(ours.n_splits_):
+        np.testing.assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            theirs.cv_results_[f"split{k}_test_score"],
+            atol=atol,
+        )
+
+
 def test_same_scores_and_alpha_as_grid_search():
     cv = KFold(3, shuffle=True, random_state=0)
     ours = ConstrainedRegressorCV(alphas=ALPHAS, cv=cv, **NET).fit(X, Y)
     grid = GridSearchCV(ConstrainedRegressor(**NET), {"alpha": ALPHAS}, cv=cv).fit(X, Y)
-    for k in range(3):
-        np.testing.assert_allclose(
-            ours.cv_results_[f"split{k}_test_score"],
-            grid.cv_results_[f"split{k}_test_score"],
-            atol=0.01,
-        )
+    assert_same_split_scores(ours, grid, atol=0.01)
     assert ours.alpha_ == grid.best_params_["alpha"]
     assert ours.best_score_ == pytest.approx(grid.best_score_, abs=0.01)
     assert set(ours.cv_results_) == set(grid.cv_results_)
@@ -168,12 +174,7 @@ def test_groups_go_to_the_splitter_with_or_without_metadata_routing():
     est.fit(X, Y, groups=groups)  # routing is off
     search.fit(X, Y, groups=groups)
     assert est.n_splits_ == search.n_splits_ == 5
-    for k in range(5):
-        np.testing.assert_allclose(
-            est.cv_results_[f"split{k}_test_score"],
-            search.cv_results_[f"split{k}_test_score"],
-            atol=0.01,
-        )
+    assert_same_split_scores(est, search, atol=0.01)
     with pytest.raises(ValueError, match="groups"):
         # one group: GroupKFold(5) cannot split, so groups did reach it
         est.fit(X, Y, groups=np.zeros(len(X)))
@@ -244,12 +245,7 @@ def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
     ours.fit(X_, Y_, sample_weight=weights)
     grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
     grid.fit(X_, Y_, sample_weight=weights)
-    for k in range(3):
-        np.testing.assert_allclose(
-            ours.cv_results_[f"split{k}_test_score"],
-            grid.cv_results_[f"split{k}_test_score"],
-            atol=1e-5,
-        )
+    assert_same_split_scores(ours, grid, atol=1e-5)
 
 
 @pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
@@ -284,12 +280,7 @@ def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
     assert compiled == [xla] * epochs
     grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
     grid.fit(X_, Y_)
-    for k in range(3):
-        np.testing.assert_allclose(
-            ours.cv_results_[f"split{k}_test_score"],
-            grid.cv_results_[f"split{k}_test_score"],
-            atol=1e-5,
-        )
+    assert_same_split_scores(ours, grid, atol=1e-5)
 
 
 def test_a_user_model_is_searched_one_fit_after_another():
@@ -388,12 +379,7 @@ def test_a_search_too_large_for_memory_trains_in_chunks(monkeypatch):
     monkeypatch.setattr(_training, "train", spy)
     parts = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net).fit(X, Y)
     assert sizes == [2, 2, 2]
-    for k in range(3):
-        np.testing.assert_allclose(
-            parts.cv_results_[f"split{k}_test_score"],
-            whole.cv_results_[f"split{k}_test_score"],
-            atol=1e-6,
-        )
+    assert_same_split_scores(parts, whole, atol=1e-6)
 
 
 def _member_bytes_for(X, Y, cv, alphas, net):
@@ -448,12 +434,7 @@ def test_the_stack_projects_after_predict_and_fits_one_target(config, column):
     ours = ConstrainedRegressorCV(alphas=[1e-4, 10.0], cv=cv, **net).fit(X, y)
     grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": [1e-4, 10.0]}, cv=cv)
     grid.fit(X, y)
-    for k in range(3):
-        np.testing.assert_allclose(
-            ours.cv_results_[f"split{k}_test_score"],
-            grid.cv_results_[f"split{k}_test_score"],
-            atol=1e-5,
-        )
+    assert_same_split_scores(ours, grid, atol=1e-5)
     assert ours.predict(X).shape == y.shape
 
 
