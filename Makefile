@@ -22,8 +22,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export UV_LINK_MODE ?= copy
 
 # The suite runs on Keras's TensorFlow backend (the default); then the tests of
-# the engine, the estimators' guarantees, the search, the warnings and
-# persistence, and the docstrings' examples, run again on JAX (make test-jax
+# the engine, the estimators' guarantees, the search, the warnings, the
+# scorers, persistence, partial_fit and warm starts, and the docstrings'
+# examples, run again on JAX (make test-jax
 # alone runs those). Each half runs in pytest-xdist workers, one
 # per core up to WORKERS (make WORKERS=0 runs in one process); make test-quick
 # leaves out the tests marked slow (examples run as scripts, other processes
@@ -43,6 +44,14 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_estimators.py::test_any_spread_of_y_that_float32_resolves_is_fitted_alike \
 	tests/test_estimators.py::test_nested_keys_work_on_a_constraint_or_penalty_given_by_name \
 	tests/test_estimators.py::test_wide_sparse_rows_are_never_densified \
+	tests/test_metrics.py \
+	tests/test_estimators.py::test_pickle_joblib_and_keras_save \
+	tests/test_estimators.py::test_partial_fit_builds_then_continues \
+	tests/test_estimators.py::test_every_strategy_pickles_deepcopies_and_continues \
+	tests/test_estimators.py::test_fits_of_one_architecture_reuse_one_engine_with_the_same_results \
+	tests/test_estimators.py::test_penalty_is_scaled_by_alpha_over_n \
+	tests/test_estimators.py::test_early_stopping_and_sample_weight \
+	tests/test_estimators.py::test_warm_start_continues_the_network \
 	skconstrain
 
 WORKERS ?= 4

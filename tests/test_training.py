@@ -803,3 +803,60 @@ def test_a_network_that_xla_cannot_compile_trains_in_a_graph():
         engine.run_epoch(data, epoch, steps_done=10**6)
     assert engine._xla_failed  # it tried XLA, then trained in a graph
     assert engine.evaluate(data).mean() < before
+
+
+@pytest.mark.parametrize("epochs", [1, 4, 30, 200])
+@pytest.mark.parametrize("patience", [0, 1, 2, 5])
+@pytest.mark.parametrize("warmup", [0, 1, 3, 7])
+def test_least_epochs_is_the_soonest_stop_of_the_plateau_rule(epochs, patience, warmup):
+    # a loss that never improves after its first epoch stops soonest; any
+    # other (random losses) stops no sooner
+    from skconstrain._training._loop import Plateau, least_epochs
+
+    def stop(values):
+        rule = Plateau(1, tol=1e-4, patience=patience, learning_rate=1.0, warmup=warmup)
+        for epoch, value in enumerate(values[:epochs], start=1):
+            if rule.update(np.array([value]))[2][0]:
+                return epoch
+        return epochs
+
+    least = least_epochs(epochs, patience, warmup)
+    assert stop(np.ones(epochs)) == least
+    rng = np.random.default_rng(epochs * 100 + patience * 10 + warmup)
+    for _ in range(20):
+        assert stop(rng.uniform(size=epochs)) >= least
+    assert least_epochs(epochs, None, warmup) == epochs
+
+
+@TENSORFLOW_ONLY
+@pytest.mark.parametrize("threshold, xla", [(31, False), (30, True)])
+def test_a_fit_sure_to_reach_the_xla_steps_compiles_with_xla_from_the_start(
+    monkeypatch, threshold, xla
+):
+    # 40 rows in batches of 8 (5 steps an epoch) for 6 epochs: the stopping
+    # rule (warm-up 3 epochs, patience 10) cannot end the fit before its 30
+    # steps, so from XLA_STEPS=30 every epoch runs under XLA; at 31 a graph
+    # throughout (it would switch after 31 steps). The same model either way.
+    from skconstrain import ConstrainedRegressor
+    from skconstrain._training import _engine
+
+    monkeypatch.setattr(_engine, "XLA_STEPS", threshold)
+    compiled = []
+    epoch = _engine.Engine._epoch
+
+    def spy(self, sparse, with_xla):
+        compiled.append(with_xla)
+        return epoch(self, sparse, with_xla)
+
+    monkeypatch.setattr(_engine.Engine, "_epoch", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    net = dict(hidden_layer_sizes=(4,), epochs=6, batch_size=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = ConstrainedRegressor(**net).fit(X, y)
+        assert compiled == [xla] * 6
+        monkeypatch.setattr(_engine, "XLA_STEPS", 10**9)
+        graph = ConstrainedRegressor(**net).fit(X, y)
+    np.testing.assert_allclose(model.predict(X), graph.predict(X), atol=1e-5)

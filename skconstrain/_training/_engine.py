@@ -620,7 +620,10 @@ def evaluate_function(body, output_map, column_loss, first=None):
 #: 270 us, an XLA step about 110 us, and XLA's compile about 0.3 s more, the
 #: time of about 2 000 steps' savings. Switching once a fit has run that long
 #: pays at most twice the better choice made in hindsight (the ski-rental
-#: rule), and short or early-stopped fits never compile with XLA.
+#: rule), and short or early-stopped fits never compile with XLA. A fit
+#: whose stopping rule cannot end it before then (``sure_steps`` of
+#: :meth:`Engine.run_epoch`) would switch all the same: it compiles with
+#: XLA from the start.
 XLA_STEPS = 2000
 
 #: The member-steps (members x steps per epoch x epochs) from which a stack
@@ -641,10 +644,11 @@ STACK_XLA_MEMBER_STEPS = 20_000
 
 def compiled_with_xla(jit_compile, steps_done, member_steps=0):
     """Whether TensorFlow compiles an epoch with XLA: ``jit_compile`` where it
-    is a bool, else whether the fit has run :data:`XLA_STEPS` steps or, for a
-    stack, plans :data:`STACK_XLA_MEMBER_STEPS` member-steps in all
-    (``member_steps``). The choice is the fit's own (its settings and rows),
-    so a fit gives the same model whatever ran before it in the process.
+    is a bool, else whether the fit has run, or will surely run,
+    :data:`XLA_STEPS` steps (``steps_done``) or, for a stack, plans
+    :data:`STACK_XLA_MEMBER_STEPS` member-steps in all (``member_steps``).
+    The choice is the fit's own (its settings and rows), so a fit gives the
+    same model whatever ran before it in the process.
 
     Examples
     --------
@@ -834,6 +838,7 @@ class Engine:
         batch_size=None,
         shuffle=True,
         steps_done=0,
+        sure_steps=0,
     ):
         """Train one epoch over ``data``; returns the mean loss of its steps.
 
@@ -855,6 +860,10 @@ class Engine:
             The steps this fit has run before this epoch, from which
             TensorFlow chooses how to compile it (see
             :func:`compiled_with_xla`).
+        sure_steps : int, default=0
+            The steps this fit runs at least, its stopping rule
+            notwithstanding (:func:`~._loop.least_epochs`): from
+            :data:`XLA_STEPS`, TensorFlow compiles with XLA from the start.
 
         Returns
         -------
@@ -878,7 +887,7 @@ class Engine:
         sparse = isinstance(X, SparseRows)
         xla = None
         if backend.CHOOSES_XLA:
-            xla = compiled_with_xla(self.jit_compile, steps_done)
+            xla = compiled_with_xla(self.jit_compile, max(steps_done, sure_steps))
         if xla and self._xla_failed:
             xla = False
         try:

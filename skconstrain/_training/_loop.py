@@ -128,6 +128,26 @@ def warmup_epochs(n_samples, batch_size, epochs):
     return min(int(epochs) // 2, -(-WARMUP_UPDATES // steps))
 
 
+def least_epochs(epochs, n_iter_no_change, warmup):
+    """The fewest epochs a training of up to ``epochs`` runs: all of them
+    without a stopping rule (``n_iter_no_change`` None), else the epoch at
+    which :class:`Plateau` stops soonest, the loss never improving after
+    the first epoch (``warmup`` epochs, then :data:`DECAYS` decays and the
+    stop, ``n_iter_no_change`` epochs apart).
+
+    Examples
+    --------
+    >>> least_epochs(200, None, 4), least_epochs(200, 10, 4), least_epochs(20, 10, 4)
+    (200, 34, 20)
+    """
+    if n_iter_no_change is None:
+        return int(epochs)
+    patience = int(n_iter_no_change)
+    if patience < 1:  # a plateau at every epoch, warm-up or not
+        return min(int(epochs), DECAYS + 1)
+    return min(int(epochs), max(int(warmup), 1) + (DECAYS + 1) * patience)
+
+
 class Plateau:
     """The stopping rule of a training, for ``size`` members at once (a
     single fit is one member): each member's monitored loss (already divided
@@ -273,6 +293,9 @@ def train(
     """
     if not isinstance(data, list | tuple):
         batch = int(batch_size or engine.batch_size)
+        warmups = [
+            warmup_epochs(data.y.shape[0], batch, epochs) if warmup is None else warmup
+        ]
         run = _One(
             engine,
             data,
@@ -284,11 +307,11 @@ def train(
             members=members,
             shuffle=shuffle,
         )
+        run.sure_steps = run.per_epoch * least_epochs(
+            epochs, n_iter_no_change, warmups[0]
+        )
         if learning_rate is not None:
             engine.set_learning_rate(learning_rate)
-        warmups = [
-            warmup_epochs(data.y.shape[0], batch, epochs) if warmup is None else warmup
-        ]
     else:
         stacked = list(data)
         if len(stacked) != engine.size:
@@ -331,6 +354,7 @@ class _One:
         self.settings = settings
         batch = int(settings["batch_size"] or engine.batch_size)
         self.per_epoch = -(-int(data.y.shape[0]) // batch)
+        self.sure_steps = 0  # the steps the fit runs at least (train sets it)
         self.best = None
 
     def epoch(self, epoch, active):
@@ -338,6 +362,7 @@ class _One:
             self.datas[0],
             _seed(self.seed, epoch),
             steps_done=(epoch - 1) * self.per_epoch,
+            sure_steps=self.sure_steps,
             **self.settings,
         )
         return np.array([loss / self.members])
