@@ -306,9 +306,7 @@ def train(
             batch_size=batch_size,
             members=members,
             shuffle=shuffle,
-        )
-        run.sure_steps = run.per_epoch * least_epochs(
-            epochs, n_iter_no_change, warmups[0]
+            least=least_epochs(epochs, n_iter_no_change, warmups[0]),
         )
         if learning_rate is not None:
             engine.set_learning_rate(learning_rate)
@@ -344,7 +342,7 @@ class _One:
     """One network, as :func:`_drive` trains M: an :class:`Engine` with its
     fit's data and settings."""
 
-    def __init__(self, engine, data, validation, *, members, **settings):
+    def __init__(self, engine, data, validation, *, members, least, **settings):
         self.engine = engine
         self.size = 1
         self.datas = [data]
@@ -354,7 +352,8 @@ class _One:
         self.settings = settings
         batch = int(settings["batch_size"] or engine.batch_size)
         self.per_epoch = -(-int(data.y.shape[0]) // batch)
-        self.sure_steps = 0  # the steps the fit runs at least (train sets it)
+        # the steps the fit runs at least (``least`` epochs: least_epochs)
+        self.sure_steps = self.per_epoch * int(least)
         self.best = None
 
     def epoch(self, epoch, active):

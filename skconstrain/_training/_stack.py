@@ -125,7 +125,7 @@ class StackEngine:
             )
         return found
 
-    def start(self, members, learning_rate, epochs=1):
+    def start(self, members, learning_rate, epochs):
         """The members' starting weights, target scalings and data; Adam
         reset. ``epochs``: the most the members train (how TensorFlow
         compiles, :func:`~._engine.compiled_with_xla`)."""
