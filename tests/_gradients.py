@@ -85,3 +85,22 @@ def compiled(f, *, xla=False):
             return keras.ops.convert_to_numpy(fn(*tensors))
 
     return call
+
+
+def compiled_grad(f, *, xla=False):
+    """The gradient of the scalar ``f`` in its first argument, computed
+    inside one compiled program (as :func:`compiled` compiles), so that the
+    compiler sees the forward pass and the gradient together."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        def grad(x, *rest):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = f(x, *rest)
+            return tape.gradient(value, x)
+
+        return compiled(grad, xla=xla)
+    import jax
+
+    return compiled(jax.grad(f), xla=xla)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from _gradients import value_and_grad
+from _gradients import compiled_grad, value_and_grad
 
 from skconstrain.keras import penalties
 from skconstrain.keras.penalties import KINDS, OutputPenalty
@@ -62,6 +62,26 @@ def test_finite_everywhere_and_gradient_points_to_set(name, kind):
     # and far from the boundary it is finite in float32 too
     far = _pen(name, kind)(np.full((2, 3), 1e6, dtype="float32"))
     assert np.isfinite(float(far))
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_gradient_is_finite_where_a_program_computes_y_twice(name):
+    # y = tanh(x W) * a + x * b: XLA may compute it in two fusions, one with a
+    # fused multiply-add, that differ in the last bit. The gradient of
+    # ops.max(|y|) divides by the count of entries equal to the max, 0 there:
+    # NaN on both backends with XLA_FLAGS=--xla_backend_optimization_level=0
+    # (as the JAX half of make test compiles), where a monotone network's
+    # linf_ball penalty diverged at its first epoch.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    a, b, w = (rng.normal(size=s).astype("float32") for s in [(3,), (3,), (3, 3)])
+    pen = _pen(name)
+
+    def loss(a, b, w):
+        return pen(keras.ops.tanh(keras.ops.matmul(x, w)) * a + x * b)
+
+    grad = compiled_grad(loss, xla=True)(a, b, w)
+    assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
 
 
 def test_sphere_equality_is_quadratic_for_every_kind():

@@ -53,7 +53,13 @@ def _abs_norm(y, order):
     if order == 1:
         return ops.sum(ops.abs(y), axis=-1)
     if order == "inf":
-        return ops.max(ops.abs(y), axis=-1)
+        # the largest |y_i| taken by its index: the gradient of ops.max
+        # divides by the number of entries equal to the max, and XLA may
+        # compute y in two fusions that differ in the last bit (one with a
+        # fused multiply-add), where none equals it and the gradient is 0/0
+        a = ops.abs(y)
+        i = ops.expand_dims(ops.argmax(a, axis=-1), -1)
+        return ops.squeeze(ops.take_along_axis(a, i, axis=-1), -1)
     return safe_norm(y, keepdims=False)
 
 
