@@ -1,9 +1,13 @@
-"""Grid search on a dask.distributed cluster through joblib."""
+"""Grid search on a dask.distributed cluster through joblib; the docs' dask
+blocks, on the same cluster."""
+
+from contextlib import nullcontext
 
 import joblib
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
+from test_readme import DASK_BLOCKS, run_block
 
 from skconstrain import ConstrainedRegressor
 from skconstrain.projections import project
@@ -12,7 +16,7 @@ distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
 
 
-def test_grid_search_on_a_local_cluster_matches_sequential():
+def test_grid_search_on_a_local_cluster_matches_sequential(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4))
     Y = project(np.column_stack([X[:, 0], X[:, 1] - X[:, 2], X[:, 3]]), "simplex")
@@ -42,5 +46,15 @@ def test_grid_search_on_a_local_cluster_matches_sequential():
     ):
         found = GridSearchCV(search.estimator, search.param_grid, cv=2, n_jobs=-1)
         found.fit(X, Y)
+        # the docs' blocks that start a LocalCluster get this one (a cluster
+        # starts two processes, each importing TensorFlow)
+        assert DASK_BLOCKS
+        dask_distributed = pytest.importorskip("dask.distributed")
+        for module in (distributed, dask_distributed):
+            monkeypatch.setattr(
+                module, "LocalCluster", lambda *args, **kwargs: nullcontext(cluster)
+            )
+        for code in DASK_BLOCKS:
+            run_block(code, tmp_path, monkeypatch)
     assert found.best_params_ == expected[0]
     np.testing.assert_allclose(found.cv_results_["mean_test_score"], expected[1])
