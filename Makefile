@@ -24,13 +24,16 @@ export UV_LINK_MODE ?= copy
 # The suite runs on Keras's TensorFlow backend (the default); then the tests of
 # the engine, the estimators, the Keras components, the search, the warnings,
 # bad input, the scorers and the docstrings' examples run again on JAX (make
-# test-jax alone runs those; left out: the docs' pages and examples, the demo,
-# scikit-learn's common checks, the integrations and the quiet start, which
+# test-jax alone runs those, scikit-learn's common checks among them; left
+# out: the docs' pages, the demo, the integrations and the quiet start, which
 # run on TensorFlow). Each half runs in pytest-xdist workers, one per core up
 # to WORKERS (make WORKERS=0 runs in one process); make test-quick leaves out
 # the tests marked slow (examples run as scripts, other processes started,
-# dask clusters), which make test and CI run. tests/conftest.py has XLA
-# compile at its lowest backend optimisation (about 30% less compile time).
+# dask clusters), which make test and CI run. The examples run once, in the
+# gallery of make docs, with every UserWarning an error (the check of
+# tests/test_examples.py, marked examples, which make test leaves out).
+# tests/conftest.py has XLA compile at its lowest backend optimisation (about
+# 30% less compile time).
 JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.py \
 	tests/test_feature_encoding.py tests/test_keras_ops.py tests/test_keras_losses.py \
 	tests/test_keras_penalties.py tests/test_keras_regularizers.py \
@@ -38,7 +41,7 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_conformal.py tests/test_skops.py tests/test_ensemble.py \
 	tests/test_cv.py tests/test_warnings.py tests/test_estimators.py \
 	tests/test_base_estimator.py tests/test_bad_input.py tests/test_metrics.py \
-	skconstrain
+	tests/test_common.py skconstrain
 
 WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),,-n auto --maxprocesses $(WORKERS) --dist worksteal)
@@ -66,14 +69,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST)
+	$(BIN)/python -m pytest $(XDIST) -m "not examples"
 	KERAS_BACKEND=jax $(JAX_CACHE) $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(JAX_CACHE) $(BIN)/python -m pytest $(XDIST) $(JAX_TESTS)
 
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST) -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not examples"
 
 demo: $(STAMP)
 	@$(BIN)/python -m skconstrain.demo

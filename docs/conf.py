@@ -12,6 +12,7 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _gallery_warnings
 
 # TensorFlow first, without its native start-up lines
 import skconstrain._quiet_start
@@ -63,6 +64,9 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "within_subsection_order": "FileNameSortKey",
+    # every UserWarning of an example is an error (docs/_gallery_warnings.py)
+    "reset_modules": ("matplotlib", "seaborn", "_gallery_warnings.warnings_are_errors"),
+    "reset_modules_order": "both",
 }
 
 html_theme = "pydata_sphinx_theme"

@@ -1,9 +1,13 @@
 """Every example runs to the end, and none of our warnings fires in it.
 
-The examples run in this process (the gallery of ``make docs`` runs them
-too), each as a script (``__name__ == "__main__"``) in an empty directory,
-with every ``UserWarning`` an error, as ``python -W error::UserWarning``
-would run it: an example must not show one.
+The examples run in this process, each as a script (``__name__ ==
+"__main__"``) in an empty directory, with every ``UserWarning`` an error, as
+``python -W error::UserWarning`` would run it: an example must not show one.
+
+``make docs`` is where they run: its gallery runs each example with the same
+filter (``docs/_gallery_warnings.py``), so ``make test`` leaves these out
+(marker ``examples``) and CI runs them once; ``pytest tests/test_examples.py``
+runs them here.
 """
 
 import runpy
@@ -21,6 +25,7 @@ def test_there_are_examples():
     assert len(EXAMPLES) >= 5
 
 
+@pytest.mark.examples  # run by make docs's gallery, not by make test
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_without_warnings(path, tmp_path, monkeypatch, capsys):
     matplotlib = pytest.importorskip("matplotlib")
