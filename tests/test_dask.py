@@ -13,6 +13,7 @@ from skconstrain import ConstrainedRegressor
 from skconstrain.projections import project
 
 distributed = pytest.importorskip("distributed")
+dask_distributed = pytest.importorskip("dask.distributed")
 pytestmark = pytest.mark.slow
 
 
@@ -49,7 +50,6 @@ def test_grid_search_on_a_local_cluster_matches_sequential(tmp_path, monkeypatch
         # the docs' blocks that start a LocalCluster get this one (a cluster
         # starts two processes, each importing TensorFlow)
         assert DASK_BLOCKS
-        dask_distributed = pytest.importorskip("dask.distributed")
         for module in (distributed, dask_distributed):
             monkeypatch.setattr(
                 module, "LocalCluster", lambda *args, **kwargs: nullcontext(cluster)

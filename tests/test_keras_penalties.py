@@ -70,8 +70,8 @@ def test_gradient_is_finite_where_a_program_computes_y_twice(name):
     # fused multiply-add, that differ in the last bit. The gradient of
     # ops.max(|y|) divides by the count of entries equal to the max, 0 there:
     # NaN on both backends with XLA_FLAGS=--xla_backend_optimization_level=0
-    # (as the JAX half of make test compiles), where a monotone network's
-    # linf_ball penalty diverged at its first epoch.
+    # (as tests/conftest.py has the suite compile), where a monotone
+    # network's linf_ball penalty diverged at its first epoch.
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype("float32")
     a, b, w = (rng.normal(size=s).astype("float32") for s in [(3,), (3,), (3, 3)])

@@ -53,13 +53,14 @@ def _abs_norm(y, order):
     if order == 1:
         return ops.sum(ops.abs(y), axis=-1)
     if order == "inf":
-        # the largest |y_i| taken by its index: the gradient of ops.max
-        # divides by the number of entries equal to the max, and XLA may
-        # compute y in two fusions that differ in the last bit (one with a
-        # fused multiply-add), where none equals it and the gradient is 0/0
+        # the largest |y_i| picked by its index (a one-hot row): the gradient
+        # of ops.max divides by the number of entries equal to the max, and
+        # XLA may compute y in two fusions that differ in the last bit (one
+        # with a fused multiply-add), where none equals it and the gradient
+        # is 0/0
         a = ops.abs(y)
-        i = ops.expand_dims(ops.argmax(a, axis=-1), -1)
-        return ops.squeeze(ops.take_along_axis(a, i, axis=-1), -1)
+        pick = ops.one_hot(ops.argmax(a, axis=-1), ops.shape(a)[-1], dtype=a.dtype)
+        return ops.sum(a * pick, axis=-1)
     return safe_norm(y, keepdims=False)
 
 
