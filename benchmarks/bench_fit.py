@@ -12,16 +12,21 @@ interleaved, so that a slow spell of this shared machine hits all of them.
 - ``ours``: ``ConstrainedRegressor(output_constraint="simplex")``, the same
   network and head, trained by ``skconstrain._training``.
 
-Sections: fit time for 500 / 5 000 / 50 000 rows and hidden (32,) and (100,);
+Sections (``--only`` picks some): ``fit``, fit time for 500 / 5 000 / 50 000
+rows and hidden (32,) and (100,); ``validation``, a fit that scores 10% of its
+rows held out after every epoch (``early_stopping=True``, with a patience
+longer than the fit, so both contenders run every epoch); ``overhead``,
 the fixed per-fit overhead (1 epoch on 100 rows; ours reuses the compiled epoch
 of an earlier fit of the same architecture, as in a grid search, and the first
-fit of an architecture in a process is timed too); a ``GridSearchCV`` over 4
-alphas x cv=3 on 2 000 rows against the same search over ``MLPRegressor``;
-predict latency for 1 row. ``--xla`` adds our epoch compiled with XLA.
+fit of an architecture in a process is timed too); ``grid``, a
+``GridSearchCV`` over 4 alphas x cv=3 on 2 000 rows against the same search
+over ``MLPRegressor``; ``predict``, predict latency for 1 row. ``--xla`` adds
+our epoch compiled with XLA.
 
 Run: ``python benchmarks/bench_fit.py [--repeat 3] [--quick] [--xla]
-[--backend tensorflow|jax|both]`` (about 8 minutes per backend on 2 cores
-with the defaults; each backend in its own process, beside the same peers).
+[--only fit validation overhead grid predict] [--backend tensorflow|jax|both]``
+(about 8 minutes per backend on 2 cores with the defaults; each backend in its
+own process, beside the same peers).
 """
 
 import argparse
@@ -63,7 +68,7 @@ def data(n, seed=0):
     return X, Y.astype("float32")
 
 
-def mlp(hidden, epochs=EPOCHS, alpha=1e-4):
+def mlp(hidden, epochs=EPOCHS, alpha=1e-4, early_stopping=False):
     return MLPRegressor(
         hidden_layer_sizes=hidden,
         batch_size=BATCH,
@@ -72,11 +77,12 @@ def mlp(hidden, epochs=EPOCHS, alpha=1e-4):
         tol=0.0,
         n_iter_no_change=epochs + 1,
         alpha=alpha,
+        early_stopping=early_stopping,
         random_state=0,
     )
 
 
-def ours(hidden, epochs=EPOCHS, alpha=1e-4):
+def ours(hidden, epochs=EPOCHS, alpha=1e-4, early_stopping=False):
     return ConstrainedRegressor(
         hidden_layer_sizes=hidden,
         output_constraint="simplex",
@@ -86,6 +92,7 @@ def ours(hidden, epochs=EPOCHS, alpha=1e-4):
         tol=0.0,
         n_iter_no_change=epochs + 1,
         alpha=alpha,
+        early_stopping=early_stopping,
         random_state=0,
     )
 
@@ -177,6 +184,33 @@ def fit_table(args):
             print(line, flush=True)
 
 
+def validation_table(args):
+    epochs = 100
+    print(
+        f"\nvalidation: 10% of the rows held out and scored after each of "
+        f"{epochs} epochs (early_stopping=True, never stopping), batch {BATCH}, "
+        "hidden (32,); median of the runs"
+    )
+    print(f"{'rows':>6} {'MLPRegr. s':>10} {'ours s':>7} {'ours/MLP':>9}")
+    for n in (300, 2000):
+        X, Y = data(n)
+        t = interleaved(
+            {
+                "mlp": lambda X=X, Y=Y: mlp((32,), epochs, early_stopping=True).fit(
+                    X, Y
+                ),
+                "ours": lambda X=X, Y=Y: ours((32,), epochs, early_stopping=True).fit(
+                    X, Y
+                ),
+            },
+            args.repeat,
+        )
+        print(
+            f"{n:>6} {t['mlp']:10.2f} {t['ours']:7.2f} {t['ours'] / t['mlp']:8.2f}x",
+            flush=True,
+        )
+
+
 def overhead_table(args):
     X, Y = data(100)
     _training.clear_cache()
@@ -255,6 +289,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="no 50 000-row runs")
     parser.add_argument("--xla", action="store_true", help="also time XLA epochs")
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     # Keras's Model.fit (the peer) warns of retracing after a few fits
@@ -262,10 +297,17 @@ def main():
     X, Y = data(200)
     ours((32,), epochs=2).fit(X, Y)  # load TensorFlow's kernels once for all
     keras_fit(X, Y, (32,), epochs=1)
-    fit_table(args)
-    overhead_table(args)
-    grid_table(args)
-    predict_table(args)
+    for name in args.only or SECTIONS:
+        SECTIONS[name](args)
+
+
+SECTIONS = {
+    "fit": fit_table,
+    "validation": validation_table,
+    "overhead": overhead_table,
+    "grid": grid_table,
+    "predict": predict_table,
+}
 
 
 if __name__ == "__main__":

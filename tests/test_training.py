@@ -7,6 +7,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skconstrain import _training
@@ -28,13 +29,13 @@ class _CurveEngine:
         self.rates = []
         self.batch_size = 1
 
-    def run_epoch(self, data, seed, **weights):
+    def run_epoch(self, data, seed, validation=None, **weights):
         self.epoch += 1
         self.model.value = self.epoch
-        return self.curve[self.epoch - 1]
-
-    def evaluate(self, data):
-        return self.val_curve[self.epoch - 1]
+        loss = self.curve[self.epoch - 1]
+        if validation is None:
+            return loss
+        return loss, self.val_curve[self.epoch - 1]  # scored after the epoch
 
     def weights(self):
         return self.model.get_weights()
@@ -353,6 +354,33 @@ def test_epoch_adds_model_losses_once():
     np.testing.assert_allclose(engine.evaluate(data), per_column, rtol=1e-5)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_validation_rows_are_scored_after_the_epoch_in_its_program(sparse):
+    # an early-stopped fit's epoch returns its held-out rows' errors of the
+    # weights it ends with (in its own program for dense rows): what
+    # evaluate gives, and what those weights give in NumPy
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    Y = rng.normal(size=(40, 2))
+    w = rng.uniform(0.5, 2.0, size=40)
+    rows = sp.csr_matrix if sparse else np.asarray
+    data = _training.as_tensors(rows(X[:30]), Y[:30])
+    validation = _training.as_tensors(rows(X[30:]), Y[30:], w[30:])
+    engines, models = [], []
+    for _ in range(2):
+        models.append(_linear())
+        engines.append(
+            _training.Engine(models[-1], keras.optimizers.SGD(0.1), batch_size=8)
+        )
+    loss, errors = engines[0].run_epoch(data, 3, validation=validation)
+    assert loss == pytest.approx(engines[1].run_epoch(data, 3), rel=1e-6)
+    np.testing.assert_allclose(errors, engines[1].evaluate(validation), rtol=1e-5)
+    engines[0].store(models[0])
+    W, b = models[0].get_weights()
+    expected = w[30:] @ (X[30:] @ W + b - Y[30:]) ** 2 / 10
+    np.testing.assert_allclose(errors, expected, rtol=1e-4)
+
+
 def test_shuffling_is_seeded():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)).astype("float32")
@@ -444,7 +472,8 @@ def test_initial_weights_are_drawn_on_the_host_alike_on_every_backend():
 )
 def test_a_new_architecture_compiles_only_the_engines_programs(params):
     """On JAX a fit of a new architecture, then its predictions, compile the
-    epoch, the validation scores and the forward pass, and nothing else: no
+    epoch (with early stopping, the epoch then the validation scores, in one
+    program) and the forward pass, and nothing else: no
     program per weight's shape for its initial values, the optimizer's
     slots, padding or copying rows to the device (33 programs, about 0.8 s
     of a first fit, before; 4 after). (TensorFlow compiles no such
@@ -463,7 +492,7 @@ def test_a_new_architecture_compiles_only_the_engines_programs(params):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, Y)
         model.predict(X[:5])
-    ours = {"jit(epoch)", "jit(evaluate)", "jit(forward)"}
+    ours = {"jit(epoch)", "jit(epoch_then_score)", "jit(forward)"}
     # a scalar's conversion happens once per process (Adam's counters)
     others = [
         name
@@ -844,9 +873,9 @@ def test_a_fit_sure_to_reach_the_xla_steps_compiles_with_xla_from_the_start(
     compiled = []
     epoch = _engine.Engine._epoch
 
-    def spy(self, sparse, with_xla):
+    def spy(self, sparse, with_xla, *validating):
         compiled.append(with_xla)
-        return epoch(self, sparse, with_xla)
+        return epoch(self, sparse, with_xla, *validating)
 
     monkeypatch.setattr(_engine.Engine, "_epoch", spy)
     rng = np.random.default_rng(0)

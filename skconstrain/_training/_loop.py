@@ -362,12 +362,15 @@ class _One:
             _seed(self.seed, epoch),
             steps_done=(epoch - 1) * self.per_epoch,
             sure_steps=self.sure_steps,
+            validation=None if self.validations is None else self.validations[0],
             **self.settings,
         )
+        if self.validations is not None:  # scored in the epoch's program
+            loss, self._errors = loss
         return np.array([loss / self.members])
 
     def errors(self):
-        return self.engine.evaluate(self.validations[0])[None]
+        return self._errors[None]
 
     def keep_best(self, improved, decayed):
         if improved[0]:

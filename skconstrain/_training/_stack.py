@@ -24,6 +24,7 @@ from skconstrain._training._engine import (
     learning_rate_index,
     padded,
     pure_update,
+    with_validation,
 )
 
 
@@ -90,11 +91,15 @@ class StackEngine:
             _target_role(v, target_scalings) for v in body.non_trainable_variables
         ]
         self._runs = {}
+        self._validation = None
+        self._errors = None
         self._rate = learning_rate_index(self.optimizer)
         self._xla_failed = False
 
     def _run(self, xla):
-        found = self._runs.get(("epoch", xla))
+        # with validation rows, the members are scored in the epoch's program
+        validating = self._validation is not None
+        found = self._runs.get(("epoch", xla, validating))
         if found is None:
             backend = _backend()
             members = epoch_function(
@@ -120,7 +125,10 @@ class StackEngine:
                 )
                 return state, losses
 
-            found = self._runs["epoch", xla] = backend.compile(
+            if validating:
+                evaluate = evaluate_function(self.body, self.output_map, None)
+                run = with_validation(run, backend.vectorize(evaluate))
+            found = self._runs["epoch", xla, validating] = backend.compile(
                 run, kind="stack", jit_compile=xla
             )
         return found
@@ -186,6 +194,7 @@ class StackEngine:
                 host_tensor(np.array([m.penalty_scale for m in members], np.float32)),
             )
             self._validation = None
+            self._errors = None
             if members[0].validation is not None:
                 parts = [padded(m.validation) for m in members]
                 rows = max(int(p[1].shape[0]) for p in parts)
@@ -214,36 +223,32 @@ class StackEngine:
                 self._settings,
                 host_tensor(np.asarray(active, bool)),
             )
+            if self._validation is not None:
+                inputs = (*inputs, tuple(self._validation))
             backend = _backend()
             xla = None
             if backend.CHOOSES_XLA:
                 xla = compiled_with_xla(None, self._steps_done, self._member_steps)
                 xla = xla and not self._xla_failed
             try:
-                self._state, losses = self._run(xla)(*inputs)
+                out = self._run(xla)(*inputs)
             except backend.COMPILE_ERRORS:
                 if not xla:
                     raise
                 self._xla_failed = True  # a graph from now on
-                self._state, losses = self._run(False)(*inputs)
+                out = self._run(False)(*inputs)
+            self._state = out[0]
+            self._errors = None if len(out) < 3 else out[2]
             self._steps_done += self._steps
-            return _numpy(losses)
+            return _numpy(out[1])
 
     def errors(self):
         """Squared errors per member and output column on their validation
-        rows (the outputs through :attr:`output_map`)."""
-        with _backend().precision():
-            tv, ntv, _ = self._state
-            found = self._runs.get("errors")
-            if found is None:
-                found = self._runs["errors"] = _backend().compile(
-                    _backend().vectorize(
-                        evaluate_function(self.body, self.output_map, None)
-                    ),
-                    kind="stack_evaluate",
-                )
-            errors = found(tv, ntv, *self._validation)
-            return _numpy(errors).astype(np.float64)
+        rows (the outputs through :attr:`output_map`), of the weights after
+        the last epoch (scored in its program)."""
+        if self._errors is None:
+            raise ValueError("no epoch has scored the validation rows")
+        return _numpy(self._errors).astype(np.float64)
 
     def weights(self):
         """The members' weights, each array with the members on its first axis."""

@@ -177,14 +177,15 @@ PADDED_STEPS = False
 def compile(fn, kind, jit_compile=None):
     """``fn`` as one ``tf.function`` whose inputs have any number of rows.
 
-    ``kind``: ``"epoch"`` (``fn(state, data, settings)``),
-    ``"evaluate"`` (``fn(tv, ntv, X, y, w, n)``), or ``"stack"`` and
-    ``"stack_evaluate"``: the same with the members on the first axis of
-    every input. The state's shapes are fixed; in a graph (``jit_compile``
-    False or None) the data's rows are not, under XLA (True) every shape is
-    (XLA compiles one program per shape; rows are padded to a few buckets).
+    ``kind``: ``"epoch"`` (``fn(state, data, settings[, validation])``),
+    ``"evaluate"`` (``fn(tv, ntv, X, y, w, n)``), or ``"stack"``
+    (``fn(state, data, settings, active[, validation])``): the epoch with the
+    members on the first axis of every input. The state's shapes are fixed;
+    in a graph (``jit_compile`` False or None) the data's rows are not, under
+    XLA (True) every shape is (XLA compiles one program per shape; rows are
+    padded to a few buckets).
     """
-    state_args = 2 if kind.endswith("evaluate") else 1
+    state_args = 2 if kind == "evaluate" else 1
     rows_axis = 1 if kind.startswith("stack") else 0
     traced = {}
 
