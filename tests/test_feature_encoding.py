@@ -238,6 +238,26 @@ def test_calibrators_never_decrease_whatever_their_weights():
         assert steps.min() >= 0
 
 
+@pytest.mark.parametrize("features", [[0], [3, 0], [1, 2, 3], [4, 2, 0, 1, 3]])
+def test_calibrators_compute_their_sums_and_pass_the_other_features(
+    features, float64_keras
+):
+    # c_j = t_j0 + sum_k exp(r_jk) e_jk for the calibrated features, in their
+    # places; the other features as they are
+    x = RNG.normal(size=(30, 5))
+    bins = piecewise_linear_bins(x, 4)
+    encoded = np.asarray(PiecewiseLinearEncoding(bins, dtype="float64")(x))
+    layer = MonotoneCalibration(features, 4, bins, dtype="float64")
+    layer.build(encoded.shape)
+    rise = RNG.normal(size=(len(features), 4))
+    layer.log_rise.assign(rise)
+    expected = x.copy()
+    for i, j in enumerate(features):
+        e = encoded[:, 5 + 4 * j : 5 + 4 * (j + 1)]
+        expected[:, j] = bins[0][j, 0] + e @ np.exp(rise[i])
+    np.testing.assert_allclose(np.asarray(layer(encoded)), expected, rtol=1e-12)
+
+
 def test_a_monotone_network_with_calibrators_stays_monotone_far_away():
     from test_monotonic import CST, X, Y, assert_monotone
 

@@ -700,15 +700,27 @@ class MonotoneCalibration(keras.layers.Layer):
     def call(self, inputs):
         width = inputs.shape[-1]
         d = width // (self.n_bins + 1)
-        x = inputs[:, :d]
-        e = keras.ops.reshape(inputs[:, d:], (-1, d, self.n_bins))
-        e = keras.ops.take(e, self.features, axis=1)
-        c = keras.ops.sum(e * keras.ops.exp(self.log_rise), axis=-1)
-        c = c + self.first_edge
-        order = list(range(d))
+        rise = keras.ops.exp(self.log_rise)
+        # the columns by static slices, not gathers (a gather cost about 60 us
+        # a step of a small network on XLA's CPU backend)
+        columns = {}
         for i, j in enumerate(self.features):
-            order[j] = d + i
-        return keras.ops.take(keras.ops.concatenate([x, c], axis=-1), order, axis=-1)
+            start = d + j * self.n_bins
+            e = inputs[:, start : start + self.n_bins]
+            c = keras.ops.sum(e * rise[i], axis=-1, keepdims=True)
+            columns[j] = c + self.first_edge[i]
+        parts, j = [], 0
+        while j < d:  # runs of features as they are, and the calibrated ones
+            if j in columns:
+                parts.append(columns[j])
+                j += 1
+                continue
+            end = j
+            while end < d and end not in columns:
+                end += 1
+            parts.append(inputs[:, j:end])
+            j = end
+        return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape):
         width = input_shape[-1]
