@@ -23,10 +23,10 @@ export UV_LINK_MODE ?= copy
 
 # The suite runs on Keras's TensorFlow backend (the default); then the tests of
 # the engine, the estimators, the Keras components, the search, the warnings,
-# bad input, the scorers and the docstrings' examples run again on JAX (make
-# test-jax alone runs those, scikit-learn's common checks among them; left
-# out: the docs' pages, the demo, the integrations and the quiet start, which
-# run on TensorFlow). Each half runs in pytest-xdist workers, one per core up
+# bad input, the scorers, the docstrings' examples and the code blocks of the
+# README and the user guide run again on JAX (make test-jax alone runs those,
+# scikit-learn's common checks among them; left out: the demo, the
+# integrations and the quiet start, which run on TensorFlow). Each half runs in pytest-xdist workers, one per core up
 # to WORKERS (make WORKERS=0 runs in one process); make test-quick leaves out
 # the tests marked slow (examples run as scripts, other processes started,
 # dask clusters), which make test and CI run. The examples run once, in the
@@ -41,7 +41,7 @@ JAX_TESTS := tests/test_training.py tests/test_monotonic.py tests/test_quantile.
 	tests/test_conformal.py tests/test_skops.py tests/test_ensemble.py \
 	tests/test_cv.py tests/test_warnings.py tests/test_estimators.py \
 	tests/test_base_estimator.py tests/test_bad_input.py tests/test_metrics.py \
-	tests/test_common.py skconstrain
+	tests/test_common.py tests/test_readme.py skconstrain
 
 WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),,-n auto --maxprocesses $(WORKERS) --dist worksteal)
