@@ -26,10 +26,11 @@ export UV_LINK_MODE ?= copy
 # bad input, the scorers, the docstrings' examples and the code blocks of the
 # README and the user guide run again on JAX (make test-jax alone runs those,
 # scikit-learn's common checks among them; left out: the demo, the
-# integrations and the quiet start, which run on TensorFlow). Each half runs in pytest-xdist workers, one per core up
-# to WORKERS (make WORKERS=0 runs in one process); make test-quick leaves out
-# the tests marked slow (examples run as scripts, other processes started,
-# dask clusters), which make test and CI run. The examples run once, in the
+# integrations and the quiet start, which run on TensorFlow). Each half runs
+# in pytest-xdist workers, one per core up to WORKERS (make WORKERS=0 runs in
+# one process); make test-quick leaves out the tests marked slow (examples
+# run as scripts, other processes started, dask clusters), which make test
+# and CI run. The examples run once, in the
 # gallery of make docs, with every UserWarning an error (the check of
 # tests/test_examples.py, marked examples, which make test leaves out).
 # tests/conftest.py has XLA compile at its lowest backend optimisation (about

@@ -88,19 +88,9 @@ def compiled(f, *, xla=False):
 
 
 def compiled_grad(f, *, xla=False):
-    """The gradient of the scalar ``f`` in its first argument, computed
-    inside one compiled program (as :func:`compiled` compiles), so that the
-    compiler sees the forward pass and the gradient together."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        def grad(x, *rest):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                value = f(x, *rest)
-            return tape.gradient(value, x)
-
-        return compiled(grad, xla=xla)
-    import jax
-
-    return compiled(jax.grad(f), xla=xla)
+    """The gradient of the scalar ``f`` in its first argument, computed by
+    the engine's own gradient (``_training.backend().gradient``) inside one
+    compiled program (as :func:`compiled` compiles), so that the compiler
+    sees the forward pass and the gradient together."""
+    grad = _training.backend().gradient(lambda x, *rest: (f(x, *rest), ()))
+    return compiled(lambda *args: grad(*args)[0], xla=xla)

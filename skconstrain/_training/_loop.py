@@ -357,7 +357,7 @@ class _One:
         self.best = None
 
     def epoch(self, epoch, active):
-        loss = self.engine.run_epoch(
+        out = self.engine.run_epoch(
             self.datas[0],
             _seed(self.seed, epoch),
             steps_done=(epoch - 1) * self.per_epoch,
@@ -365,8 +365,9 @@ class _One:
             validation=None if self.validations is None else self.validations[0],
             **self.settings,
         )
+        loss = out
         if self.validations is not None:  # scored in the epoch's program
-            loss, self._errors = loss
+            loss, self._errors = out
         return np.array([loss / self.members])
 
     def errors(self):

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import numpy as np
 
@@ -709,17 +711,13 @@ class MonotoneCalibration(keras.layers.Layer):
             e = inputs[:, start : start + self.n_bins]
             c = keras.ops.sum(e * rise[i], axis=-1, keepdims=True)
             columns[j] = c + self.first_edge[i]
-        parts, j = [], 0
-        while j < d:  # runs of features as they are, and the calibrated ones
-            if j in columns:
-                parts.append(columns[j])
-                j += 1
-                continue
-            end = j
-            while end < d and end not in columns:
-                end += 1
-            parts.append(inputs[:, j:end])
-            j = end
+        parts = []  # runs of features as they are, and the calibrated ones
+        for calibrated, run in itertools.groupby(range(d), key=columns.__contains__):
+            run = list(run)
+            if calibrated:
+                parts += [columns[j] for j in run]
+            else:
+                parts.append(inputs[:, run[0] : run[-1] + 1])
         return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape):
