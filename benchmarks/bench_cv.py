@@ -20,8 +20,13 @@ With ``--ensemble-size M``, ours and ``GridSearchCV(ConstrainedRegressor)``
 search an ensemble of M networks (``ensemble_size=M``: ours trains alphas x
 folds x members as one stack); ``MLPRegressor`` stays one network.
 
+With ``--monotonic K``, ours and ``GridSearchCV(ConstrainedRegressor)``
+search the monotone network, increasing in the first K features
+(``monotonic_cst``, with the ``nonneg`` head: the simplex's projection
+would mix the outputs); ``MLPRegressor`` stays unconstrained.
+
 Run: ``python benchmarks/bench_cv.py [--quick] [--repeat 3] [--rows ...]
-[--hidden ...] [--grids 4x3 16x5] [--ensemble-size M]
+[--hidden ...] [--grids 4x3 16x5] [--ensemble-size M] [--monotonic K]
 [--backend tensorflow|jax|both]`` (each backend in its own process, beside
 the same peers).
 """
@@ -63,7 +68,7 @@ def data(n, seed=0):
     return X, Y
 
 
-def contenders(hidden, alphas, cv, ensemble_size=1):
+def contenders(hidden, alphas, cv, ensemble_size=1, monotonic=0):
     net = dict(
         hidden_layer_sizes=hidden,
         ensemble_size=ensemble_size,
@@ -71,7 +76,11 @@ def contenders(hidden, alphas, cv, ensemble_size=1):
         batch_size=BATCH,
         n_iter_no_change=EPOCHS,
         random_state=0,
+        output_constraint="simplex",
     )
+    if monotonic:
+        cst = [1] * monotonic + [0] * (D - monotonic)
+        net.update(monotonic_cst=cst, output_constraint="nonneg")
     mlp = MLPRegressor(
         hidden_layer_sizes=hidden,
         batch_size=BATCH,
@@ -80,11 +89,9 @@ def contenders(hidden, alphas, cv, ensemble_size=1):
         random_state=0,
     )
     return {
-        "ours": lambda: ConstrainedRegressorCV(
-            alphas=alphas, cv=cv, output_constraint="simplex", **net
-        ),
+        "ours": lambda: ConstrainedRegressorCV(alphas=alphas, cv=cv, **net),
         "GridSearchCV(ConstrainedRegressor)": lambda: GridSearchCV(
-            ConstrainedRegressor(output_constraint="simplex", **net),
+            ConstrainedRegressor(**net),
             {"alpha": alphas},
             cv=cv,
         ),
@@ -150,6 +157,12 @@ def main():
         "--ensemble-size", type=int, default=1, help="members of our ensembles"
     )
     parser.add_argument(
+        "--monotonic",
+        type=int,
+        default=0,
+        help="search the monotone network, increasing in this many features",
+    )
+    parser.add_argument(
         "--grids",
         nargs="*",
         default=["4x3", "16x5"],
@@ -163,6 +176,8 @@ def main():
     grids = [tuple(int(v) for v in grid.split("x")) for grid in args.grids]
     if members > 1:
         print(f"ensemble_size={members} (ours); MLPRegressor: one network")
+    if args.monotonic:
+        print(f"ours monotone in {args.monotonic} features; MLPRegressor: not")
     print(
         "| rows | hidden | alphas x folds | ours (first) | ours | GridSearchCV(ours) "
         "| GridSearchCV(MLP) | vs GridSearchCV(ours) | vs GridSearchCV(MLP) "
@@ -175,7 +190,7 @@ def main():
             for n_alphas, n_folds in grids:
                 alphas = list(np.logspace(-5, 1, n_alphas))
                 cv = KFold(n_folds, shuffle=True, random_state=0)
-                makers = contenders(hidden, alphas, cv, members)
+                makers = contenders(hidden, alphas, cv, members, args.monotonic)
                 times = {name: [] for name in makers}
                 peak = None
                 for _ in range(args.repeat):  # interleaved
@@ -193,8 +208,10 @@ def main():
                 ours = med["ours"]
                 grid = med["GridSearchCV(ConstrainedRegressor)"]
                 mlp = med["GridSearchCV(MLPRegressor)"]
-                memory = stack_bytes(n, n_alphas, n_folds, hidden, members)
-                memory = f"{memory / 2**20:.1f} MiB"
+                memory = "-"  # the monotone network's is not sized here
+                if not args.monotonic:
+                    memory = stack_bytes(n, n_alphas, n_folds, hidden, members)
+                    memory = f"{memory / 2**20:.1f} MiB"
                 if peak is not None:
                     memory += f" (GPU peak {peak / 2**20:.0f} MiB)"
                 print(

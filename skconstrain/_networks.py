@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import itertools
 import os
 import random
 import tempfile
@@ -409,7 +408,7 @@ def mlp(
         keras.layers.Dense(
             int(h),
             activation,
-            kernel_initializer=_glorot(seed, i),
+            kernel_initializer=_kernel_initializer(seed, f"hidden_{i}"),
             bias_initializer=HostZeros(),
             name=f"hidden_{i}",
         )
@@ -418,7 +417,7 @@ def mlp(
     layers.append(
         keras.layers.Dense(
             n_outputs,
-            kernel_initializer=_glorot(seed, 0),
+            kernel_initializer=_kernel_initializer(seed, "output"),
             bias_initializer=HostZeros(),
             name="output",
         )
@@ -498,14 +497,14 @@ def monotone_mlp(
             int(h),
             bound="rows" if i == 1 else "columns",
             rows=[s != 0 for s in signs] if i == 1 else None,
-            kernel_initializer=_glorot(seed, i),
+            kernel_initializer=_kernel_initializer(seed, f"hidden_{i}"),
             bias_initializer=HostZeros(),
             name=f"hidden_{i}",
         )(z)
         z = GroupSort(name=f"groupsort_{i}")(z)
     z = LipschitzDense(
         n_outputs,
-        kernel_initializer=_glorot(seed, 0),
+        kernel_initializer=_kernel_initializer(seed, "output"),
         bias_initializer=HostZeros(),
         name="output",
     )(z)
@@ -523,13 +522,13 @@ def monotone_mlp(
             u = keras.layers.Dense(
                 int(h),
                 activation,
-                kernel_initializer=_glorot(seed, 100 + i),
+                kernel_initializer=_kernel_initializer(seed, f"free_hidden_{i}"),
                 bias_initializer=HostZeros(),
                 name=f"free_hidden_{i}",
             )(u)
         u = keras.layers.Dense(
             n_outputs,
-            kernel_initializer=_glorot(seed, 100),
+            kernel_initializer=_kernel_initializer(seed, "free_output"),
             bias_initializer=HostZeros(),
             name="free_output",
         )(u)
@@ -574,11 +573,24 @@ class HostZeros(keras.initializers.Initializer):
         return host_constant(0.0, shape, dtype or "float32")
 
 
-def _glorot(seed, i):
-    """A Glorot initializer with its own seed: the weights do not depend on
-    Python's global ``random``, which other threads of the process (a dask
-    worker's, for one) may draw from meanwhile."""
-    return HostGlorotUniform(seed=(seed + i) % 2**31)
+#: Where the seed of each default network's layer lies from the network's
+#: seed, by the layer's name (``hidden_<i>``: ``i``).
+_KERNEL_SEEDS = {"output": 0, "free_output": 100, "hidden_": 0, "free_hidden_": 100}
+
+
+def _kernel_initializer(seed, name):
+    """The Glorot initializer of the kernel of the default networks' layer
+    ``name`` (``hidden_<i>``, ``output``, ``free_hidden_<i>``,
+    ``free_output``) in a network seeded with ``seed``: each layer its own
+    seed, and no dependence on Python's global ``random``, which other
+    threads of the process (a dask worker's, for one) may draw from
+    meanwhile."""
+    stem, _, index = name.rpartition("_")
+    if index.isdigit():
+        offset = _KERNEL_SEEDS[f"{stem}_"] + int(index)
+    else:
+        offset = _KERNEL_SEEDS[name]
+    return HostGlorotUniform(seed=(int(seed) + offset) % 2**31)
 
 
 def _input_layers(scaling, n_bins):
@@ -666,21 +678,73 @@ def apply_weight_settings(net, penalty, kernel_constraint, bias_constraint):
             setattr(layer, f"{weight}_{kind}", value)
 
 
-def mlp_weights(n_features, n_outputs, hidden_layer_sizes, seed):
-    """The initial weights of :func:`mlp` with ``seed``, without building it:
-    ``[kernel, bias, kernel, bias, ...]`` (float32), drawn by the same
-    initializers (:func:`_glorot`; zero biases)."""
-    sizes = [int(n_features), *(int(h) for h in hidden_layer_sizes), int(n_outputs)]
-    layer_seeds = [*range(1, len(sizes) - 1), 0]  # the output layer's is 0
-    weights = []
-    for (fan_in, fan_out), i in zip(
-        itertools.pairwise(sizes), layer_seeds, strict=True
-    ):
-        weights += [
-            _glorot(seed, i)((fan_in, fan_out), dtype="float32"),
-            np.zeros(fan_out, np.float32),
-        ]
-    return weights
+def initial_weights(model, seed, bins=None):
+    """The weights ``model`` (a default network, or an ensemble of them, as
+    :func:`build_network` builds it) would start from had it been built with
+    ``seed`` on rows whose encoding is ``bins``, without building it: in the
+    order of ``model.trainable_variables``, each kernel drawn by its layer's
+    initializer (:func:`_kernel_initializer`; an ensemble's members with
+    their :func:`member_seed`), each calibrator's rises from ``bins``
+    (:meth:`MonotoneCalibration.start`), every other weight as ``model`` was
+    built (biases, a monotone ramp's slope: the same for every seed and
+    rows). So a stack's members start as their single fits do.
+    """
+    size = ensemble_size(model)
+    nets = [model]
+    if size > 1:
+        nets = [model.get_layer(f"member_{m}") for m in range(size)]
+    values = {}
+    for m, net in enumerate(nets):
+        net_seed = seed if size == 1 else member_seed(seed, m)
+        for layer in net._flatten_layers(include_self=False):
+            if isinstance(layer, keras.Model):
+                continue
+            for variable in layer.trainable_weights:
+                shape = tuple(int(d) for d in variable.shape)
+                if variable is getattr(layer, "kernel", None):
+                    value = _kernel_initializer(net_seed, layer.name)(shape, "float32")
+                elif isinstance(layer, MonotoneCalibration):
+                    value = layer.start(layer.features, layer.n_bins, bins)[0]
+                else:
+                    with keras_numpy_quiet():
+                        value = keras.ops.convert_to_numpy(variable.value)
+                values[id(variable)] = np.asarray(value, np.float32)
+    return [values[id(v)] for v in model.trainable_variables]
+
+
+def units(model):
+    """The units of ``model``'s dense layers (hidden and output, every
+    branch and member): what a step's activations take per row, for the
+    memory of a stack."""
+    return sum(
+        int(layer.units)
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.Dense)
+    )
+
+
+def calibrations(model):
+    """The :class:`MonotoneCalibration` layers of ``model`` (one per member of
+    an ensemble; empty: ``model`` has none)."""
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, MonotoneCalibration)
+    ]
+
+
+def own_weights(model):
+    """The weights of ``model`` that training does not change but that each
+    fit sets from its own rows (beside its input scaling), as ``(variable,
+    name)``: ``name`` the attribute of a stack's
+    :class:`skconstrain._training.Member` that holds its value. Its target
+    scalings' ``offset`` and ``scale`` (one per member of an ensemble) and
+    its calibrators' ``first_edge``."""
+    found = []
+    for target in target_scalings(model):
+        found += [(target.offset_weight, "offset"), (target.scale_weight, "scale")]
+    found += [(layer.first_edge, "first_edge") for layer in calibrations(model)]
+    return found
 
 
 @dataclass(frozen=True)
@@ -871,15 +935,16 @@ def _member_network(spec, settings, seed, start, scaling):
 
 def stack_parts(model, objective, n_outputs):
     """What a :class:`skconstrain._training.StackEngine` needs of ``model``
-    (the default MLP, or an ensemble of it) besides its size: its body, its
-    penalties, its target scalings (one per member) and the row loss of
-    ``objective`` (an ensemble's members each on their own loss); and
-    ``output_map``, what the stack's outputs go through to be scored."""
+    (a default network, or an ensemble of it) besides its size: its body, its
+    penalties, the weights each member sets from its rows
+    (:func:`own_weights`) and the row loss of ``objective`` (an ensemble's
+    members each on their own loss); and ``output_map``, what the stack's
+    outputs go through to be scored."""
     parts = training_parts(model, objective, n_outputs)
     objective = parts.pop("objective")
     return dict(
         parts,
-        target_scalings=target_scalings(model),
+        own_weights=own_weights(model),
         row_loss=objective.row_loss,
         output_map=objective.output_map,
     )

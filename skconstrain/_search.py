@@ -68,8 +68,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     every way (``predict``, ``score``, ``model_``, ``partial_fit`` continuing
     the refitted network, pickling).
 
-    With the default MLP (``model=None``, no ``monotonic_cst``; an
-    ensemble of it with ``ensemble_size``), the alphas x folds networks are
+    With the default networks (``model=None``: the MLP, or the monotone
+    network with ``monotonic_cst``; an ensemble of either with
+    ``ensemble_size``) and dense ``X``, the alphas x folds networks are
     trained together as one stack (of alphas x folds x members): the single
     network's epoch is vectorised over them (``jax.vmap`` /
     ``tf.vectorized_map``), and one compiled call runs an epoch of every
@@ -79,9 +80,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     rounding, tested). The compiled epoch is kept for later searches of the
     same architecture and number of networks (of any number of rows); a
     stack that would take more than 1 GiB (data, weights, optimizer state)
-    is trained in chunks. Other networks (a ``model``, a monotone network)
-    are fitted one after another (or in ``n_jobs`` threads: the compiled
-    epochs release the GIL, and no worker process imports TensorFlow).
+    is trained in chunks. A ``model``, and sparse ``X``, are fitted one
+    after another (or in ``n_jobs`` threads: the compiled epochs release
+    the GIL, and no worker process imports TensorFlow).
 
     Use it rather than ``GridSearchCV`` over ``alpha`` alone: the same result
     in a fraction of the time (2.5-8x faster than that search, 1.3-4x faster
@@ -302,13 +303,6 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             )
         )
 
-    def _constrains_no_feature(self):
-        cst = self.monotonic_cst
-        if cst is None:
-            return True
-        values = cst.values() if isinstance(cst, dict) else np.ravel(cst)
-        return not any(v != 0 for v in values)
-
     def _alphas(self):
         """The validated ``alphas`` as a 1-D float64 array."""
         alphas = self.alphas
@@ -401,8 +395,7 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             out = None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                stackable = self.model is None and self._constrains_no_feature()
-                if stackable and not sp.issparse(X_valid):
+                if self.model is None and not sp.issparse(X_valid):
                     try:
                         out = _fit_and_score_stacked(
                             self._single(alphas[0]),
@@ -593,7 +586,7 @@ def _score(scorer, estimator, X, y, sample_weight, test):
 
 
 def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
-    """A new fit of the default MLP at ``alpha`` on validated rows, as
+    """A new fit of the default network at ``alpha`` on validated rows, as
     :meth:`BaseConstrainedRegressor._prepare_fit` prepares it (same rows,
     seeds, scalings), but as a member of a stack: no network is built. The
     estimator must have been prepared for data of this kind; its seeds are
@@ -624,6 +617,10 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         input_bins=estimator._spec.input_bins,
     )
     model_seed, seed = seeds.network, seeds.epochs
+    bins = scaling[2] if len(scaling) > 2 else None
+    first_edge = None
+    for layer in _networks.calibrations(estimator.model_)[:1]:
+        first_edge = layer.start(layer.features, layer.n_bins, bins)[1]
     loss_weight = _fit_data.loss_weight(data)
     n_samples = X.shape[0]
     offset, spread = estimator._score_start(data, loss)
@@ -635,19 +632,11 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         loss_weight=loss_weight,
         penalty_scale=penalty_scale,
         batch_size=estimator._batch_size_for(n_samples),
-        weights=[
-            weight
-            for m in range(estimator.ensemble_size)
-            for weight in _networks.mlp_weights(
-                X.shape[1] * (estimator._spec.input_bins + 1),
-                estimator.n_outputs_,
-                estimator._settings().hidden_layer_sizes,
-                _networks.member_seed(model_seed, m),
-            )
-        ],
+        weights=_networks.initial_weights(estimator.model_, model_seed, bins),
         offset=np.asarray(offset, dtype=np.float64),
         scale=np.asarray(spread, dtype=np.float64),
         shuffle=estimator.shuffle,
+        first_edge=first_edge,
     )
     plan = _fit_data.FitPlan(
         X=X,
@@ -663,7 +652,7 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
 
 
 def _fit_stack(estimator, first, members, random_state, score):
-    """New fits of the default MLP, one per member, trained as one stack
+    """New fits of the default network, one per member, trained as one stack
     of networks (:class:`skconstrain._training.StackEngine`; in chunks when
     they would take more than ``_training.STACK_MEMORY``), each as its
     own fit would train (the same seeds, rows and scalings: each drawn
@@ -707,9 +696,7 @@ def _fit_stack(estimator, first, members, random_state, score):
     width = max(member.batch_size for member in stacked)
     n_weights = sum(int(np.prod(w.shape)) for w in stacked[0].weights)
     ensemble = estimator.ensemble_size
-    units = ensemble * (
-        sum(estimator._settings().hidden_layer_sizes) + estimator.n_outputs_
-    )
+    units = _networks.units(estimator.model_)
     out = []
     prepare_time = time.perf_counter() - start
     for part in _training.chunks(stacked, n_weights, units):
@@ -743,7 +730,7 @@ def _fit_stack(estimator, first, members, random_state, score):
             for k, (plan, _, scaling) in enumerate(prepared[part]):
                 begin = time.perf_counter()
                 model = estimator.model_
-                engine.write(k, model, snapshot, _networks.target_scalings(model))
+                engine.write(k, model, snapshot, _networks.own_weights(model))
                 with _training.precision():
                     _networks.set_input_scaling(model, scaling)
                 estimator.alpha = float(members[first_k + k][3])

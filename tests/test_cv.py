@@ -218,6 +218,33 @@ def test_pipeline_and_grid_search_over_structure():
         (dict(shuffle=False, random_state=np.random.RandomState(3)), True),
         (dict(random_state=np.random.RandomState(3), early_stopping=True), False),
         (dict(feature_encoding="piecewise_linear", early_stopping=True), True),
+        (
+            dict(
+                monotonic_cst=[1, 0, -1, 0],
+                feature_encoding="piecewise_linear",
+                output_constraint=None,
+            ),
+            True,
+        ),
+        (
+            dict(
+                monotonic_cst=[1, 1, 1, 1],
+                feature_encoding=None,
+                output_constraint=None,
+                early_stopping=True,
+            ),
+            False,
+        ),
+        (
+            dict(
+                monotonic_cst=[0, -1, 0, 0],
+                ensemble_size=2,
+                batch_size=17,
+                feature_encoding="piecewise_linear",
+                output_constraint="nonneg",
+            ),
+            False,
+        ),
     ],
     ids=[
         "activation",
@@ -229,6 +256,9 @@ def test_pipeline_and_grid_search_over_structure():
         "no_shuffle",
         "random_state_es",
         "piecewise_linear",
+        "monotone",
+        "monotone_plain_es",
+        "monotone_ensemble_nonneg",
     ],
 )
 def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
@@ -245,6 +275,42 @@ def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
     ours.fit(X_, Y_, sample_weight=weights)
     grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
     grid.fit(X_, Y_, sample_weight=weights)
+    assert_same_split_scores(ours, grid, atol=1e-5)
+
+
+def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
+    # monotone networks train as one stack, each member with its own rows'
+    # calibrators, as GridSearchCV's fits would
+    from skconstrain import _networks
+    from skconstrain._training import _stack
+
+    rng = np.random.default_rng(0)
+    X_ = rng.uniform(-2, 2, size=(240, 3))
+    y_ = np.tanh(2 * X_[:, 0]) - X_[:, 1] + 0.3 * X_[:, 2]
+    y_ = y_ + rng.normal(scale=0.1, size=240)
+    net = dict(
+        hidden_layer_sizes=(8,),
+        epochs=4,
+        learning_rate=0.01,
+        random_state=0,
+        monotonic_cst=[1, -1, 0],
+    )
+    stacked = []
+    start = _stack.StackEngine.start
+
+    def spy(self, members, *args, **kwargs):
+        stacked.append(len(members))
+        return start(self, members, *args, **kwargs)
+
+    monkeypatch.setattr(_stack.StackEngine, "start", spy)
+    cv = KFold(2, shuffle=True, random_state=0)  # 120 rows a fold: calibrated
+    alphas = [1e-4, 1.0]
+    ours = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net)
+    ours.fit(X_, y_)
+    assert stacked == [4]
+    grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
+    grid.fit(X_, y_)
+    assert _networks.calibrations(grid.best_estimator_.model_)
     assert_same_split_scores(ours, grid, atol=1e-5)
 
 
@@ -305,15 +371,27 @@ def test_a_user_model_is_searched_one_fit_after_another():
 
 
 def test_fits_that_are_not_stacked_run_in_n_jobs_threads_alike(monkeypatch):
-    """A search that cannot be stacked (a monotone network) fits one network
+    """A search that cannot be stacked (a user's model) fits one network
     after another, in n_jobs threads (no worker process imports TensorFlow):
     the same scores as with one job, two fits at once in the process."""
     import threading
 
+    import keras
+
     from skconstrain import _training
 
+    def build(n_features_in, n_outputs):
+        return keras.Sequential(
+            [
+                keras.Input((n_features_in,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(n_outputs),
+            ]
+        )
+
     cv = KFold(2, shuffle=True, random_state=0)
-    net = {**NET, "monotonic_cst": [1, 0, 0, 0], "output_constraint": None}
+    net = {k: v for k, v in NET.items() if k != "hidden_layer_sizes"}
+    net = {**net, "model": build}
     one = ConstrainedRegressorCV(alphas=[1e-4, 1.0], cv=cv, **net).fit(X, Y)
     threads = set()
     real = _training.train
@@ -344,18 +422,44 @@ def test_a_search_without_a_penalty_warns():
 
 def test_members_start_from_the_weights_their_single_fit_builds():
     # members are not built as Keras models: their initial weights are drawn
-    # by the same seeded initializers as the default MLP's
+    # by the same seeded initializers as their single fit's network, the
+    # calibrators' from their own rows' bins
     from skconstrain import _networks
+    from skconstrain.keras.layers import piecewise_linear_bins
 
-    for hidden in [(), (5,), (6, 3)]:
-        model = _networks.mlp(7, 3, hidden, "relu", seed=1234)
-        built = [
-            w.numpy() for layer in model.layers[1:] for w in layer.trainable_weights
+    def scaling(n_bins, rows):
+        X = np.random.default_rng(rows).normal(size=(60, 7))
+        return 0.0, 1.0, piecewise_linear_bins(X, n_bins) if n_bins else None
+
+    def default(hidden, seed, n_bins, rows):
+        return _networks.mlp(7, 3, hidden, "relu", seed, scaling(n_bins, rows), n_bins)
+
+    def monotone(hidden, seed, n_bins, rows):
+        signs = [1, 0, -1, 0, 0, 1, 0]
+        return _networks.monotone_mlp(
+            7, 3, hidden, "relu", signs, seed, scaling(n_bins, rows), n_bins
+        )
+
+    def ensemble(hidden, seed, n_bins, rows):
+        members = [
+            monotone(hidden, _networks.member_seed(seed, m), n_bins, rows)
+            for m in range(3)
         ]
-        drawn = _networks.mlp_weights(7, 3, hidden, seed=1234)
-        assert [w.shape for w in drawn] == [w.shape for w in built]
-        for a, b in zip(drawn, built, strict=True):
-            np.testing.assert_array_equal(a, b)
+        return _networks.ensemble(members)
+
+    for build in (default, monotone, ensemble):
+        for hidden, n_bins in [((), 0), ((5,), 0), ((6, 3), 4)]:
+            if build is not default and not hidden:
+                continue
+            template = build(hidden, 99, n_bins, rows=0)  # another seed and rows
+            for seed, rows in [(1234, 1), (2**31 - 5, 2)]:
+                network = build(hidden, seed, n_bins, rows)
+                built = [np.asarray(v.numpy()) for v in network.trainable_variables]
+                bins = scaling(n_bins, rows)[2]
+                drawn = _networks.initial_weights(template, seed, bins)
+                assert [w.shape for w in drawn] == [w.shape for w in built]
+                for a, b in zip(drawn, built, strict=True):
+                    np.testing.assert_array_equal(a, b)
 
 
 def test_a_search_too_large_for_memory_trains_in_chunks(monkeypatch):

@@ -645,8 +645,10 @@ _TWINS = _Lru(CACHE_SIZE)
 class Member:
     """One network of a stack: its data and its settings, as a single fit
     would train it (:func:`train`'s arguments), and its starting point (the
-    initial weights of its network, :func:`skconstrain._networks.mlp_weights`,
-    and its target scaling's ``offset`` and ``scale``)."""
+    initial weights of its network,
+    :func:`skconstrain._networks.initial_weights`, its target scaling's
+    ``offset`` and ``scale``, and a monotone network's calibrators'
+    ``first_edge``, :meth:`~skconstrain.keras.MonotoneCalibration.start`)."""
 
     data: Data
     validation: Data | None
@@ -658,6 +660,7 @@ class Member:
     offset: np.ndarray
     scale: np.ndarray
     shuffle: bool = True
+    first_edge: np.ndarray | None = None
 
 
 #: The memory a stack may take (its data, weights, optimizer state and the

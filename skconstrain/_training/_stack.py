@@ -33,7 +33,7 @@ class NotStackable(ValueError):
 
 
 class StackEngine:
-    """M networks of one architecture (the default MLP and its head, or an
+    """M networks of one architecture (a default network and its head, or an
     ensemble of them) trained as one: the single network's epoch
     (:func:`epoch_function`) vectorised over the members' states, data and
     settings (``jax.vmap`` / ``tf.vectorized_map``), each with its own
@@ -52,9 +52,11 @@ class StackEngine:
         The largest batch of the members.
     penalties, output_penalties : list
         The network's kernel penalties and output penalty layers.
-    target_scalings : list of keras.layers.Layer
-        The network's target scalings (one per member of an ensemble), whose
-        weights are each stacked network's own.
+    own_weights : list of (keras.Variable, str)
+        The network's non-trainable weights that are each stacked network's
+        own, each with the :class:`~skconstrain._training.Member` attribute
+        that holds its value (a target scaling's ``offset``, a calibrator's
+        ``first_edge``); every other non-trainable weight is the body's.
     output_map : callable or None
         What the outputs go through to be scored (:meth:`errors`).
 
@@ -71,11 +73,11 @@ class StackEngine:
         *,
         penalties=(),
         output_penalties=(),
-        target_scalings=(),
+        own_weights=(),
         output_map=None,
     ):
         if body is None:
-            raise NotStackable("only the default MLP is stacked")
+            raise NotStackable("only the default networks are stacked")
         self.body = body
         self.size = int(size)
         self.width = int(width)
@@ -87,9 +89,7 @@ class StackEngine:
         )
         self._row_loss = row_loss
         self.output_map = output_map
-        self._roles = [
-            _target_role(v, target_scalings) for v in body.non_trainable_variables
-        ]
+        self._roles = [_role(v, own_weights) for v in body.non_trainable_variables]
         self._runs = {}
         self._validation = None
         self._errors = None
@@ -150,7 +150,7 @@ class StackEngine:
             ):
                 if role is None:
                     value = np.stack([_numpy(variable.value)] * len(members))
-                else:  # rounded to float32 as TargetScaling holds them
+                else:  # rounded to float32 as the layers hold them
                     value = np.stack(
                         [
                             np.broadcast_to(
@@ -273,10 +273,11 @@ class StackEngine:
         tv, ntv, _ = self._state
         return [_numpy(v) for v in tv], [_numpy(v) for v in ntv]
 
-    def write(self, k, model, snapshot, target_scalings):
+    def write(self, k, model, snapshot, own_weights):
         """Member ``k`` of ``snapshot`` into ``model`` (of the members'
-        architecture; ``target_scalings``: its target scaling layers). The
-        member's input scaling is its data's, set apart."""
+        architecture; ``own_weights``: its weights that are each member's
+        own, as the engine was given its body's). The member's input scaling
+        is its data's, set apart."""
         tv, ntv = snapshot
         if len(model.trainable_variables) != len(tv):
             raise NotStackable("model is not of the stack's architecture")
@@ -285,20 +286,17 @@ class StackEngine:
                 variable.assign(value[k])
             for role, value in zip(self._roles, ntv, strict=True):
                 if role is not None:
-                    layer, name = role
-                    weight = getattr(target_scalings[layer], f"{name}_weight")
+                    weight = own_weights[role[0]][0]
                     weight.assign(np.asarray(value[k]).astype(weight.dtype))
 
 
-def _target_role(variable, targets):
-    """``(j, "offset")`` or ``(j, "scale")`` for the weights of the target
-    scaling ``targets[j]`` (each stacked network's own), None for another
+def _role(variable, own_weights):
+    """``(j, name)`` for the weight ``own_weights[j]`` (each stacked network's
+    own, its value the members' attribute ``name``), None for another
     non-trainable variable."""
-    for j, target in enumerate(targets):
-        if variable is target.offset_weight:
-            return j, "offset"
-        if variable is target.scale_weight:
-            return j, "scale"
+    for j, (weight, name) in enumerate(own_weights):
+        if variable is weight:
+            return j, name
     return None
 
 

@@ -678,22 +678,28 @@ class MonotoneCalibration(keras.layers.Layer):
             )
         self.bins = bins
 
+    @staticmethod
+    def start(features, n_bins, bins=None):
+        """The starting ``(log_rise, first_edge)`` of the calibrators of
+        ``features`` on the encoding's ``bins`` (zeros without them): the
+        logs of the bins' widths, and each feature's first edge, where
+        ``c_j = x_j``."""
+        features = [int(j) for j in features]
+        if bins is None:
+            return np.zeros((len(features), int(n_bins))), np.zeros(len(features))
+        inv_width = np.asarray(bins[1], dtype=np.float64)[features]
+        log_rise = -np.log(np.where(inv_width > 0, inv_width, 1.0))
+        return log_rise, np.asarray(bins[0], dtype=np.float64)[features, 0]
+
     def build(self, input_shape):
-        shape = (len(self.features), self.n_bins)
-        start = np.zeros(shape)
-        if self.bins is not None:  # the log of each bin's width
-            inv_width = np.asarray(self.bins[1], dtype=np.float64)[self.features]
-            start = -np.log(np.where(inv_width > 0, inv_width, 1.0))
+        log_rise, first = self.start(self.features, self.n_bins, self.bins)
         self.log_rise = self.add_weight(
-            shape=shape,
-            initializer=HostConstant(start),
+            shape=log_rise.shape,
+            initializer=HostConstant(log_rise),
             name="log_rise",
         )
-        first = np.zeros(len(self.features))
-        if self.bins is not None:
-            first = np.asarray(self.bins[0], dtype=np.float64)[self.features, 0]
         self.first_edge = self.add_weight(
-            shape=(len(self.features),),
+            shape=first.shape,
             initializer=HostConstant(first),
             trainable=False,
             name="first_edge",
