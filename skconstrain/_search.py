@@ -35,7 +35,7 @@ from sklearn.utils.validation import (
     _check_sample_weight,
 )
 
-from skconstrain import _fit_data, _networks, _reports, _training
+from skconstrain import _fit_data, _networks, _reports, _training, _validation
 from skconstrain._base_estimator import (
     ENSEMBLE_SIZE,
     BaseConstrainedRegressor,
@@ -596,6 +596,14 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
     :class:`skconstrain._fit_data.FitPlan`, the
     :class:`skconstrain._training.Member` and the input scaling.
     """
+    spec = estimator._spec
+    bins = _validation.input_bins(
+        estimator, X, _training.DENSE_LIMIT, spec.monotonic_cst
+    )
+    if bins != spec.input_bins or (
+        bins and _validation.free_encoding(estimator, X) != spec.free_encoding
+    ):  # "auto" encodes by the rows: folds on either side of a threshold
+        raise _training.NotStackable("the folds' networks encode differently")
     seeds = _fit_data.draw_seeds(
         estimator,
         check_random_state(_fit_data.copied(random_state)),

@@ -314,6 +314,22 @@ def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
     assert_same_split_scores(ours, grid, atol=1e-5)
 
 
+def test_folds_whose_rows_encode_differently_are_not_stacked_into_one():
+    # "auto" calibrates a monotone network from 100 rows: folds of 99 and
+    # 100 rows build different networks, as GridSearchCV's fits do
+    rng = np.random.default_rng(1)
+    X_ = rng.uniform(-2, 2, size=(149, 2))
+    y_ = np.tanh(2 * X_[:, 0]) + X_[:, 1] + rng.normal(scale=0.1, size=149)
+    net = dict(hidden_layer_sizes=(4,), epochs=3, random_state=0, monotonic_cst=[1, 0])
+    cv = KFold(3)  # training rows 99, 99 and 100
+    alphas = [1e-4, 1.0]
+    ours = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net)
+    ours.fit(X_, y_)
+    grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
+    grid.fit(X_, y_)
+    assert_same_split_scores(ours, grid, atol=1e-5)
+
+
 @pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
 def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
     monkeypatch, epochs, xla
