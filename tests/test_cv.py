@@ -220,14 +220,6 @@ def test_pipeline_and_grid_search_over_structure():
         (dict(feature_encoding="piecewise_linear", early_stopping=True), True),
         (
             dict(
-                monotonic_cst=[1, 0, -1, 0],
-                feature_encoding="piecewise_linear",
-                output_constraint=None,
-            ),
-            True,
-        ),
-        (
-            dict(
                 monotonic_cst=[1, 1, 1, 1],
                 feature_encoding=None,
                 output_constraint=None,
@@ -256,7 +248,6 @@ def test_pipeline_and_grid_search_over_structure():
         "no_shuffle",
         "random_state_es",
         "piecewise_linear",
-        "monotone",
         "monotone_plain_es",
         "monotone_ensemble_nonneg",
     ],
@@ -280,7 +271,9 @@ def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
 
 def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
     # monotone networks train as one stack, each member with its own rows'
-    # calibrators, as GridSearchCV's fits would
+    # calibrators, as GridSearchCV's fits would (the ensemble case of
+    # test_the_stack_trains_each_member_as_its_single_fit has the free
+    # features' encodings too)
     from skconstrain import _networks
     from skconstrain._training import _stack
 
@@ -305,11 +298,12 @@ def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
     monkeypatch.setattr(_stack.StackEngine, "start", spy)
     cv = KFold(2, shuffle=True, random_state=0)  # 120 rows a fold: calibrated
     alphas = [1e-4, 1.0]
+    weights = rng.uniform(0.5, 2, 240)
     ours = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net)
-    ours.fit(X_, y_)
+    ours.fit(X_, y_, sample_weight=weights)
     assert stacked == [4]
     grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
-    grid.fit(X_, y_)
+    grid.fit(X_, y_, sample_weight=weights)
     assert _networks.calibrations(grid.best_estimator_.model_)
     assert_same_split_scores(ours, grid, atol=1e-5)
 
