@@ -704,7 +704,7 @@ def initial_weights(model, seed, bins=None):
                 if variable is getattr(layer, "kernel", None):
                     value = _kernel_initializer(net_seed, layer.name)(shape, "float32")
                 elif isinstance(layer, MonotoneCalibration):
-                    value = layer.start(layer.features, layer.n_bins, bins)[0]
+                    value = layer.start(bins)[0]
                 else:
                     with keras_numpy_quiet():
                         value = keras.ops.convert_to_numpy(variable.value)

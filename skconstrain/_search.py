@@ -597,11 +597,11 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
     :class:`skconstrain._training.Member` and the input scaling.
     """
     spec = estimator._spec
-    bins = _validation.input_bins(
+    n_bins = _validation.input_bins(
         estimator, X, _training.DENSE_LIMIT, spec.monotonic_cst
     )
-    if bins != spec.input_bins or (
-        bins and _validation.free_encoding(estimator, X) != spec.free_encoding
+    if n_bins != spec.input_bins or (
+        n_bins and _validation.free_encoding(estimator, X) != spec.free_encoding
     ):  # "auto" encodes by the rows: folds on either side of a threshold
         raise _training.NotStackable("the folds' networks encode differently")
     seeds = _fit_data.draw_seeds(
@@ -626,9 +626,9 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
     )
     model_seed, seed = seeds.network, seeds.epochs
     bins = scaling[2] if len(scaling) > 2 else None
-    first_edge = None
-    for layer in _networks.calibrations(estimator.model_)[:1]:
-        first_edge = layer.start(layer.features, layer.n_bins, bins)[1]
+    # an ensemble's calibrators share the rows, so the first edges
+    calibrators = _networks.calibrations(estimator.model_)
+    first_edge = calibrators[0].start(bins)[1] if calibrators else None
     loss_weight = _fit_data.loss_weight(data)
     n_samples = X.shape[0]
     offset, spread = estimator._score_start(data, loss)

@@ -678,21 +678,28 @@ class MonotoneCalibration(keras.layers.Layer):
             )
         self.bins = bins
 
-    @staticmethod
-    def start(features, n_bins, bins=None):
-        """The starting ``(log_rise, first_edge)`` of the calibrators of
-        ``features`` on the encoding's ``bins`` (zeros without them): the
-        logs of the bins' widths, and each feature's first edge, where
-        ``c_j = x_j``."""
-        features = [int(j) for j in features]
+    def start(self, bins=None):
+        """The starting ``(log_rise, first_edge)`` of the calibrators on the
+        encoding's ``bins`` (zeros without them): the logs of the bins'
+        widths, and each feature's first edge, where ``c_j = x_j``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> bins = piecewise_linear_bins(np.arange(5.0).reshape(-1, 1), 2)
+        >>> log_rise, first_edge = MonotoneCalibration([0], 2).start(bins)
+        >>> np.exp(log_rise).tolist(), first_edge.tolist()
+        ([[2.0, 2.0]], [0.0])
+        """
+        features = self.features
         if bins is None:
-            return np.zeros((len(features), int(n_bins))), np.zeros(len(features))
+            return np.zeros((len(features), self.n_bins)), np.zeros(len(features))
         inv_width = np.asarray(bins[1], dtype=np.float64)[features]
         log_rise = -np.log(np.where(inv_width > 0, inv_width, 1.0))
         return log_rise, np.asarray(bins[0], dtype=np.float64)[features, 0]
 
     def build(self, input_shape):
-        log_rise, first = self.start(self.features, self.n_bins, self.bins)
+        log_rise, first = self.start(self.bins)
         self.log_rise = self.add_weight(
             shape=log_rise.shape,
             initializer=HostConstant(log_rise),
