@@ -807,6 +807,41 @@ def test_jax_persistent_compilation_cache_serves_a_new_process(tmp_path):
     assert int(runs[1].stdout.split()[-1]) >= 1  # the epoch, from the cache
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compiler options")
+def test_jax_compiles_a_fit_with_the_code_generator_quicker_to_compile(monkeypatch):
+    """On a CPU a fit's epoch and forward pass are compiled with
+    ``QUICK_COMPILE`` (XLA's classic code generator), and train and predict
+    as the default code generator's programs do, to float32 rounding."""
+    import jax
+
+    from skconstrain import ConstrainedRegressor
+    from skconstrain._training import _jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the options are the CPU's")
+    jit = jax.jit
+    options = []
+
+    def spy(fn, **kwargs):
+        options.append((fn.__name__, kwargs.get("compiler_options")))
+        return jit(fn, **kwargs)
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    net = dict(hidden_layer_sizes=(7, 3), epochs=3, random_state=0)
+    _training.clear_cache()
+    with monkeypatch.context() as patch:
+        patch.setattr(_jax.jax, "jit", spy)
+        quick = ConstrainedRegressor(**net).fit(X, X[:, :2]).predict(X)
+    assert {"epoch": _jax.QUICK_COMPILE, "forward": _jax.QUICK_COMPILE}.items() <= (
+        dict(options).items()
+    )
+    _training.clear_cache()
+    monkeypatch.setattr(_jax, "QUICK_COMPILE", None)
+    default = ConstrainedRegressor(**net).fit(X, X[:, :2]).predict(X)
+    _training.clear_cache()
+    np.testing.assert_allclose(quick, default, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="TensorFlow chooses XLA"
 )

@@ -226,10 +226,11 @@ class StackEngine:
             if self._validation is not None:
                 inputs = (*inputs, tuple(self._validation))
             backend = _backend()
-            xla = None
             if backend.CHOOSES_XLA:
                 xla = compiled_with_xla(None, self._steps_done, self._member_steps)
                 xla = xla and not self._xla_failed
+            else:  # XLA's faster code generator where the stack's work pays
+                xla = compiled_with_xla(None, 0, self._member_steps)
             try:
                 out = self._run(xla)(*inputs)
             except backend.COMPILE_ERRORS:
