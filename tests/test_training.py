@@ -836,10 +836,26 @@ def test_jax_compiles_a_fit_with_the_code_generator_quicker_to_compile(monkeypat
         dict(options).items()
     )
     _training.clear_cache()
-    monkeypatch.setattr(_jax, "QUICK_COMPILE", None)
+    monkeypatch.setattr(_jax, "_quick", lambda: None)
     default = ConstrainedRegressor(**net).fit(X, X[:, :2]).predict(X)
     _training.clear_cache()
     np.testing.assert_allclose(quick, default, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compiler options")
+def test_a_jax_without_the_quick_compile_option_compiles_as_before(monkeypatch):
+    """Where XLA does not know :data:`_jax.QUICK_COMPILE`'s option (an older
+    JAX), the programs are compiled with XLA's defaults, not refused."""
+    import jax
+
+    from skconstrain._training import _jax
+
+    quick = _jax._quick.__wrapped__
+    monkeypatch.setattr(_jax, "QUICK_COMPILE", {"xla_cpu_no_such_option": True})
+    assert quick() is None
+    monkeypatch.undo()
+    on_cpu = jax.default_backend() == "cpu"
+    assert quick() == (_jax.QUICK_COMPILE if on_cpu else None)
 
 
 @pytest.mark.skipif(

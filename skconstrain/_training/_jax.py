@@ -16,6 +16,7 @@ is untouched), so the input scaling and the float64 forward pass of
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from contextlib import contextmanager
@@ -144,11 +145,11 @@ PADDED_STEPS = True
 
 #: XLA's options for a program that pays for its compile once or a few times
 #: (on a CPU): the classic code generator instead of the MLIR fusion
-#: emitters. Measured on 2 cores (10 -> 32 -> 4 on the simplex, 2 000 rows,
-#: batch 64, 30 epochs): a first fit in a process took 0.93-0.97 s instead of
-#: 1.09-1.15 s (its compiles 0.50-0.53 s instead of 0.69-0.74 s), a warm fit
-#: 0.049-0.052 s instead of 0.045-0.046 s. A first 4 x 3 search took 1.9 s
-#: instead of 2.5 s.
+#: emitters. Measured on 2 cores (``benchmarks/bench_cold.py --backend
+#: jax``: 10 -> 32 -> 4 on the simplex, 2 000 rows, batch 64, 30 epochs): a
+#: first fit in a process took 1.09-1.15 s instead of 1.33-1.34 s (its
+#: compiles about 0.52 s instead of 0.72 s), a warm fit about 10% longer. A
+#: first 4 x 3 search (``bench_cv.py --quick``) took 1.9 s instead of 2.5 s.
 QUICK_COMPILE = {"xla_cpu_use_fusion_emitters": False}
 
 
@@ -161,9 +162,18 @@ def compile(fn, kind, jit_compile=None):
     return jax.jit(fn, compiler_options=None if jit_compile else _quick())
 
 
+@functools.cache
 def _quick():
-    """:data:`QUICK_COMPILE` on a CPU (the options are the CPU's), else None."""
-    return QUICK_COMPILE if jax.default_backend() == "cpu" else None
+    """:data:`QUICK_COMPILE` on a CPU (the options are the CPU's) where this
+    JAX takes them (``compiler_options`` and the option are recent: a
+    one-line program tells, once a process), else None."""
+    if jax.default_backend() != "cpu":
+        return None
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=QUICK_COMPILE)(np.float32(0))
+    except Exception:  # an older jax.jit, or an XLA without the option
+        return None
+    return QUICK_COMPILE
 
 
 #: The most rows a prediction's compiled program takes at once.
