@@ -836,7 +836,7 @@ def test_jax_compiles_a_fit_with_the_code_generator_quicker_to_compile(monkeypat
         dict(options).items()
     )
     _training.clear_cache()
-    monkeypatch.setattr(_jax, "_quick", lambda: None)
+    monkeypatch.setattr(_jax, "quick_jit", jax.jit)
     default = ConstrainedRegressor(**net).fit(X, X[:, :2]).predict(X)
     _training.clear_cache()
     np.testing.assert_allclose(quick, default, rtol=1e-4, atol=1e-5)
@@ -845,17 +845,23 @@ def test_jax_compiles_a_fit_with_the_code_generator_quicker_to_compile(monkeypat
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compiler options")
 def test_a_jax_without_the_quick_compile_option_compiles_as_before(monkeypatch):
     """Where XLA does not know :data:`_jax.QUICK_COMPILE`'s option (an older
-    JAX), the programs are compiled with XLA's defaults, not refused."""
+    JAX), a fit compiles its programs with XLA's defaults instead of
+    failing, and the process remembers it."""
     import jax
 
+    from skconstrain import ConstrainedRegressor
     from skconstrain._training import _jax
 
-    quick = _jax._quick.__wrapped__
     monkeypatch.setattr(_jax, "QUICK_COMPILE", {"xla_cpu_no_such_option": True})
-    assert quick() is None
-    monkeypatch.undo()
-    on_cpu = jax.default_backend() == "cpu"
-    assert quick() == (_jax.QUICK_COMPILE if on_cpu else None)
+    monkeypatch.setattr(_jax, "_refused", False)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    _training.clear_cache()
+    try:
+        pred = ConstrainedRegressor(hidden_layer_sizes=(6, 2), epochs=2).fit(X, X[:, 0])
+        assert np.isfinite(pred.predict(X)).all()
+        assert _jax._refused == (jax.default_backend() == "cpu")
+    finally:
+        _training.clear_cache()
 
 
 @pytest.mark.skipif(

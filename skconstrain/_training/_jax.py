@@ -158,22 +158,40 @@ def compile(fn, kind, jit_compile=None):
     choice. ``jit_compile`` True (a stack that plans much work, see
     :data:`~._engine.STACK_XLA_MEMBER_STEPS`): XLA's default code generator,
     whose programs run a little faster; else, on a CPU, the one that
-    compiles faster (:data:`QUICK_COMPILE`)."""
-    return jax.jit(fn, compiler_options=None if jit_compile else _quick())
+    compiles faster (:func:`quick_jit`)."""
+    return jax.jit(fn) if jit_compile else quick_jit(fn)
 
 
-@functools.cache
-def _quick():
-    """:data:`QUICK_COMPILE` on a CPU (the options are the CPU's) where this
-    JAX takes them (``compiler_options`` and the option are recent: a
-    one-line program tells, once a process), else None."""
-    if jax.default_backend() != "cpu":
-        return None
+#: Whether this process's XLA refused :data:`QUICK_COMPILE` (an older JAX).
+_refused = False
+
+
+def quick_jit(fn):
+    """``jax.jit(fn)`` compiled with :data:`QUICK_COMPILE` on a CPU. Where
+    this JAX does not take them (``compiler_options`` and the option are
+    recent), with XLA's defaults: the first refusal is remembered for the
+    process, so nothing is compiled to find out."""
+    if _refused or jax.default_backend() != "cpu":
+        return jax.jit(fn)
     try:
-        jax.jit(lambda x: x + 1, compiler_options=QUICK_COMPILE)(np.float32(0))
-    except Exception:  # an older jax.jit, or an XLA without the option
-        return None
-    return QUICK_COMPILE
+        program = jax.jit(fn, compiler_options=QUICK_COMPILE)
+    except TypeError:  # a jax.jit without compiler_options
+        return jax.jit(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        nonlocal program
+        try:
+            return program(*args)
+        except Exception as exc:
+            if "compile option" not in str(exc):
+                raise
+            global _refused
+            _refused = True
+            program = jax.jit(fn)
+            return program(*args)
+
+    return call
 
 
 #: The most rows a prediction's compiled program takes at once.
@@ -221,7 +239,7 @@ class Predictor:
             network = self._network()
             found = None if self.key is None else _FORWARDS.get(("jax", self.key))
             if found is None:
-                found = jax.jit(_forward(network), compiler_options=_quick())
+                found = quick_jit(_forward(network))
                 if self.key is not None:
                     found = _FORWARDS.put(("jax", self.key), found)
             self._forward = found
