@@ -857,8 +857,8 @@ def test_a_jax_without_the_quick_compile_option_compiles_as_before(monkeypatch):
     X = np.random.default_rng(0).normal(size=(40, 3))
     _training.clear_cache()
     try:
-        pred = ConstrainedRegressor(hidden_layer_sizes=(6, 2), epochs=2).fit(X, X[:, 0])
-        assert np.isfinite(pred.predict(X)).all()
+        reg = ConstrainedRegressor(hidden_layer_sizes=(6, 2), epochs=2).fit(X, X[:, 0])
+        assert np.isfinite(reg.predict(X)).all()
         assert _jax._refused == (jax.default_backend() == "cpu")
     finally:
         _training.clear_cache()

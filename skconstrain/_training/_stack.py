@@ -229,8 +229,9 @@ class StackEngine:
             if backend.CHOOSES_XLA:
                 xla = compiled_with_xla(None, self._steps_done, self._member_steps)
                 xla = xla and not self._xla_failed
-            else:  # XLA's default code generator (faster steps, slower to
-                # compile) where the stack's work pays for it
+            else:
+                # JAX: XLA's default code generator (faster steps, slower to
+                # compile) where the stack's planned work pays for it
                 xla = compiled_with_xla(None, 0, self._member_steps)
             try:
                 out = self._run(xla)(*inputs)
