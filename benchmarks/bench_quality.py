@@ -18,7 +18,9 @@ diabetes (442), housing (546), saratoga (1 728), wage (3 000), computers
 sin(2 x3) + 0.3 e`` on uniform ``[-2, 2]^5``; increasing in x0, x1, x2),
 N = 2 000 rows (1 500 to train) and, with ``--large``, 50 000 (37 500);
 ``synthetic_interacting`` (6 000 rows, 6 monotone features that interact,
-2 free).
+2 free); one feature (a curve): ``divorces`` (below, as a regression),
+``synthetic_wave_300`` (``sin(3 x) + 0.2 e``, x uniform on ``[-3, 3]``)
+and ``synthetic_line_150`` (``2 x + 0.5 e``).
 
 Contenders: ``HGBR`` and ``HGBR, monotone``
 (``HistGradientBoostingRegressor`` without and with ``monotonic_cst``: their
@@ -128,6 +130,20 @@ def synthetic_interacting():
     return X, y, [1, 1, 1, 1, 1, 1, 0, 0]
 
 
+def synthetic_curve(n, wavy):
+    """One feature on [-3, 3]: ``sin(3 x) + 0.2 e`` (wavy) or ``2 x + 0.5 e``
+    (a noisy line, where a curve-fitter can only lose)."""
+
+    def make():
+        rng = np.random.default_rng(2)
+        x = rng.uniform(-3, 3, size=(n, 1))
+        f = np.sin(3 * x[:, 0]) if wavy else 2 * x[:, 0]
+        noise = 0.2 if wavy else 0.5
+        return x, f + noise * rng.standard_normal(n), None
+
+    return make
+
+
 def tabular(name):
     def make():
         problem = PROBLEMS[name]()
@@ -157,6 +173,9 @@ def synthetic_quantile(n):
 def problems(large):
     sizes = [2000, 50_000] if large else [2000]
     regression = {name: tabular(name) for name in PROBLEMS}
+    regression["divorces"] = lambda: (*divorces(), None)
+    regression["synthetic_wave_300"] = synthetic_curve(300, wavy=True)
+    regression["synthetic_line_150"] = synthetic_curve(150, wavy=False)
     quantile = {"divorces": divorces, "glucose": glucose}
     for n in sizes:
         regression[f"synthetic_monotone_{n}"] = synthetic_monotone(n)

@@ -132,7 +132,9 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         encoding overfitted the small sets that the plain MLP wins (see the
         training guide), except that a monotone network's constrained
         features keep their calibrators from 100 rows (its free features go
-        alone); the rows of a new fit decide (for ``partial_fit``, its first
+        alone), and that a single unconstrained feature (a curve, which the
+        plain MLP smooths where it is steep or wavy) is encoded from 32
+        rows; the rows of a new fit decide (for ``partial_fit``, its first
         batch's). Not used with a ``model`` callable.
     monotonic_cst : array-like of int of shape (n_features,), dict or None, \
 default=None
