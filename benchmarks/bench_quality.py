@@ -25,7 +25,7 @@ and ``synthetic_line_150`` (``2 x + 0.5 e``).
 Contenders: ``HGBR`` and ``HGBR, monotone``
 (``HistGradientBoostingRegressor`` without and with ``monotonic_cst``: their
 ratio checks the prior), ``MLPRegressor``, ``0.4 net`` and ``0.4 net,
-monotone`` (``ConstrainedRegressor(feature_encoding=None)``: the plain MLP
+monotone`` (``ConstrainedRegressor(feature_encoding=None, alpha=1e-4)``: the plain MLP
 and the Lipschitz monotone network of 0.4), ``net`` and ``net, monotone``
 (the defaults: ``feature_encoding="auto"``), and both again with
 ``early_stopping=True`` (``net ES``, ``net, monotone ES``); below 4 000
@@ -41,7 +41,7 @@ year, 1867-2011, 145 rows, 1 feature), ``glucose``
 rows) and ``synthetic_quantile_N``
 (:func:`skconstrain.datasets.make_heteroscedastic_regression`, 3 features).
 Contenders: ``ours`` (``ConstrainedQuantileRegressor``), ``ours ES``, ``ours
-0.4`` (``feature_encoding=None``), ``HGBR`` (one
+0.4`` (``feature_encoding=None, alpha=1e-4``), ``HGBR`` (one
 ``HistGradientBoostingRegressor(loss="quantile")`` per level) and
 ``QuantileRegressor`` (linear, one per level).
 
@@ -203,6 +203,9 @@ class PerLevel(RegressorMixin, BaseEstimator):
 #: line (``--ours ensemble_size=1``): empty for the defaults.
 OURS = {}
 
+#: 0.4's network: the plain MLP, with MLPRegressor's alpha.
+V04 = dict(feature_encoding=None, alpha=1e-4)
+
 
 #: Below this many training rows the search of ``alpha`` is a contender too.
 CV_ROWS = 4000
@@ -210,12 +213,13 @@ CV_ROWS = 4000
 
 def regression_contenders(cst, seed, n_train):
     def net(**kwargs):
-        return lambda: ConstrainedRegressor(random_state=seed, **kwargs, **OURS)
+        # a contender's own settings (0.4's) win over the command line's
+        return lambda: ConstrainedRegressor(random_state=seed, **{**OURS, **kwargs})
 
     contenders = {
         "HGBR": lambda: HistGradientBoostingRegressor(random_state=seed),
         "MLPRegressor": lambda: MLPRegressor(random_state=seed),
-        "0.4 net": net(feature_encoding=None),
+        "0.4 net": net(**V04),
         "net": net(),
         "net ES": net(early_stopping=True),
     }
@@ -227,7 +231,7 @@ def regression_contenders(cst, seed, n_train):
                 "HGBR, monotone": lambda: HistGradientBoostingRegressor(
                     monotonic_cst=cst, random_state=seed
                 ),
-                "0.4 net, monotone": net(monotonic_cst=cst, feature_encoding=None),
+                "0.4 net, monotone": net(monotonic_cst=cst, **V04),
                 "net, monotone": net(monotonic_cst=cst),
                 "net, monotone ES": net(monotonic_cst=cst, early_stopping=True),
             }
@@ -242,7 +246,7 @@ def quantile_contenders(seed):
             LEVELS, early_stopping=True, random_state=seed, **OURS
         ),
         "ours 0.4": lambda: ConstrainedQuantileRegressor(
-            LEVELS, feature_encoding=None, random_state=seed, **OURS
+            LEVELS, random_state=seed, **{**OURS, **V04}
         ),
         "HGBR": lambda: PerLevel(
             lambda tau: HistGradientBoostingRegressor(

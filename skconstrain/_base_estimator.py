@@ -357,7 +357,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 _reports.warn_flat_calibrators(self, scaling, monotonic_cst, len(X))
             self._new_network(seeds.network, data, scaling)
         penalty_scale = _fit_data.penalty_scale(
-            self.alpha, n_samples, self._spec.loss_weight
+            _validation.alpha(self), n_samples, self._spec.loss_weight
         )
         _networks.set_penalty_scale(self.model_, penalty_scale)
         self.model_.optimizer.learning_rate.assign(self.learning_rate)

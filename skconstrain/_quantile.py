@@ -210,7 +210,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         feature_encoding="auto",
         monotonic_cst=None,
         penalty="l2",
-        alpha=1e-4,
+        alpha="auto",
         l1_ratio=0.5,
         kernel_constraint=None,
         bias_constraint=None,

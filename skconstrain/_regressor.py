@@ -67,8 +67,9 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
     targets' variance, so ``alpha`` means the same whatever the units of ``y``:
     with ``penalty="l2"`` this is twice
     :class:`~sklearn.neural_network.MLPRegressor`'s objective for the same
-    ``alpha`` on standardised targets with ``solver="lbfgs"`` (``alpha=1e-4``
-    is its default too). Its mini-batch solvers ("adam", "sgd") divide
+    ``alpha`` on standardised targets with ``solver="lbfgs"`` (its default
+    is ``alpha=1e-4``; ours, "auto", grows with the features). Its mini-batch
+    solvers ("adam", "sgd") divide
     ``alpha`` by the rows of each batch instead of all ``n``, a penalty
     ``n / batch_size`` times stronger at the same ``alpha``. The last term
     exists only for ``output_strategy="penalty"``.
@@ -171,8 +172,18 @@ default=None
         elastic-net names, Keras's "l1_l2" among them, mix by ``l1_ratio``), or
         an object of :mod:`skconstrain.keras.regularizers`, grid-searchable
         through nested keys (``penalty__mode``).
-    alpha : float, default=1e-4
-        Strength of the penalty, >= 0 (see the objective above).
+    alpha : float or "auto", default="auto"
+        Strength of the penalty, >= 0 (see the objective above). "auto":
+        0.15 times the number of features, ``0.15 * n_features_in_`` (with
+        the error divided by the targets' variance, a prior that shares it
+        among the features gives each weight a variance ~ 1/d, so an L2
+        strength ~ d, as for ridge regression; measured on the small real
+        sets of ``benchmarks/bench_quality.py``, where 0.4's ``1e-4`` let
+        the network fit their noise: see the training guide).
+        :class:`~sklearn.neural_network.MLPRegressor`'s default is
+        ``alpha=1e-4``. The monotone network's Lipschitz layers take no
+        penalty (their norms are bounded instead): with every feature
+        constrained, ``alpha`` and ``penalty`` do nothing.
     l1_ratio : float, default=0.5
         Mix of "elasticnet": ``l1_ratio * sum|W| + (1 - l1_ratio) * sum W**2``.
     kernel_constraint, bias_constraint : str, constraint or None, default=None
@@ -377,7 +388,7 @@ default="quadratic"
         feature_encoding="auto",
         monotonic_cst=None,
         penalty="l2",
-        alpha=1e-4,
+        alpha="auto",
         l1_ratio=0.5,
         kernel_constraint=None,
         bias_constraint=None,

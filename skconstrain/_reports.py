@@ -33,8 +33,19 @@ def warn_ignored(estimator):
     est = estimator
     penalizes = est._output_params() is not None and est.output_strategy == "penalty"
     by_model = (est.model is not None, "a 'model' callable")
+    # the monotone network's Lipschitz layers take no penalty, and it has no
+    # other kernel when every feature is constrained
+    unpenalized = est.model is None and _validation.constrains_all(est.monotonic_cst)
+    lipschitz = (
+        "monotonic_cst constraining every feature (the monotone network's "
+        "Lipschitz layers are bounded instead of penalised)"
+    )
     rules = {
-        "alpha": (est.penalty is None, "penalty=None"),
+        "alpha": (
+            est.penalty is None or unpenalized,
+            "penalty=None" if est.penalty is None else lipschitz,
+        ),
+        "penalty": (unpenalized, lipschitz),
         "l1_ratio": (
             not isinstance(_validation.penalty_object(est), _regularizers.ElasticNet)
             or not isinstance(est.penalty, str),

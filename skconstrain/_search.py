@@ -372,6 +372,16 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                     UserWarning,
                     stacklevel=2,
                 )
+            elif self.model is None and _validation.constrains_all(self.monotonic_cst):
+                warnings.warn(
+                    f"{type(self).__name__}: monotonic_cst constrains every "
+                    "feature, so every alpha of the search trains the same "
+                    "network (the monotone network's Lipschitz layers are "
+                    "bounded instead of penalised); leave a feature "
+                    "unconstrained for alphas to mean something.",
+                    UserWarning,
+                    stacklevel=2,
+                )
             # The members are fitted and scored on the rows of X as given (a
             # DataFrame keeps its column names, which a monotonic_cst dict
             # needs); the stack's members take the validated arrays.

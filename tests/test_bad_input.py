@@ -243,6 +243,7 @@ FIT_CASES = [
             ("alpha", -1.0),
             ("alpha", np.nan),
             ("alpha", np.inf),
+            ("alpha", "large"),
             ("l1_ratio", 2.0),
             ("kernel_constraint", 3),
             ("bias_constraint", 3),

@@ -428,6 +428,20 @@ def test_a_search_without_a_penalty_warns():
         est.fit(X, Y)
 
 
+def test_a_search_of_a_network_constrained_in_every_feature_warns():
+    # the monotone network's Lipschitz layers take no penalty
+    est = ConstrainedRegressorCV(
+        alphas=[1e-4, 1.0],
+        cv=2,
+        monotonic_cst=[1] * X.shape[1],
+        hidden_layer_sizes=(8,),
+        epochs=2,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="constrains every feature, so every alpha"):
+        est.fit(X, Y[:, 0])
+
+
 def test_members_start_from_the_weights_their_single_fit_builds():
     # members are not built as Keras models: their initial weights are drawn
     # by the same seeded initializers as their single fit's network, the

@@ -65,6 +65,49 @@ def test_alpha_means_the_same_in_any_units_of_y(shares):
     np.testing.assert_allclose(big.predict(X), 1e3 * base.predict(X), rtol=1e-3)
 
 
+def test_auto_alpha_grows_with_the_features_and_regularises_small_data(shares):
+    """alpha="auto" is AUTO_ALPHA_PER_FEATURE times the features: the fit of
+    the explicit value; on 200 noisy rows of 20 features it fits the
+    signal better than MLPRegressor's 1e-4, which fits the noise."""
+    from skconstrain import _validation
+
+    X, Y = shares
+    assert ConstrainedRegressor().alpha == "auto"
+    auto = ConstrainedRegressor(**FAST).fit(X, Y)
+    same = _validation.AUTO_ALPHA_PER_FEATURE * X.shape[1]
+    explicit = ConstrainedRegressor(**FAST, alpha=same).fit(X, Y)
+    np.testing.assert_allclose(auto.predict(X), explicit.predict(X), atol=1e-5)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 20))
+    signal = X[:, 0] + 0.5 * np.tanh(X[:, 1])
+    y = signal + rng.normal(size=400)
+    errors = {}
+    for alpha in ("auto", 1e-4):
+        reg = ConstrainedRegressor(alpha=alpha, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.fit(X[:200], y[:200])
+        errors[alpha] = np.mean((reg.predict(X[200:]) - signal[200:]) ** 2)
+    # measured (4 seeds of the data): 0.38-0.51 against 0.75-1.03
+    assert errors["auto"] < 0.75 * errors[1e-4]
+
+
+def test_the_lipschitz_layers_of_a_monotone_network_take_no_penalty(shares):
+    """Their norms are bounded; the free features' branch is penalised."""
+    X, Y = shares
+    y = Y.iloc[:, 0]
+    every = dict(FAST, monotonic_cst=[1, -1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        weak = ConstrainedRegressor(**every, alpha=0.0).fit(X, y)
+        strong = ConstrainedRegressor(**every, alpha=100.0).fit(X, y)
+    np.testing.assert_allclose(weak.predict(X), strong.predict(X), atol=1e-6)
+    some = dict(FAST, monotonic_cst=[1, 0, 0, 1])
+    weak = ConstrainedRegressor(**some, alpha=0.0).fit(X, y)
+    strong = ConstrainedRegressor(**some, alpha=100.0).fit(X, y)
+    assert np.abs(weak.predict(X) - strong.predict(X)).max() > 1e-3
+
+
 def _small_model(n_features_in, n_outputs):
     import keras
 
@@ -78,6 +121,11 @@ def _small_model(n_features_in, n_outputs):
     [
         (dict(penalty=None, alpha=1.0), "alpha=1.0 is ignored with penalty=None"),
         (dict(penalty="l1", l1_ratio=0.9), "l1_ratio=0.9 is ignored"),
+        (
+            dict(monotonic_cst=[1, 1, -1, 1], alpha=1.0, penalty="l1"),
+            "alpha=1.0 is ignored with monotonic_cst constraining every feature.*"
+            "penalty='l1' is ignored with monotonic_cst",
+        ),
         (dict(output_radius=2.0), "output_radius=2.0 is ignored"),
         (
             dict(output_constraint="nonneg", output_radius=2.0),
