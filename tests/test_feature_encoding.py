@@ -145,6 +145,26 @@ def test_auto_fits_a_wavy_curve_that_the_plain_network_smooths():
     assert scores["auto"] > scores[None] + 0.3
 
 
+def test_auto_fits_the_quantiles_of_a_wavy_curve_on_100_rows():
+    """Tiny strongly non-linear quantile data: the median follows the curve
+    and the levels never cross on a dense grid."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(100, 1))
+    y = np.sin(3 * x[:, 0]) + 0.2 * rng.standard_normal(100)
+    grid = np.linspace(-3, 3, 200)[:, None]
+    scores = {}
+    for encoding in ("auto", None):
+        est = ConstrainedQuantileRegressor(
+            [0.1, 0.5, 0.9], feature_encoding=encoding, random_state=0
+        )
+        Q = _quiet(est, x, y).predict(grid)
+        assert (np.diff(Q, axis=1) >= 0).all()
+        scores[encoding] = r2_score(np.sin(3 * grid[:, 0]), Q[:, 1])
+    # measured (4 seeds of the data): 0.96-0.99 against -0.05-0.08
+    assert scores["auto"] > 0.9
+    assert scores["auto"] > scores[None] + 0.5
+
+
 def test_auto_calibrates_the_constrained_features_of_a_small_monotone_fit():
     """Below AUTO_ENCODING_ROWS, "auto" gives a monotone network the
     calibrators of its constrained features and its free features alone;
