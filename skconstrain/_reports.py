@@ -33,9 +33,7 @@ def warn_ignored(estimator):
     est = estimator
     penalizes = est._output_params() is not None and est.output_strategy == "penalty"
     by_model = (est.model is not None, "a 'model' callable")
-    # the monotone network's Lipschitz layers take no penalty, and it has no
-    # other kernel when every feature is constrained
-    unpenalized = est.model is None and _validation.constrains_all(est.monotonic_cst)
+    unpenalized = _validation.penalizes_nothing(est)
     lipschitz = (
         "monotonic_cst constraining every feature (the monotone network's "
         "Lipschitz layers are bounded instead of penalised)"

@@ -372,7 +372,7 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                     UserWarning,
                     stacklevel=2,
                 )
-            elif self.model is None and _validation.constrains_all(self.monotonic_cst):
+            elif _validation.penalizes_nothing(self):
                 warnings.warn(
                     f"{type(self).__name__}: monotonic_cst constrains every "
                     "feature, so every alpha of the search trains the same "

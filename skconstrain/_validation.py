@@ -236,6 +236,14 @@ def constrains_all(monotonic_cst):
     return bool(values) and all(v in (-1, 1) for v in values)
 
 
+def penalizes_nothing(estimator):
+    """Whether ``estimator``'s network has no kernel that takes the weight
+    penalty: the default monotone network constraining every feature (its
+    Lipschitz layers are bounded instead, see
+    :func:`skconstrain._networks.apply_weight_settings`)."""
+    return estimator.model is None and constrains_all(estimator.monotonic_cst)
+
+
 def structural(estimator):
     """The structural hyperparameters (``_structural_params``), as
     ``(name, comparable value)`` pairs."""

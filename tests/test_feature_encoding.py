@@ -129,17 +129,24 @@ def test_auto_encodes_one_feature_from_a_few_rows():
     assert "input_encoding" in _layer_names(_quiet(quantiles, x, x[:, 0]))
 
 
-def test_auto_fits_a_wavy_curve_that_the_plain_network_smooths():
+def _wave(n, noise):
+    """``sin(3x)`` with noise at ``n`` rows of x in [-3, 3], and a grid of
+    200 points with the noiseless curve."""
     rng = np.random.default_rng(0)
-    x = rng.uniform(-3, 3, size=(150, 1))
-    y = np.sin(3 * x[:, 0]) + 0.1 * rng.standard_normal(150)
+    x = rng.uniform(-3, 3, size=(n, 1))
     grid = np.linspace(-3, 3, 200)[:, None]
+    y = np.sin(3 * x[:, 0]) + noise * rng.standard_normal(n)
+    return x, y, grid, np.sin(3 * grid[:, 0])
+
+
+def test_auto_fits_a_wavy_curve_that_the_plain_network_smooths():
+    x, y, grid, curve = _wave(150, 0.1)
     scores = {}
     for encoding in ("auto", None):
         est = _quiet(
             ConstrainedRegressor(feature_encoding=encoding, random_state=0), x, y
         )
-        scores[encoding] = r2_score(np.sin(3 * grid[:, 0]), est.predict(grid))
+        scores[encoding] = r2_score(curve, est.predict(grid))
     # measured (3 seeds of the data): 0.99 against 0.20-0.35
     assert scores["auto"] > 0.95
     assert scores["auto"] > scores[None] + 0.3
@@ -148,10 +155,7 @@ def test_auto_fits_a_wavy_curve_that_the_plain_network_smooths():
 def test_auto_fits_the_quantiles_of_a_wavy_curve_on_100_rows():
     """Tiny strongly non-linear quantile data: the median follows the curve
     and the levels never cross on a dense grid."""
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-3, 3, size=(100, 1))
-    y = np.sin(3 * x[:, 0]) + 0.2 * rng.standard_normal(100)
-    grid = np.linspace(-3, 3, 200)[:, None]
+    x, y, grid, curve = _wave(100, 0.2)
     scores = {}
     for encoding in ("auto", None):
         est = ConstrainedQuantileRegressor(
@@ -159,7 +163,7 @@ def test_auto_fits_the_quantiles_of_a_wavy_curve_on_100_rows():
         )
         Q = _quiet(est, x, y).predict(grid)
         assert (np.diff(Q, axis=1) >= 0).all()
-        scores[encoding] = r2_score(np.sin(3 * grid[:, 0]), Q[:, 1])
+        scores[encoding] = r2_score(curve, Q[:, 1])
     # measured (4 seeds of the data): 0.96-0.99 against -0.05-0.08
     assert scores["auto"] > 0.9
     assert scores["auto"] > scores[None] + 0.5
