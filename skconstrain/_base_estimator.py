@@ -324,11 +324,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             split=not incremental,
             build=not continuing,
         )
-        input_bins = (
-            self._spec.input_bins
-            if continuing
-            else _validation.input_bins(self, X, _training.DENSE_LIMIT, monotonic_cst)
-        )
+        if continuing:
+            input_bins, free_encoding = self._spec.input_bins, None
+        else:  # decided by the rows given, before a validation split
+            input_bins = _validation.input_bins(
+                self, X, _training.DENSE_LIMIT, monotonic_cst
+            )
+            free_encoding = _validation.free_encoding(self, X)
         X, data, validation, scaling = _fit_data.fit_data(
             self,
             X,
@@ -338,6 +340,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             continuing=continuing,
             loss=self._loss(output_set),
             input_bins=input_bins,
+            encoded=None
+            if continuing
+            else _networks.encoded_features(monotonic_cst, free_encoding),
         )
         n_samples = X.shape[0]
         if not continuing:
@@ -351,7 +356,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 monotonic_cst=monotonic_cst,
                 loss_weight=_fit_data.loss_weight(data),
                 input_bins=input_bins,
-                free_encoding=_validation.free_encoding(self, X),
+                free_encoding=free_encoding,
             )
             if incremental:
                 _reports.warn_flat_calibrators(self, scaling, monotonic_cst, len(X))

@@ -71,12 +71,23 @@ def copied(random_state):
     return random_state
 
 
-def fit_data(estimator, X, y, sample_weight, split_seed, continuing, loss, input_bins):
+def fit_data(
+    estimator,
+    X,
+    y,
+    sample_weight,
+    split_seed,
+    continuing,
+    loss,
+    input_bins,
+    encoded=None,
+):
     """The training rows (and, with a ``split_seed``, the validation rows it
     draws, ``validation_fraction`` of them) as tensors, mapped by the
     default MLP's input scaling (and encoding, of ``input_bins`` per
-    feature; see :func:`input_scaling`). Returns ``(X, data, validation,
-    scaling)``: X the training rows."""
+    feature, of the features ``encoded``, None: all; see
+    :func:`input_scaling`). Returns ``(X, data, validation, scaling)``: X
+    the training rows."""
     validation = None
     if split_seed is not None:
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
@@ -91,7 +102,9 @@ def fit_data(estimator, X, y, sample_weight, split_seed, continuing, loss, input
         validation = (X_val, y_val, sw_val)
     # the default MLP's fixed standardisation of X, done once on the data
     # (in float64): from the training rows, or kept from the first fit
-    scaling = input_scaling(estimator, X, sample_weight, continuing, input_bins)
+    scaling = input_scaling(
+        estimator, X, sample_weight, continuing, input_bins, encoded
+    )
     data = _training.as_tensors(
         X,
         y,
@@ -109,13 +122,14 @@ def fit_data(estimator, X, y, sample_weight, split_seed, continuing, loss, input
     return X, data, validation, scaling
 
 
-def input_scaling(estimator, X, sample_weight, continuing, input_bins):
-    """``(offset, scale, bins)`` of the default MLP's fixed first layers:
-    its :class:`~skconstrain.keras.InputScaling`, ``(x - mean) / std`` of
-    the training rows, and with ``input_bins`` the bins of its
-    :class:`~skconstrain.keras.PiecewiseLinearEncoding`, the standardised
-    rows' quantiles (None: no encoding); or the network's own when it is
-    continued; None for a ``model`` callable (no such layers)."""
+def input_scaling(estimator, X, sample_weight, continuing, input_bins, encoded=None):
+    """``(offset, scale, bins, encoded)`` of the default MLP's fixed first
+    layers: its :class:`~skconstrain.keras.InputScaling`, ``(x - mean) /
+    std`` of the training rows, and with ``input_bins`` the bins of its
+    :class:`~skconstrain.keras.PiecewiseLinearEncoding` of the features
+    ``encoded`` (None: all), the standardised rows' quantiles (None: no
+    encoding); or the network's own when it is continued; None for a
+    ``model`` callable (no such layers)."""
     if estimator.model is not None:
         return None
     if continuing:
@@ -128,8 +142,8 @@ def input_scaling(estimator, X, sample_weight, continuing, input_bins):
     offset, scale = -mean / std, 1.0 / std
     bins = None
     if input_bins:
-        bins = piecewise_linear_bins(offset + scale * X, input_bins)
-    return offset, scale, bins
+        bins = piecewise_linear_bins(offset + scale * X, input_bins, features=encoded)
+    return offset, scale, bins, encoded
 
 
 def loss_weight(data):

@@ -464,7 +464,8 @@ def monotone_mlp(
       branch they pass through layers of bounded norm); with ``n_bins``, on
       the unconstrained features and their piecewise-linear encodings
       (:class:`PiecewiseLinearEncoding`), or with ``encode_free`` False on
-      those features alone.
+      those features alone (the encoding then encodes the constrained
+      features only: :func:`encoded_features`).
 
     With ``n_bins``, the first branch (its layers and its ramp) takes each
     constrained feature through a non-decreasing piecewise-linear calibrator
@@ -472,16 +473,19 @@ def monotone_mlp(
     the network can then be as steep as the data where they are dense.
     """
     signs = [int(s) for s in signs]
+    constrained = [j for j, s in enumerate(signs) if s != 0]
     inputs = keras.Input((n_features,), dtype="float64")
-    prefix = _input_layers(scaling, n_bins)
+    encodes = encoded_features(signs, encode_free)
+    prefix = _input_layers(scaling, n_bins, encodes)
     scaled = encoded = prefix[0](inputs)
     if n_bins:
         encoded = prefix[1](scaled)
         # the constrained features through their monotone calibrators
         scaled = MonotoneCalibration(
-            [j for j, s in enumerate(signs) if s != 0],
+            constrained,
             n_bins,
             None if scaling is None else scaling[2],
+            encoded=encodes,
             name="monotone_calibration",
         )(encoded)
     z = scaled
@@ -593,11 +597,22 @@ def _kernel_initializer(seed, name):
     return HostGlorotUniform(seed=(int(seed) + offset) % 2**31)
 
 
-def _input_layers(scaling, n_bins):
+def encoded_features(monotonic_cst, free_encoding):
+    """The features a default network with bins encodes: None (all of
+    them), or for a monotone network whose free features go without their
+    encodings (``free_encoding`` False), the constrained ones alone, which
+    its calibrators take (the data then carry no column nothing reads)."""
+    if monotonic_cst is None or free_encoding:
+        return None
+    return [j for j, s in enumerate(monotonic_cst) if s != 0]
+
+
+def _input_layers(scaling, n_bins, features=None):
     """The fixed layers that start the default networks: an
     :class:`InputScaling`, then with ``n_bins`` a
-    :class:`PiecewiseLinearEncoding` (``scaling``: ``(offset, scale[,
-    bins])``, or None: weights to be loaded)."""
+    :class:`PiecewiseLinearEncoding` of ``features`` (None: all;
+    ``scaling``: ``(offset, scale[, bins[, features]])``, or None: weights
+    to be loaded)."""
     offset, scale, *bins = (0.0, 1.0) if scaling is None else scaling
     layers = [InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)]
     if n_bins:
@@ -605,6 +620,7 @@ def _input_layers(scaling, n_bins):
             PiecewiseLinearEncoding(
                 bins[0] if bins else None,
                 n_bins=n_bins,
+                features=features,
                 dtype="float64",
                 name=INPUT_ENCODING,
             )
@@ -971,7 +987,8 @@ def target_scalings(model):
 
 def set_input_scaling(model, scaling):
     """The default MLP ``model``'s input layers set to ``scaling``
-    (``(offset, scale[, bins])``; see :func:`fitted_input_scaling`)."""
+    (``(offset, scale[, bins[, features]])``; see
+    :func:`fitted_input_scaling`; the encoded features are the model's)."""
     offset, scale, *bins = scaling
     model.get_layer(INPUT_SCALING).set_weights(
         [np.asarray(v, dtype=np.float64) for v in (offset, scale)]
@@ -981,12 +998,14 @@ def set_input_scaling(model, scaling):
 
 
 def fitted_input_scaling(model, n_bins):
-    """``(offset, scale, bins)`` of the default MLP ``model``'s input layers
-    (float64; ``bins`` None without an encoding)."""
+    """``(offset, scale, bins, features)`` of the default MLP ``model``'s
+    input layers (float64; ``bins`` None without an encoding; ``features``
+    the encoded ones, None: all)."""
     layer = model.get_layer(INPUT_SCALING)
     offset, scale = (np.asarray(w, dtype=np.float64) for w in layer.weights)
-    bins = None
+    bins = features = None
     if n_bins:
         layer = model.get_layer(INPUT_ENCODING)
         bins = tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
-    return offset, scale, bins
+        features = layer.features
+    return offset, scale, bins, features

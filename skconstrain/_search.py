@@ -632,7 +632,8 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         seeds.split,
         continuing=False,
         loss=loss,
-        input_bins=estimator._spec.input_bins,
+        input_bins=spec.input_bins,
+        encoded=_networks.encoded_features(spec.monotonic_cst, spec.free_encoding),
     )
     model_seed, seed = seeds.network, seeds.epochs
     bins = scaling[2] if len(scaling) > 2 else None

@@ -317,6 +317,70 @@ def test_calibrators_compute_their_sums_and_pass_the_other_features(
     np.testing.assert_allclose(np.asarray(layer(encoded)), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("encoded", [[3, 0, 2], [0, 3, 1, 2]])
+def test_an_encoding_of_some_features_is_the_full_one_without_the_others(
+    encoded, float64_keras
+):
+    # [x, e_encoded] is the full encoding's [x, e] without the other
+    # features' bins, and calibrators read the same bins from either
+    x = RNG.normal(size=(40, 4))
+    bins = piecewise_linear_bins(x, 4)
+    full = np.asarray(PiecewiseLinearEncoding(bins, dtype="float64")(x))
+    part = PiecewiseLinearEncoding(bins, features=encoded, dtype="float64")
+    some = np.asarray(part(x))
+    assert part.compute_output_shape((None, 4)) == (None, 4 + 4 * len(encoded))
+    columns = [4 + 4 * j + k for j in encoded for k in range(4)]
+    np.testing.assert_array_equal(some, full[:, list(range(4)) + columns])
+    # the host's encoding (the training data's) is the layer's
+    np.testing.assert_allclose(
+        piecewise_linear(x, *bins, xp=np, features=encoded), some, rtol=1e-12
+    )
+    rise = RNG.normal(size=(2, 4))
+    outputs = []
+    for layer, inputs in (
+        (MonotoneCalibration([2, 0], 4, bins, dtype="float64"), full),
+        (MonotoneCalibration([2, 0], 4, bins, encoded, dtype="float64"), some),
+    ):
+        layer.build(inputs.shape)
+        layer.log_rise.assign(rise)
+        outputs.append(np.asarray(layer(inputs)))
+        assert layer.compute_output_shape(inputs.shape) == (40, 4)
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
+    # only the encoded features get bins
+    only = piecewise_linear_bins(x, 4, features=encoded)
+    np.testing.assert_array_equal(only[1][encoded], bins[1][encoded])
+    others = [j for j in range(4) if j not in encoded]
+    assert not only[1][others].any()
+
+
+def test_a_small_monotone_network_encodes_its_constrained_features_only():
+    # below AUTO_ENCODING_ROWS the free features go without their bins, so
+    # the rows the network trains on carry the calibrators' alone; it is
+    # still monotone, continues, and pickles
+    from test_monotonic import assert_monotone
+
+    X = RNG.normal(size=(300, 5))
+    y = np.tanh(2 * X[:, 3]) + X[:, 1] - X[:, 0] * X[:, 4] + 0.1 * RNG.normal(size=300)
+    est = _quiet(
+        ConstrainedRegressor(
+            monotonic_cst=[0, 0, 0, 1, -1], epochs=5, random_state=0, warm_start=True
+        ),
+        X,
+        y,
+    )
+    encoding = est.model_.get_layer("input_encoding")
+    assert encoding.features == [3, 4]
+    assert encoding.compute_output_shape((None, 5)) == (None, 5 + 2 * 32)
+    assert_monotone(est, [0, 0, 0, 1, -1])
+    before = est.predict(X)
+    _quiet(est, X, y)  # warm start: the same encoding, trained on
+    assert est.model_.get_layer("input_encoding").features == [3, 4]
+    assert not np.allclose(est.predict(X), before)
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    assert_monotone(back, [0, 0, 0, 1, -1])
+
+
 def test_a_monotone_network_with_calibrators_stays_monotone_far_away():
     from test_monotonic import CST, X, Y, assert_monotone
 
@@ -397,3 +461,13 @@ def test_the_layers_round_trip_and_refuse_bad_arguments(tmp_path):
         PiecewiseLinearEncoding(bins[:2])
     with pytest.raises(ValueError, match="features must be distinct"):
         MonotoneCalibration([1, 1], 4)
+    with pytest.raises(ValueError, match="features must be distinct"):
+        PiecewiseLinearEncoding(n_bins=3, features=[0, -1])
+    with pytest.raises(ValueError, match="every calibrated feature"):
+        MonotoneCalibration([0, 2], 4, encoded=[2, 1])
+    with pytest.raises(ValueError, match="below the 2 input features"):
+        PiecewiseLinearEncoding(bins, features=[2])(X)
+    layer = PiecewiseLinearEncoding(n_bins=3, features=[1])
+    assert type(layer).from_config(layer.get_config()).features == [1]
+    layer = MonotoneCalibration([1], 3, encoded=[1, 0])
+    assert type(layer).from_config(layer.get_config()).encoded == [1, 0]

@@ -46,7 +46,7 @@ def sweep_steps(est, cst, n_base=30, n_grid=400, spread=100.0, seed=1):
     that feature at random base points, times its sign (all >= 0 when the
     guarantee holds), relative to the predictions' scale."""
     rng = np.random.default_rng(seed)
-    base = rng.uniform(-2, 2, size=(n_base, X.shape[1]))
+    base = rng.uniform(-2, 2, size=(n_base, len(cst)))  # cst: one per feature
     # far outside the training range too
     base[: n_base // 3] *= spread
     grid = np.concatenate(

@@ -300,15 +300,18 @@ def map_inputs(X, x_scaling, rows=16_384):
     """``X`` (dense) through ``x_scaling`` (see :func:`as_tensors`),
     computed in float64: float64, or float32 when it encodes (``rows`` at a
     time, so the encoding's float64 temporaries stay small)."""
-    offset, scale, *bins = x_scaling
+    offset, scale, *encoding = x_scaling
     X = np.asarray(X, dtype=np.float64)
-    if not bins or bins[0] is None:
+    if not encoding or encoding[0] is None:
         return np.asarray(offset) + np.asarray(scale) * X
-    left = bins[0][0]
-    out = np.empty((len(X), X.shape[1] + left.size), np.float32)
+    bins, features = encoding[0], (encoding[1:] or [None])[0]
+    encoded = len(bins[0]) if features is None else len(features)
+    out = np.empty((len(X), X.shape[1] + encoded * bins[0].shape[1]), np.float32)
     for start in range(0, len(X), rows):
         part = np.asarray(offset) + np.asarray(scale) * X[start : start + rows]
-        out[start : start + rows] = piecewise_linear(part, *bins[0], xp=np)
+        out[start : start + rows] = piecewise_linear(
+            part, *bins, xp=np, features=features
+        )
     return out
 
 
@@ -321,9 +324,9 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
-    x_scaling : (offset, scale), (offset, scale, bins) or None, default=None
+    x_scaling : (offset, scale), (offset, scale, bins[, features]) or None, default=None
         A fixed map of the features, ``offset + scale * X``, then with
-        ``bins`` their piecewise-linear encoding
+        ``bins`` the piecewise-linear encoding of ``features`` (None: all)
         (:class:`skconstrain.keras.PiecewiseLinearEncoding`), done here
         once, in float64, before ``X`` becomes float32 (the work of a
         network's first layers, which the engine's ``body`` then skips;

@@ -302,19 +302,28 @@ class InputScaling(TargetScaling):
     """
 
 
-def piecewise_linear(x, left, inv_width, below, above, xp):
+def piecewise_linear(x, left, inv_width, below, above, xp, features=None):
     """The piecewise-linear encoding of ``x`` (n, d): ``[x, e]`` with ``e``
-    (n, d * b), feature by feature, ``e_jk = clip((x_j - left_jk) *
-    inv_width_jk)`` into ``[0, 1]``, bounded below where ``below_jk`` is 1
-    and above where ``above_jk`` is 1. ``xp``: NumPy or ``keras.ops`` (the
-    host and the network compute it alike)."""
-    t = (x[:, :, None] - left[None]) * inv_width[None]
+    (n, m * b), feature by feature (the ``m`` ``features``, in their order;
+    None: all ``d``), ``e_jk = clip((x_j - left_jk) * inv_width_jk)`` into
+    ``[0, 1]``, bounded below where ``below_jk`` is 1 and above where
+    ``above_jk`` is 1 (the bins' arrays are (d, b), one row per feature of
+    ``x``). ``xp``: NumPy or ``keras.ops`` (the host and the network compute
+    it alike)."""
+    encoded = x
+    if features is not None:
+        features = list(features)
+        encoded = xp.take(x, features, axis=1)
+        left, inv_width, below, above = (
+            xp.take(b, features, axis=0) for b in (left, inv_width, below, above)
+        )
+    t = (encoded[:, :, None] - left[None]) * inv_width[None]
     t = t - below[None] * xp.minimum(t, 0.0) - above[None] * xp.maximum(t - 1.0, 0.0)
-    d, b = left.shape[0], left.shape[1]
-    return xp.concatenate([x, xp.reshape(t, (-1, d * b))], axis=1)
+    m, b = left.shape[0], left.shape[1]
+    return xp.concatenate([x, xp.reshape(t, (-1, m * b))], axis=1)
 
 
-def piecewise_linear_bins(X, n_bins, max_rows=100_000):
+def piecewise_linear_bins(X, n_bins, max_rows=100_000, features=None):
     """The bins of :class:`PiecewiseLinearEncoding` for the columns of ``X``:
     ``(left, inv_width, below, above)``, each (d, ``n_bins``) float64.
 
@@ -322,7 +331,8 @@ def piecewise_linear_bins(X, n_bins, max_rows=100_000):
     repeats: a column of few values has fewer bins, the rest weigh
     nothing), from at most ``max_rows`` evenly spaced rows. Its first bin
     has no lower bound and its last no upper one, so the encoding of a
-    value beyond the data keeps growing linearly."""
+    value beyond the data keeps growing linearly. With ``features`` (column
+    indices), only those columns get bins; the others' stay empty."""
     X = np.asarray(X, dtype=np.float64)
     X = X[:: max(1, -(-len(X) // max_rows))]
     d = X.shape[1]
@@ -331,7 +341,7 @@ def piecewise_linear_bins(X, n_bins, max_rows=100_000):
     below = np.ones((d, n_bins))
     above = np.ones((d, n_bins))
     levels = np.linspace(0.0, 1.0, n_bins + 1)
-    for j in range(d):
+    for j in range(d) if features is None else features:
         edges = np.unique(np.quantile(X[:, j], levels)) if len(X) else np.zeros(1)
         m = len(edges) - 1
         if m == 0:
@@ -366,6 +376,10 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
         None: ``n_bins`` empty bins per feature (weights to be loaded).
     n_bins : int, default=32
         Bins per feature when ``bins`` is None.
+    features : list of int or None, default=None
+        The features encoded, in this order (their bins after all ``d``
+        features: ``[x, e_features]``); None: every feature. The bins keep
+        a row per feature.
     **kwargs
         Standard layer arguments (``name``, ``dtype``, ...).
 
@@ -376,9 +390,17 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
     >>> layer = PiecewiseLinearEncoding(piecewise_linear_bins(x, 2), dtype="float64")
     >>> np.asarray(layer(np.array([[-1.0], [1.0], [5.0]]))).tolist()
     [[-1.0, -0.5, 0.0], [1.0, 0.5, 0.0], [5.0, 1.0, 1.5]]
+
+    Only the second of two features encoded:
+
+    >>> x2 = np.hstack([-x, x])
+    >>> bins = piecewise_linear_bins(x2, 2, features=[1])
+    >>> layer = PiecewiseLinearEncoding(bins, features=[1], dtype="float64")
+    >>> np.asarray(layer(np.array([[0.0, 1.0]]))).tolist()
+    [[0.0, 1.0, 0.5, 0.0]]
     """
 
-    def __init__(self, bins=None, n_bins=32, **kwargs):
+    def __init__(self, bins=None, n_bins=32, features=None, **kwargs):
         super().__init__(**kwargs)
         if bins is not None:
             bins = tuple(np.asarray(b, dtype=np.float64) for b in bins)
@@ -392,9 +414,14 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
             raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
         self.bins = bins
         self.n_bins = int(n_bins)
+        self.features = _indices(features, "features")
 
     def build(self, input_shape):
         d = input_shape[-1]
+        if self.features is not None and any(j >= d for j in self.features):
+            raise ValueError(
+                f"features must be below the {d} input features; got {self.features!r}."
+            )
         names = ("left", "inv_width", "below", "above")
         empty = (0.0, 0.0, 1.0, 1.0)
         self.bin_weights = [
@@ -413,16 +440,30 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
 
     def call(self, inputs):
         bins = [keras.ops.cast(w, inputs.dtype) for w in self.bin_weights]
-        return piecewise_linear(inputs, *bins, xp=keras.ops)
+        return piecewise_linear(inputs, *bins, xp=keras.ops, features=self.features)
 
     def compute_output_shape(self, input_shape):
         d = input_shape[-1]
-        return (*input_shape[:-1], None if d is None else d * (self.n_bins + 1))
+        if d is None:
+            return (*input_shape[:-1], None)
+        m = d if self.features is None else len(self.features)
+        return (*input_shape[:-1], d + m * self.n_bins)
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_bins=self.n_bins)  # the bins are weights
+        # the bins are weights
+        config.update(n_bins=self.n_bins, features=self.features)
         return config
+
+
+def _indices(features, name):
+    """``features`` as a list of distinct ints >= 0 (None stays None)."""
+    if features is None:
+        return None
+    features = [int(j) for j in features]
+    if any(j < 0 for j in features) or len(set(features)) != len(features):
+        raise ValueError(f"{name} must be distinct indices >= 0; got {features!r}.")
+    return features
 
 
 # ------------------------------------------------------------ monotone networks
@@ -628,8 +669,8 @@ class MonotoneCalibration(keras.layers.Layer):
     """Non-decreasing piecewise-linear calibrators of chosen features, from
     their :class:`PiecewiseLinearEncoding`.
 
-    Called on ``[x, e]`` (the encoding's output: ``d`` features, then their
-    ``n_bins`` bins each), it returns ``d`` columns: each feature in
+    Called on ``[x, e]`` (the encoding's output: ``d`` features, then the
+    ``n_bins`` bins of each encoded one), it returns ``d`` columns: each feature in
     ``features`` replaced by its calibration ``c_j = t_j0 + sum_k exp(r_jk)
     e_jk`` (``t_j0``: its first edge; ``exp(r_jk)``: how much ``c_j`` rises
     over bin ``k``), the others as they are. So ``c_j`` is piecewise linear
@@ -650,6 +691,9 @@ class MonotoneCalibration(keras.layers.Layer):
     bins : tuple of 4 array-like of shape (d, n_bins), or None
         The encoding's bins (:func:`piecewise_linear_bins`), for the starting
         weights; None: weights to be loaded.
+    encoded : list of int or None, default=None
+        The features the encoding encodes, in its order (its ``features``;
+        None: all of them). It must encode every calibrated feature.
     **kwargs
         Standard layer arguments (``name``, ``dtype``, ...).
 
@@ -664,17 +708,17 @@ class MonotoneCalibration(keras.layers.Layer):
     [0.0, 1.0, 2.0, 3.0, 4.0]
     """
 
-    def __init__(self, features, n_bins, bins=None, **kwargs):
+    def __init__(self, features, n_bins, bins=None, encoded=None, **kwargs):
         super().__init__(**kwargs)
-        self.features = [int(j) for j in features]
+        self.features = _indices(features, "features")
         self.n_bins = int(n_bins)
         if self.n_bins < 1:
             raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
-        if any(j < 0 for j in self.features) or len(set(self.features)) != len(
-            self.features
-        ):
+        self.encoded = _indices(encoded, "encoded")
+        if self.encoded is not None and not set(self.features) <= set(self.encoded):
             raise ValueError(
-                f"features must be distinct indices >= 0; got {features!r}."
+                f"encoded must hold every calibrated feature {self.features!r}; "
+                f"got {self.encoded!r}."
             )
         self.bins = bins
 
@@ -712,15 +756,22 @@ class MonotoneCalibration(keras.layers.Layer):
             name="first_edge",
         )
 
+    def _features_in(self, width):
+        """The features of an input ``width`` columns wide."""
+        if self.encoded is None:
+            return width // (self.n_bins + 1)
+        return width - len(self.encoded) * self.n_bins
+
     def call(self, inputs):
-        width = inputs.shape[-1]
-        d = width // (self.n_bins + 1)
+        d = self._features_in(inputs.shape[-1])
+        position = range(d) if self.encoded is None else self.encoded
+        position = {j: p for p, j in enumerate(position)}
         rise = keras.ops.exp(self.log_rise)
         # the columns by static slices, not gathers (a gather cost about 60 us
         # a step of a small network on XLA's CPU backend)
         columns = {}
         for i, j in enumerate(self.features):
-            start = d + j * self.n_bins
+            start = d + position[j] * self.n_bins
             e = inputs[:, start : start + self.n_bins]
             c = keras.ops.sum(e * rise[i], axis=-1, keepdims=True)
             columns[j] = c + self.first_edge[i]
@@ -734,12 +785,11 @@ class MonotoneCalibration(keras.layers.Layer):
         return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        width = input_shape[-1]
-        return (*input_shape[:-1], width // (self.n_bins + 1))
+        return (*input_shape[:-1], self._features_in(input_shape[-1]))
 
     def get_config(self):
         config = super().get_config()
-        config.update(features=self.features, n_bins=self.n_bins)
+        config.update(features=self.features, n_bins=self.n_bins, encoded=self.encoded)
         return config
 
 
