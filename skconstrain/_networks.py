@@ -106,8 +106,7 @@ def spread(mean, std, dtype):
     return np.where((std > tiny) & (std > 0), std, 1.0)
 
 
-#: The head that ends the network for each output strategy that has one, and
-#: its layer's name.
+#: The head that ends the network for each output strategy that has one, and its name.
 HEADS = {
     "project": (OutputProjection, "output_projection"),
     "activation": (OutputActivation, "output_activation"),
@@ -173,15 +172,13 @@ def score_start(strategy, output_set, mean, std):
 
 #: The name of the default MLP's first layer, an :class:`InputScaling`.
 INPUT_SCALING = "input_scaling"
-#: The name of the default MLP's :class:`PiecewiseLinearEncoding`, after its
-#: input scaling, when it has one (``feature_encoding``).
+#: The name of the default MLP's :class:`PiecewiseLinearEncoding` (feature_encoding).
 INPUT_ENCODING = "input_encoding"
 #: The name of the default MLP's :class:`TargetScaling`, before its head.
 TARGET_SCALING = "target_scaling"
 
 
-#: The layer of an ensemble (:func:`ensemble`) that puts its members'
-#: outputs side by side: what the training fits, member by member.
+#: The layer of an :func:`ensemble` with its members' outputs side by side (trained).
 ENSEMBLE_MEMBERS = "ensemble_members"
 
 
@@ -400,10 +397,9 @@ def mlp(
         keras.Input((n_features,), dtype="float64"),
         *_input_layers(scaling, n_bins),
     ]
-    # Fixed names: TensorFlow caches an eager kernel per distinct variable
-    # name (about 35 KiB each, never freed), so Keras's auto-numbered names
-    # (dense_17, dense_18, ...) grew the memory of a process by every fit;
-    # see benchmarks/bench_memory.py.
+    # Fixed names: TensorFlow caches an eager kernel per distinct variable name
+    # (about 35 KiB each, never freed), so Keras's auto-numbered names (dense_17,
+    # ...) grew the memory of a process by every fit (benchmarks/bench_memory.py).
     layers += [
         keras.layers.Dense(
             int(h),
@@ -464,8 +460,7 @@ def monotone_mlp(
       branch they pass through layers of bounded norm); with ``n_bins``, on
       the unconstrained features and their piecewise-linear encodings
       (:class:`PiecewiseLinearEncoding`), or with ``encode_free`` False on
-      those features alone (the encoding then encodes the constrained
-      features only: :func:`encoded_features`).
+      those features alone (and the constrained ones' encodings alone).
 
     With ``n_bins``, the first branch (its layers and its ramp) takes each
     constrained feature through a non-decreasing piecewise-linear calibrator
@@ -473,7 +468,6 @@ def monotone_mlp(
     the network can then be as steep as the data where they are dense.
     """
     signs = [int(s) for s in signs]
-    constrained = [j for j, s in enumerate(signs) if s != 0]
     inputs = keras.Input((n_features,), dtype="float64")
     encodes = encoded_features(signs, encode_free)
     prefix = _input_layers(scaling, n_bins, encodes)
@@ -482,7 +476,7 @@ def monotone_mlp(
         encoded = prefix[1](scaled)
         # the constrained features through their monotone calibrators
         scaled = MonotoneCalibration(
-            constrained,
+            [j for j, s in enumerate(signs) if s != 0],
             n_bins,
             None if scaling is None else scaling[2],
             encoded=encodes,
@@ -598,10 +592,8 @@ def _kernel_initializer(seed, name):
 
 
 def encoded_features(monotonic_cst, free_encoding):
-    """The features a default network with bins encodes: None (all of
-    them), or for a monotone network whose free features go without their
-    encodings (``free_encoding`` False), the constrained ones alone, which
-    its calibrators take (the data then carry no column nothing reads)."""
+    """The features a default network with bins encodes: None (all), or a
+    monotone network's constrained ones when its free ones go without."""
     if monotonic_cst is None or free_encoding:
         return None
     return [j for j, s in enumerate(monotonic_cst) if s != 0]
@@ -609,10 +601,9 @@ def encoded_features(monotonic_cst, free_encoding):
 
 def _input_layers(scaling, n_bins, features=None):
     """The fixed layers that start the default networks: an
-    :class:`InputScaling`, then with ``n_bins`` a
-    :class:`PiecewiseLinearEncoding` of ``features`` (None: all;
-    ``scaling``: ``(offset, scale[, bins[, features]])``, or None: weights
-    to be loaded)."""
+    :class:`InputScaling`, then with ``n_bins`` a :class:`PiecewiseLinearEncoding`
+    of ``features`` (None: all; ``scaling``: ``(offset, scale[, bins, ...])``,
+    or None: weights to be loaded)."""
     offset, scale, *bins = (0.0, 1.0) if scaling is None else scaling
     layers = [InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)]
     if n_bins:
@@ -986,8 +977,7 @@ def target_scalings(model):
 
 
 def set_input_scaling(model, scaling):
-    """The default MLP ``model``'s input layers set to ``scaling``
-    (``(offset, scale[, bins[, features]])``; see
+    """The default MLP ``model``'s input layers set to ``scaling`` (see
     :func:`fitted_input_scaling`; the encoded features are the model's)."""
     offset, scale, *bins = scaling
     model.get_layer(INPUT_SCALING).set_weights(
@@ -998,9 +988,8 @@ def set_input_scaling(model, scaling):
 
 
 def fitted_input_scaling(model, n_bins):
-    """``(offset, scale, bins, features)`` of the default MLP ``model``'s
-    input layers (float64; ``bins`` None without an encoding; ``features``
-    the encoded ones, None: all)."""
+    """``(offset, scale, bins, features)`` of the default MLP ``model``'s input
+    layers (float64; ``bins`` None without an encoding; ``features`` None: all)."""
     layer = model.get_layer(INPUT_SCALING)
     offset, scale = (np.asarray(w, dtype=np.float64) for w in layer.weights)
     bins = features = None
