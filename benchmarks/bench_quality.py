@@ -18,9 +18,11 @@ diabetes (442), housing (546), saratoga (1 728), wage (3 000), computers
 sin(2 x3) + 0.3 e`` on uniform ``[-2, 2]^5``; increasing in x0, x1, x2),
 N = 2 000 rows (1 500 to train) and, with ``--large``, 50 000 (37 500);
 ``synthetic_interacting`` (6 000 rows, 6 monotone features that interact,
-2 free); one feature (a curve): ``divorces`` (below, as a regression),
-``synthetic_wave_300`` (``sin(3 x) + 0.2 e``, x uniform on ``[-3, 3]``)
-and ``synthetic_line_150`` (``2 x + 0.5 e``).
+2 free); ``synthetic_onehot`` (8 000 rows: three categories of 10 levels
+one-hot, 30 columns, and two numbers; no monotone prior); one feature (a
+curve): ``divorces`` (below, as a regression), ``synthetic_wave_300``
+(``sin(3 x) + 0.2 e``, x uniform on ``[-3, 3]``) and ``synthetic_line_150``
+(``2 x + 0.5 e``).
 
 Contenders: ``HGBR`` and ``HGBR, monotone``
 (``HistGradientBoostingRegressor`` without and with ``monotonic_cst``: their
@@ -130,6 +132,20 @@ def synthetic_interacting():
     return X, y, [1, 1, 1, 1, 1, 1, 0, 0]
 
 
+def synthetic_onehot():
+    """Three categories of 10 levels each, one-hot (30 columns of 0 and 1),
+    and two numbers: ``sum of the levels' effects + sin(2 x0) + x1 + 0.5
+    e``; the one-hot data a tabular user brings."""
+    rng = np.random.default_rng(3)
+    n = 8000
+    levels = rng.integers(0, 10, size=(n, 3))
+    effects = rng.normal(size=(3, 10))
+    x = rng.normal(size=(n, 2))
+    y = effects[np.arange(3), levels].sum(axis=1) + np.sin(2 * x[:, 0]) + x[:, 1]
+    onehot = [np.eye(10)[levels[:, i]] for i in range(3)]
+    return np.column_stack([*onehot, x]), y + 0.5 * rng.standard_normal(n), None
+
+
 def synthetic_curve(n, wavy):
     """One feature on [-3, 3]: ``sin(3 x) + 0.2 e`` (wavy) or ``2 x + 0.5 e``
     (a noisy line, where a curve-fitter can only lose)."""
@@ -181,6 +197,7 @@ def problems(large):
         regression[f"synthetic_monotone_{n}"] = synthetic_monotone(n)
         quantile[f"synthetic_quantile_{n}"] = synthetic_quantile(n)
     regression["synthetic_interacting"] = synthetic_interacting
+    regression["synthetic_onehot"] = synthetic_onehot
     return regression, quantile
 
 

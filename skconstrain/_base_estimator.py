@@ -340,9 +340,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             continuing=continuing,
             loss=self._loss(output_set),
             input_bins=input_bins,
-            encoded=None
-            if continuing
-            else _networks.encoded_features(monotonic_cst, free_encoding),
+            encoding=None if continuing else (monotonic_cst, free_encoding),
         )
         n_samples = X.shape[0]
         if not continuing:
@@ -357,6 +355,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                 loss_weight=_fit_data.loss_weight(data),
                 input_bins=input_bins,
                 free_encoding=free_encoding,
+                encoded_columns=scaling[3] if scaling else None,
             )
             if incremental:
                 _reports.warn_flat_calibrators(self, scaling, monotonic_cst, len(X))
@@ -434,10 +433,13 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """The key of the engines that train ``model_``: estimators whose
         loss and output set come from the same hooks (a search and its
         candidates) and whose structural hyperparameters are the same share
-        them (:func:`skconstrain._training.engine_key`)."""
+        them, with the same encoding's columns, which the variables' shapes
+        do not tell (:func:`skconstrain._training.engine_key`)."""
         cls = type(self)
         hooks = (cls._loss, cls._output_params)
-        return _training.engine_key((hooks, self._spec.hyperparameters), self.model_)
+        spec = self._spec
+        parts = (hooks, spec.hyperparameters, spec.encoded_columns)
+        return _training.engine_key(parts, self.model_)
 
     # ---------------------------------------------------------------- hooks
     def _output_params(self, n_outputs=None):

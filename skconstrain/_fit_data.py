@@ -80,14 +80,14 @@ def fit_data(
     continuing,
     loss,
     input_bins,
-    encoded=None,
+    encoding=(None, True),
 ):
     """The training rows (and, with a ``split_seed``, the validation rows it
     draws, ``validation_fraction`` of them) as tensors, mapped by the
     default MLP's input scaling (and encoding, of ``input_bins`` per
-    feature, of the features ``encoded``, None: all; see
-    :func:`input_scaling`). Returns ``(X, data, validation, scaling)``: X
-    the training rows."""
+    feature, for a network of ``encoding`` = ``(monotonic_cst,
+    free_encoding)``; see :func:`input_scaling`). Returns ``(X, data,
+    validation, scaling)``: X the training rows."""
     validation = None
     if split_seed is not None:
         parts = [X, y] + ([] if sample_weight is None else [sample_weight])
@@ -103,7 +103,7 @@ def fit_data(
     # the default MLP's fixed standardisation of X, done once on the data
     # (in float64): from the training rows, or kept from the first fit
     scaling = input_scaling(
-        estimator, X, sample_weight, continuing, input_bins, encoded
+        estimator, X, sample_weight, continuing, input_bins, encoding
     )
     data = _training.as_tensors(
         X,
@@ -122,14 +122,16 @@ def fit_data(
     return X, data, validation, scaling
 
 
-def input_scaling(estimator, X, sample_weight, continuing, input_bins, encoded=None):
-    """``(offset, scale, bins, encoded)`` of the default MLP's fixed first
+def input_scaling(
+    estimator, X, sample_weight, continuing, input_bins, encoding=(None, True)
+):
+    """``(offset, scale, bins, columns)`` of the default MLP's fixed first
     layers: its :class:`~skconstrain.keras.InputScaling`, ``(x - mean) /
     std`` of the training rows, and with ``input_bins`` the bins of its
-    :class:`~skconstrain.keras.PiecewiseLinearEncoding` of the features
-    ``encoded`` (None: all), the standardised rows' quantiles (None: no
-    encoding); or the network's own when it is continued; None for a
-    ``model`` callable (no such layers)."""
+    :class:`~skconstrain.keras.PiecewiseLinearEncoding`, the standardised
+    rows' quantiles, with the columns it keeps (:func:`encoded_columns`;
+    ``bins`` None: no encoding); or the network's own when it is
+    continued; None for a ``model`` callable (no such layers)."""
     if estimator.model is not None:
         return None
     if continuing:
@@ -140,10 +142,35 @@ def input_scaling(estimator, X, sample_weight, continuing, input_bins, encoded=N
         mean, std = _training.moments(X, sample_weight)
     std = _networks.spread(mean, std, np.float64)
     offset, scale = -mean / std, 1.0 / std
-    bins = None
+    bins = columns = None
     if input_bins:
+        monotonic_cst, free = encoding
+        calibrated = [] if monotonic_cst is None else np.flatnonzero(monotonic_cst)
+        encoded = None if free or monotonic_cst is None else calibrated
         bins = piecewise_linear_bins(offset + scale * X, input_bins, features=encoded)
-    return offset, scale, bins, encoded
+        columns = encoded_columns(bins, calibrated, free or monotonic_cst is None)
+    return offset, scale, bins, columns
+
+
+def encoded_columns(bins, calibrated, free):
+    """The columns of its encoding (``j * n_bins + k``) that a default
+    network with ``bins`` keeps: every bin of the ``calibrated`` features
+    (their calibrators read them all), and with ``free`` each other
+    feature's bins of positive width, not those that are zero for every
+    input (a feature of a few values has a few bins; a one-hot column one,
+    which the network also reads as the column itself), as a tuple; None:
+    all of them. Dropping a zero column leaves the network's function and
+    training as they were (its initial weights keep their scale)."""
+    inv_width = np.asarray(bins[1])
+    d, b = inv_width.shape
+    calibrated = set(int(j) for j in calibrated)
+    columns = []
+    for j in range(d):
+        if j in calibrated:
+            columns += range(j * b, (j + 1) * b)
+        elif free:
+            columns += (j * b + np.flatnonzero(inv_width[j] > 0)).tolist()
+    return None if len(columns) == d * b else tuple(int(c) for c in columns)
 
 
 def loss_weight(data):

@@ -27,12 +27,11 @@ from sklearn.base import clone
 
 from skconstrain._compat import (
     build_optimizer,
-    host_constant,
-    host_tensor,
     keras_numpy_quiet,
 )
 from skconstrain.keras import constraints as _constraints
 from skconstrain.keras import regularizers as _regularizers
+from skconstrain.keras._base import HostGlorotUniform, HostZeros
 from skconstrain.keras.layers import (
     EnsembleMean,
     GroupSort,
@@ -387,16 +386,20 @@ def mlp(
     seed,
     scaling=None,
     n_bins=0,
+    columns=None,
 ):
     """The default MLP: float64 input, :class:`InputScaling` (``scaling``:
     ``(offset, scale[, bins])``; None: the identity, for an engine's copy
     whose weights are loaded), with ``n_bins`` a
-    :class:`PiecewiseLinearEncoding`, Dense hidden layers, a linear output
-    layer."""
+    :class:`PiecewiseLinearEncoding` (keeping ``columns``), Dense hidden
+    layers, a linear output layer."""
     layers = [
         keras.Input((n_features,), dtype="float64"),
-        *_input_layers(scaling, n_bins),
+        *_input_layers(scaling, n_bins, columns),
     ]
+    # the first kernel: the rows of the kept columns of the one with them all
+    first = "hidden_1" if len(hidden_layer_sizes) else "output"
+    rows = None if columns is None else _kept_rows(n_features, n_bins, columns)
     # Fixed names: TensorFlow caches an eager kernel per distinct variable name
     # (about 35 KiB each, never freed), so Keras's auto-numbered names (dense_17,
     # ...) grew the memory of a process by every fit (benchmarks/bench_memory.py).
@@ -404,7 +407,9 @@ def mlp(
         keras.layers.Dense(
             int(h),
             activation,
-            kernel_initializer=_kernel_initializer(seed, f"hidden_{i}"),
+            kernel_initializer=_kernel_initializer(
+                seed, f"hidden_{i}", rows if i == 1 else None
+            ),
             bias_initializer=HostZeros(),
             name=f"hidden_{i}",
         )
@@ -413,7 +418,9 @@ def mlp(
     layers.append(
         keras.layers.Dense(
             n_outputs,
-            kernel_initializer=_kernel_initializer(seed, "output"),
+            kernel_initializer=_kernel_initializer(
+                seed, "output", rows if first == "output" else None
+            ),
             bias_initializer=HostZeros(),
             name="output",
         )
@@ -439,6 +446,7 @@ def monotone_mlp(
     scaling=None,
     n_bins=0,
     encode_free=True,
+    columns=None,
 ):
     """A network monotone in the features whose ``signs`` are -1 or +1.
 
@@ -459,8 +467,8 @@ def monotone_mlp(
       their effects at the pace of an unconstrained network (in the first
       branch they pass through layers of bounded norm); with ``n_bins``, on
       the unconstrained features and their piecewise-linear encodings
-      (:class:`PiecewiseLinearEncoding`), or with ``encode_free`` False on
-      those features alone (and the constrained ones' encodings alone).
+      (:class:`PiecewiseLinearEncoding`, its kept ``columns``), or with
+      ``encode_free`` False on those features alone.
 
     With ``n_bins``, the first branch (its layers and its ramp) takes each
     constrained feature through a non-decreasing piecewise-linear calibrator
@@ -469,8 +477,7 @@ def monotone_mlp(
     """
     signs = [int(s) for s in signs]
     inputs = keras.Input((n_features,), dtype="float64")
-    encodes = encoded_features(signs, encode_free)
-    prefix = _input_layers(scaling, n_bins, encodes)
+    prefix = _input_layers(scaling, n_bins, columns)
     scaled = encoded = prefix[0](inputs)
     if n_bins:
         encoded = prefix[1](scaled)
@@ -479,7 +486,7 @@ def monotone_mlp(
             [j for j, s in enumerate(signs) if s != 0],
             n_bins,
             None if scaling is None else scaling[2],
-            encoded=encodes,
+            columns=columns,
             name="monotone_calibration",
         )(encoded)
     z = scaled
@@ -511,22 +518,33 @@ def monotone_mlp(
     )([z, scaled])
     free = [j for j, s in enumerate(signs) if s == 0]
     if free:
-        if n_bins and encode_free:  # each free feature, then its bins
-            free = free + [
-                n_features + j * n_bins + k for j in free for k in range(n_bins)
+        selected, rows = free, None
+        if n_bins and encode_free:  # each free feature, then its kept bins
+            kept = range(n_features * n_bins) if columns is None else columns
+            selected = free + [
+                n_features + p for p, c in enumerate(kept) if signs[c // n_bins] == 0
             ]
-        u = SelectFeatures(free, name="unconstrained_features")(encoded)
+            if columns is not None:  # as in _kept_rows, among the free ones
+                at = {j: i for i, j in enumerate(free)}
+                b = n_bins
+                own = [at[c // b] * b + c % b for c in kept if c // b in at]
+                rows = _kept_rows(len(free), b, own)
+        u = SelectFeatures(selected, name="unconstrained_features")(encoded)
         for i, h in enumerate(hidden_layer_sizes, start=1):
             u = keras.layers.Dense(
                 int(h),
                 activation,
-                kernel_initializer=_kernel_initializer(seed, f"free_hidden_{i}"),
+                kernel_initializer=_kernel_initializer(
+                    seed, f"free_hidden_{i}", rows if i == 1 else None
+                ),
                 bias_initializer=HostZeros(),
                 name=f"free_hidden_{i}",
             )(u)
         u = keras.layers.Dense(
             n_outputs,
-            kernel_initializer=_kernel_initializer(seed, "free_output"),
+            kernel_initializer=_kernel_initializer(
+                seed, "free_output", None if hidden_layer_sizes else rows
+            ),
             bias_initializer=HostZeros(),
             name="free_output",
         )(u)
@@ -534,76 +552,39 @@ def monotone_mlp(
     return keras.Model(inputs, outputs, name="monotone_mlp")
 
 
-@keras.saving.register_keras_serializable(package="skconstrain")
-class HostGlorotUniform(keras.initializers.Initializer):
-    """Glorot's uniform initializer (Glorot & Bengio, 2010), drawn on the host
-    with NumPy's PCG64 from ``seed``.
-
-    The same weights as :class:`keras.initializers.GlorotUniform`'s
-    distribution, but with no compiled program: on JAX every Keras random
-    initializer is a ``jax.jit`` program compiled per shape and dtype, about
-    0.15 s each, a third of a first fit. Drawn with NumPy, the weights are
-    also the same on every backend and CPU for the same seed.
-    """
-
-    def __init__(self, seed=0):
-        self.seed = int(seed)
-
-    def __call__(self, shape, dtype=None):
-        shape = tuple(int(d) for d in shape)
-        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-        fan_in = shape[-2] * receptive if len(shape) > 1 else shape[0]
-        fan_out = shape[-1] * receptive
-        limit = np.sqrt(6.0 / max(fan_in + fan_out, 1))
-        values = np.random.default_rng(self.seed).uniform(-limit, limit, shape)
-        dtype = keras.backend.standardize_dtype(dtype or "float32")
-        return host_tensor(values.astype(dtype))
-
-    def get_config(self):
-        return {"seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package="skconstrain")
-class HostZeros(keras.initializers.Initializer):
-    """Zeros made on the host (no compiled program per shape on JAX)."""
-
-    def __call__(self, shape, dtype=None):
-        return host_constant(0.0, shape, dtype or "float32")
-
-
 #: Where the seed of each default network's layer lies from the network's
 #: seed, by the layer's name (``hidden_<i>``: ``i``).
 _KERNEL_SEEDS = {"output": 0, "free_output": 100, "hidden_": 0, "free_hidden_": 100}
 
 
-def _kernel_initializer(seed, name):
+def _kept_rows(n_features, n_bins, columns):
+    """``(fan_in, rows)`` of a first kernel on ``[x, e[:, columns]]``: its
+    rows in the kernel on the whole encoding ``[x, e]``."""
+    rows = list(range(n_features)) + [n_features + c for c in columns]
+    return n_features * (n_bins + 1), rows
+
+
+def _kernel_initializer(seed, name, kept=None):
     """The Glorot initializer of the kernel of the default networks' layer
     ``name`` (``hidden_<i>``, ``output``, ``free_hidden_<i>``,
     ``free_output``) in a network seeded with ``seed``: each layer its own
     seed, and no dependence on Python's global ``random``, which other
     threads of the process (a dask worker's, for one) may draw from
-    meanwhile."""
+    meanwhile; with ``kept`` (``(fan_in, rows)``), the rows of a wider one."""
     stem, _, index = name.rpartition("_")
     if index.isdigit():
         offset = _KERNEL_SEEDS[f"{stem}_"] + int(index)
     else:
         offset = _KERNEL_SEEDS[name]
-    return HostGlorotUniform(seed=(int(seed) + offset) % 2**31)
+    fan_in, rows = kept or (None, None)
+    return HostGlorotUniform((int(seed) + offset) % 2**31, fan_in, rows)
 
 
-def encoded_features(monotonic_cst, free_encoding):
-    """The features a default network with bins encodes: None (all), or a
-    monotone network's constrained ones when its free ones go without."""
-    if monotonic_cst is None or free_encoding:
-        return None
-    return [j for j, s in enumerate(monotonic_cst) if s != 0]
-
-
-def _input_layers(scaling, n_bins, features=None):
+def _input_layers(scaling, n_bins, columns=None):
     """The fixed layers that start the default networks: an
     :class:`InputScaling`, then with ``n_bins`` a :class:`PiecewiseLinearEncoding`
-    of ``features`` (None: all; ``scaling``: ``(offset, scale[, bins, ...])``,
-    or None: weights to be loaded)."""
+    keeping ``columns`` (None: all; ``scaling``: ``(offset, scale[, bins,
+    ...])``, or None: weights to be loaded)."""
     offset, scale, *bins = (0.0, 1.0) if scaling is None else scaling
     layers = [InputScaling(offset, scale, dtype="float64", name=INPUT_SCALING)]
     if n_bins:
@@ -611,7 +592,7 @@ def _input_layers(scaling, n_bins, features=None):
             PiecewiseLinearEncoding(
                 bins[0] if bins else None,
                 n_bins=n_bins,
-                features=features,
+                columns=columns,
                 dtype="float64",
                 name=INPUT_ENCODING,
             )
@@ -715,7 +696,10 @@ def initial_weights(model, seed, bins=None):
             for variable in layer.trainable_weights:
                 shape = tuple(int(d) for d in variable.shape)
                 if variable is getattr(layer, "kernel", None):
-                    value = _kernel_initializer(net_seed, layer.name)(shape, "float32")
+                    start = layer.kernel_initializer
+                    kept = getattr(start, "rows", None) and (start.fan_in, start.rows)
+                    init = _kernel_initializer(net_seed, layer.name, kept)
+                    value = init(shape, "float32")
                 elif isinstance(layer, MonotoneCalibration):
                     value = layer.start(bins)[0]
                 else:
@@ -796,6 +780,9 @@ class FitSpec:
     free_encoding : bool
         With bins, whether the unconstrained features' encodings enter the
         network (False: a monotone network's calibrators alone take bins).
+    encoded_columns : tuple of int or None
+        The columns its encoding keeps
+        (:func:`skconstrain._fit_data.encoded_columns`); None: all.
     """
 
     hyperparameters: tuple
@@ -807,6 +794,7 @@ class FitSpec:
     loss_weight: float
     input_bins: int = 0  # a spec pickled by 0.4 has none
     free_encoding: bool = True  # nor one pickled before 0.5
+    encoded_columns: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -910,6 +898,7 @@ def _architecture(spec, settings, seed, scaling):
             scaling,
             spec.input_bins,
             spec.free_encoding,
+            spec.encoded_columns,
         )
     return mlp(
         n_features,
@@ -919,6 +908,7 @@ def _architecture(spec, settings, seed, scaling):
         seed,
         scaling,
         spec.input_bins,
+        spec.encoded_columns,
     )
 
 
@@ -988,13 +978,13 @@ def set_input_scaling(model, scaling):
 
 
 def fitted_input_scaling(model, n_bins):
-    """``(offset, scale, bins, features)`` of the default MLP ``model``'s input
-    layers (float64; ``bins`` None without an encoding; ``features`` None: all)."""
+    """``(offset, scale, bins, columns)`` of the default MLP ``model``'s input
+    layers (float64; ``bins`` None without an encoding; ``columns`` None: all)."""
     layer = model.get_layer(INPUT_SCALING)
     offset, scale = (np.asarray(w, dtype=np.float64) for w in layer.weights)
-    bins = features = None
+    bins = columns = None
     if n_bins:
         layer = model.get_layer(INPUT_ENCODING)
         bins = tuple(np.asarray(w, dtype=np.float64) for w in layer.weights)
-        features = layer.features
-    return offset, scale, bins, features
+        columns = layer.columns
+    return offset, scale, bins, columns

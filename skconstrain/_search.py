@@ -633,8 +633,11 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         continuing=False,
         loss=loss,
         input_bins=spec.input_bins,
-        encoded=_networks.encoded_features(spec.monotonic_cst, spec.free_encoding),
+        encoding=(spec.monotonic_cst, spec.free_encoding),
     )
+    if scaling[3] != spec.encoded_columns:
+        # a fold whose features take fewer values keeps fewer bins
+        raise _training.NotStackable("the folds' encodings keep different bins")
     model_seed, seed = seeds.network, seeds.epochs
     bins = scaling[2] if len(scaling) > 2 else None
     # an ensemble's calibrators share the rows, so the first edges

@@ -324,6 +324,49 @@ def test_folds_whose_rows_encode_differently_are_not_stacked_into_one():
     assert_same_split_scores(ours, grid, atol=1e-5)
 
 
+@pytest.mark.parametrize("cst", [None, [0, 1, 0, 0]])
+def test_a_search_keeps_the_live_bins_of_few_valued_features(cst, monkeypatch):
+    # a one-hot column keeps one bin, a column of three values two: folds
+    # that keep the same bins are one stack, and a fold that keeps fewer (a
+    # value it never sees) is fitted on its own, as GridSearchCV's fits are
+    from skconstrain._training import _stack
+
+    rng = np.random.default_rng(3)  # every fold keeps the same bins
+    n = 120
+    X_ = np.column_stack(
+        [rng.normal(size=(n, 2)), rng.integers(0, 2, n), rng.integers(0, 3, n)]
+    ).astype(float)
+    y_ = np.sin(2 * X_[:, 0]) + X_[:, 1] + X_[:, 2] + 0.1 * rng.normal(size=n)
+    net = dict(
+        hidden_layer_sizes=(8,),
+        epochs=4,
+        learning_rate=0.01,
+        random_state=0,
+        feature_encoding="piecewise_linear",
+        monotonic_cst=cst,
+    )
+    stacked = []
+    start = _stack.StackEngine.start
+
+    def spy(self, members, *args, **kwargs):
+        stacked.append(len(members))
+        return start(self, members, *args, **kwargs)
+
+    monkeypatch.setattr(_stack.StackEngine, "start", spy)
+    alphas = [1e-4, 1.0]
+    rare = X_.copy()
+    rare[118, 3] = 7.0  # a value that one fold does not see
+    for rows, expected in ((X_, [6]), (rare, [])):
+        cv = KFold(3)
+        stacked.clear()
+        ours = ConstrainedRegressorCV(alphas=alphas, cv=cv, refit=False, **net)
+        ours.fit(rows, y_)
+        assert stacked == expected
+        grid = GridSearchCV(ConstrainedRegressor(**net), {"alpha": alphas}, cv=cv)
+        grid.fit(rows, y_)
+        assert_same_split_scores(ours, grid, atol=1e-5)
+
+
 @pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
 def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
     monkeypatch, epochs, xla

@@ -317,40 +317,125 @@ def test_calibrators_compute_their_sums_and_pass_the_other_features(
     np.testing.assert_allclose(np.asarray(layer(encoded)), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("encoded", [[3, 0, 2], [0, 3, 1, 2]])
-def test_an_encoding_of_some_features_is_the_full_one_without_the_others(
-    encoded, float64_keras
+@pytest.mark.parametrize("features", [[3, 0, 2], [0, 3, 1, 2]])
+def test_an_encoding_of_some_columns_is_the_full_one_without_the_others(
+    features, float64_keras
 ):
-    # [x, e_encoded] is the full encoding's [x, e] without the other
-    # features' bins, and calibrators read the same bins from either
+    # [x, e[:, columns]] is the full encoding's [x, e] without the other
+    # columns, on the host as in the layer, and calibrators read the same
+    # bins from either
     x = RNG.normal(size=(40, 4))
     bins = piecewise_linear_bins(x, 4)
     full = np.asarray(PiecewiseLinearEncoding(bins, dtype="float64")(x))
-    part = PiecewiseLinearEncoding(bins, features=encoded, dtype="float64")
+    columns = [4 * j + k for j in features for k in range(4)]
+    part = PiecewiseLinearEncoding(bins, columns=columns, dtype="float64")
     some = np.asarray(part(x))
-    assert part.compute_output_shape((None, 4)) == (None, 4 + 4 * len(encoded))
-    columns = [4 + 4 * j + k for j in encoded for k in range(4)]
-    np.testing.assert_array_equal(some, full[:, list(range(4)) + columns])
-    # the host's encoding (the training data's) is the layer's
+    assert part.compute_output_shape((None, 4)) == (None, 4 + len(columns))
+    np.testing.assert_array_equal(
+        some, full[:, [0, 1, 2, 3] + [4 + c for c in columns]]
+    )
     np.testing.assert_allclose(
-        piecewise_linear(x, *bins, xp=np, features=encoded), some, rtol=1e-12
+        piecewise_linear(x, *bins, xp=np, columns=columns), some, rtol=1e-12
     )
     rise = RNG.normal(size=(2, 4))
     outputs = []
     for layer, inputs in (
         (MonotoneCalibration([2, 0], 4, bins, dtype="float64"), full),
-        (MonotoneCalibration([2, 0], 4, bins, encoded, dtype="float64"), some),
+        (MonotoneCalibration([2, 0], 4, bins, columns, dtype="float64"), some),
     ):
         layer.build(inputs.shape)
         layer.log_rise.assign(rise)
         outputs.append(np.asarray(layer(inputs)))
         assert layer.compute_output_shape(inputs.shape) == (40, 4)
     np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
-    # only the encoded features get bins
-    only = piecewise_linear_bins(x, 4, features=encoded)
-    np.testing.assert_array_equal(only[1][encoded], bins[1][encoded])
-    others = [j for j in range(4) if j not in encoded]
-    assert not only[1][others].any()
+    # only the features asked for get bins
+    only = piecewise_linear_bins(x, 4, features=features[:2])
+    np.testing.assert_array_equal(only[1][features[:2]], bins[1][features[:2]])
+    assert not only[1][features[2:]].any()
+
+
+def test_the_bins_that_are_zero_for_every_input_are_dropped():
+    # a one-hot column has one bin of positive width, a column of three
+    # values two: the other columns of their encodings are zero for every
+    # input, even far from the data, so a network keeps the rest alone (and
+    # every bin of a calibrated feature)
+    from skconstrain._fit_data import encoded_columns
+
+    x = np.column_stack(
+        [RNG.normal(size=200), RNG.integers(0, 2, 200), RNG.integers(0, 3, 200)]
+    ).astype(float)
+    bins = piecewise_linear_bins(x, 8)
+    kept = encoded_columns(bins, [], True)
+    assert kept == (*range(8), 8, 16, 17)
+    wide = RNG.normal(scale=50, size=(300, 3))
+    full = np.asarray(PiecewiseLinearEncoding(bins, dtype="float64")(wide))
+    dropped = [3 + c for c in range(24) if c not in kept]
+    assert not full[:, dropped].any()
+    some = PiecewiseLinearEncoding(bins, columns=kept, dtype="float64")(wide)
+    np.testing.assert_array_equal(some, full[:, [0, 1, 2] + [3 + c for c in kept]])
+    assert encoded_columns(bins, [1], True) == (*range(16), 16, 17)
+    assert encoded_columns(bins, [2], False) == tuple(range(16, 24))
+    assert encoded_columns(piecewise_linear_bins(x[:, :1], 8), [], True) is None
+
+
+@pytest.mark.parametrize("cst", [None, [0, 1, 0, 0, 0]])
+def test_one_hot_columns_keep_one_bin_and_the_network_trains_as_before(cst):
+    # a network on numbers and one-hot columns keeps each one-hot column's
+    # bins of positive width alone (about 2 x 32 + 3 bins, not 5 x 32); it
+    # continues and pickles
+    n = 300
+    level = RNG.integers(0, 3, n)
+    X = np.column_stack([RNG.normal(size=(n, 2)), np.eye(3)[level]])
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + level + 0.1 * RNG.normal(size=n)
+    params = dict(
+        feature_encoding="piecewise_linear", epochs=5, random_state=0, warm_start=True
+    )
+    est = _quiet(ConstrainedRegressor(monotonic_cst=cst, **params), X, y)
+    encoding = est.model_.get_layer("input_encoding")
+    columns = encoding.columns
+    inv_width = np.asarray(encoding.weights[1])  # 0: an empty bin
+    live = [j * 32 + k for j in range(5) for k in range(32) if inv_width[j, k] > 0]
+    assert columns == live
+    # each one-hot column keeps one or two bins (two where a quantile falls
+    # between its 0s and 1s), the numbers all 32
+    assert 2 * 32 + 3 <= len(columns) <= 2 * 32 + 6
+    before = est.predict(X)
+    _quiet(est, X, y)  # warm start: the same columns
+    assert est.model_.get_layer("input_encoding").columns == columns
+    assert not np.allclose(est.predict(X), before)
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    new = RNG.normal(scale=3, size=(50, 5))
+    assert np.isfinite(est.predict(new)).all()
+
+
+@pytest.mark.parametrize("cst", [None, [0, 1, 0, 0, 0, 0, 0]])
+def test_dropping_the_empty_bins_leaves_the_fit_as_it_was(cst, monkeypatch):
+    # the dropped columns are zero for every input, and the kept ones start
+    # from the weights of the network on every column: both fits predict
+    # alike (the same to float32 training's rounding)
+    from skconstrain import _fit_data
+
+    rng = np.random.default_rng(0)
+    n = 300
+    level = rng.integers(0, 4, n)
+    X = np.column_stack(
+        [rng.normal(size=(n, 2)), np.eye(4)[level], rng.integers(0, 3, n)]
+    )
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + level + 0.1 * rng.normal(size=n)
+    params = dict(
+        feature_encoding="piecewise_linear",
+        hidden_layer_sizes=(16,),
+        epochs=5,
+        random_state=0,
+        monotonic_cst=cst,
+    )
+    kept = _quiet(ConstrainedRegressor(**params), X, y)
+    assert len(kept.model_.get_layer("input_encoding").columns) < 7 * 32 / 2
+    monkeypatch.setattr(_fit_data, "encoded_columns", lambda *args: None)
+    every = _quiet(ConstrainedRegressor(**params), X, y)
+    assert every.model_.get_layer("input_encoding").columns is None
+    np.testing.assert_allclose(kept.predict(X), every.predict(X), rtol=1e-4, atol=1e-5)
 
 
 def test_a_small_monotone_network_encodes_its_constrained_features_only():
@@ -369,12 +454,12 @@ def test_a_small_monotone_network_encodes_its_constrained_features_only():
         y,
     )
     encoding = est.model_.get_layer("input_encoding")
-    assert encoding.features == [3, 4]
+    assert encoding.columns == list(range(3 * 32, 5 * 32))
     assert encoding.compute_output_shape((None, 5)) == (None, 5 + 2 * 32)
     assert_monotone(est, [0, 0, 0, 1, -1])
     before = est.predict(X)
     _quiet(est, X, y)  # warm start: the same encoding, trained on
-    assert est.model_.get_layer("input_encoding").features == [3, 4]
+    assert est.model_.get_layer("input_encoding").columns == encoding.columns
     assert not np.allclose(est.predict(X), before)
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
@@ -461,13 +546,13 @@ def test_the_layers_round_trip_and_refuse_bad_arguments(tmp_path):
         PiecewiseLinearEncoding(bins[:2])
     with pytest.raises(ValueError, match="features must be distinct"):
         MonotoneCalibration([1, 1], 4)
-    with pytest.raises(ValueError, match="features must be distinct"):
-        PiecewiseLinearEncoding(n_bins=3, features=[0, -1])
-    with pytest.raises(ValueError, match="every calibrated feature"):
-        MonotoneCalibration([0, 2], 4, encoded=[2, 1])
-    with pytest.raises(ValueError, match="below the 2 input features"):
-        PiecewiseLinearEncoding(bins, features=[2])(X)
-    layer = PiecewiseLinearEncoding(n_bins=3, features=[1])
-    assert type(layer).from_config(layer.get_config()).features == [1]
-    layer = MonotoneCalibration([1], 3, encoded=[1, 0])
-    assert type(layer).from_config(layer.get_config()).encoded == [1, 0]
+    with pytest.raises(ValueError, match="columns must be distinct"):
+        PiecewiseLinearEncoding(n_bins=3, columns=[0, -1])
+    with pytest.raises(ValueError, match="every bin of each calibrated feature"):
+        MonotoneCalibration([0], 2, columns=[1, 0, 2])
+    with pytest.raises(ValueError, match="below the 8 bins of the 2 input"):
+        PiecewiseLinearEncoding(bins, columns=[8])(X)
+    layer = PiecewiseLinearEncoding(n_bins=3, columns=[1, 4])
+    assert type(layer).from_config(layer.get_config()).columns == [1, 4]
+    layer = MonotoneCalibration([1], 2, columns=[2, 3, 0])
+    assert type(layer).from_config(layer.get_config()).columns == [2, 3, 0]

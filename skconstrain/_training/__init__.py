@@ -304,13 +304,13 @@ def map_inputs(X, x_scaling, rows=16_384):
     X = np.asarray(X, dtype=np.float64)
     if not encoding or encoding[0] is None:
         return np.asarray(offset) + np.asarray(scale) * X
-    bins, features = encoding[0], (encoding[1:] or [None])[0]
-    encoded = len(bins[0]) if features is None else len(features)
-    out = np.empty((len(X), X.shape[1] + encoded * bins[0].shape[1]), np.float32)
+    bins, columns = encoding[0], (encoding[1:] or [None])[0]
+    width = bins[0].size if columns is None else len(columns)
+    out = np.empty((len(X), X.shape[1] + width), np.float32)
     for start in range(0, len(X), rows):
         part = np.asarray(offset) + np.asarray(scale) * X[start : start + rows]
         out[start : start + rows] = piecewise_linear(
-            part, *bins, xp=np, features=features
+            part, *bins, xp=np, columns=columns
         )
     return out
 
@@ -324,9 +324,9 @@ def as_tensors(X, y, sample_weight=None, x_scaling=None, column_scale=None):
     y : ndarray of shape (n_samples, n_outputs)
     sample_weight : ndarray of shape (n_samples,) or None
         None weighs every row 1.
-    x_scaling : (offset, scale), (offset, scale, bins[, features]) or None, default=None
+    x_scaling : (offset, scale), (offset, scale, bins[, columns]) or None, default=None
         A fixed map of the features, ``offset + scale * X``, then with
-        ``bins`` the piecewise-linear encoding of ``features`` (None: all)
+        ``bins`` their piecewise-linear encoding (its ``columns``; None: all)
         (:class:`skconstrain.keras.PiecewiseLinearEncoding`), done here
         once, in float64, before ``X`` becomes float32 (the work of a
         network's first layers, which the engine's ``body`` then skips;

@@ -302,25 +302,29 @@ class InputScaling(TargetScaling):
     """
 
 
-def piecewise_linear(x, left, inv_width, below, above, xp, features=None):
+def piecewise_linear(x, left, inv_width, below, above, xp, columns=None):
     """The piecewise-linear encoding of ``x`` (n, d): ``[x, e]`` with ``e``
-    (n, m * b), feature by feature (the ``m`` ``features``, in their order;
-    None: all ``d``), ``e_jk = clip((x_j - left_jk) * inv_width_jk)`` into
-    ``[0, 1]``, bounded below where ``below_jk`` is 1 and above where
-    ``above_jk`` is 1 (the bins' arrays are (d, b), one row per feature of
-    ``x``). ``xp``: NumPy or ``keras.ops`` (the host and the network compute
-    it alike)."""
-    encoded = x
-    if features is not None:
-        features = list(features)
-        encoded = xp.take(x, features, axis=1)
+    (n, d * b), feature by feature, ``e_jk = clip((x_j - left_jk) *
+    inv_width_jk)`` into ``[0, 1]``, bounded below where ``below_jk`` is 1
+    and above where ``above_jk`` is 1; with ``columns`` (indices ``j * b +
+    k`` into ``e``), those of its columns alone, in that order. ``xp``:
+    NumPy or ``keras.ops`` (the host and the network compute it alike)."""
+    d, b = left.shape[0], left.shape[1]
+    if columns is None:
+        t = (x[:, :, None] - left[None]) * inv_width[None]
+        below, above = below[None], above[None]
+    else:  # each kept column from its feature and its bin alone
+        columns = np.asarray(columns, dtype=np.int64)
+        x_of = xp.take(x, columns // b, axis=1)
         left, inv_width, below, above = (
-            xp.take(b, features, axis=0) for b in (left, inv_width, below, above)
+            xp.take(xp.reshape(v, (-1,)), columns, axis=0)
+            for v in (left, inv_width, below, above)
         )
-    t = (encoded[:, :, None] - left[None]) * inv_width[None]
-    t = t - below[None] * xp.minimum(t, 0.0) - above[None] * xp.maximum(t - 1.0, 0.0)
-    m, b = left.shape[0], left.shape[1]
-    return xp.concatenate([x, xp.reshape(t, (-1, m * b))], axis=1)
+        t = (x_of - left[None]) * inv_width[None]
+        below, above = below[None], above[None]
+    t = t - below * xp.minimum(t, 0.0) - above * xp.maximum(t - 1.0, 0.0)
+    width = d * b if columns is None else len(columns)
+    return xp.concatenate([x, xp.reshape(t, (-1, width))], axis=1)
 
 
 def piecewise_linear_bins(X, n_bins, max_rows=100_000, features=None):
@@ -376,10 +380,11 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
         None: ``n_bins`` empty bins per feature (weights to be loaded).
     n_bins : int, default=32
         Bins per feature when ``bins`` is None.
-    features : list of int or None, default=None
-        The features encoded, in this order (their bins after all ``d``
-        features: ``[x, e_features]``); None: every feature. The bins keep
-        a row per feature.
+    columns : list of int or None, default=None
+        The columns of ``e`` kept, in this order (``j * n_bins + k``: feature
+        ``j``'s bin ``k``; the output is ``[x, e[:, columns]]``); None:
+        all. A network drops the bins that are zero for every input (those
+        of a feature of few values) or that it does not read.
     **kwargs
         Standard layer arguments (``name``, ``dtype``, ...).
 
@@ -391,16 +396,16 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
     >>> np.asarray(layer(np.array([[-1.0], [1.0], [5.0]]))).tolist()
     [[-1.0, -0.5, 0.0], [1.0, 0.5, 0.0], [5.0, 1.0, 1.5]]
 
-    Only the second of two features encoded:
+    Only the bins of the second of two features:
 
     >>> x2 = np.hstack([-x, x])
     >>> bins = piecewise_linear_bins(x2, 2, features=[1])
-    >>> layer = PiecewiseLinearEncoding(bins, features=[1], dtype="float64")
+    >>> layer = PiecewiseLinearEncoding(bins, columns=[2, 3], dtype="float64")
     >>> np.asarray(layer(np.array([[0.0, 1.0]]))).tolist()
     [[0.0, 1.0, 0.5, 0.0]]
     """
 
-    def __init__(self, bins=None, n_bins=32, features=None, **kwargs):
+    def __init__(self, bins=None, n_bins=32, columns=None, **kwargs):
         super().__init__(**kwargs)
         if bins is not None:
             bins = tuple(np.asarray(b, dtype=np.float64) for b in bins)
@@ -414,13 +419,14 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
             raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
         self.bins = bins
         self.n_bins = int(n_bins)
-        self.features = _indices(features, "features")
+        self.columns = _indices(columns, "columns")
 
     def build(self, input_shape):
         d = input_shape[-1]
-        if self.features is not None and any(j >= d for j in self.features):
+        if self.columns is not None and any(c >= d * self.n_bins for c in self.columns):
             raise ValueError(
-                f"features must be below the {d} input features; got {self.features!r}."
+                f"columns must be below the {d * self.n_bins} bins of the {d} "
+                f"input features; got {self.columns!r}."
             )
         names = ("left", "inv_width", "below", "above")
         empty = (0.0, 0.0, 1.0, 1.0)
@@ -440,19 +446,19 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
 
     def call(self, inputs):
         bins = [keras.ops.cast(w, inputs.dtype) for w in self.bin_weights]
-        return piecewise_linear(inputs, *bins, xp=keras.ops, features=self.features)
+        return piecewise_linear(inputs, *bins, xp=keras.ops, columns=self.columns)
 
     def compute_output_shape(self, input_shape):
         d = input_shape[-1]
         if d is None:
             return (*input_shape[:-1], None)
-        m = d if self.features is None else len(self.features)
-        return (*input_shape[:-1], d + m * self.n_bins)
+        width = d * self.n_bins if self.columns is None else len(self.columns)
+        return (*input_shape[:-1], d + width)
 
     def get_config(self):
         config = super().get_config()
         # the bins are weights
-        config.update(n_bins=self.n_bins, features=self.features)
+        config.update(n_bins=self.n_bins, columns=self.columns)
         return config
 
 
@@ -670,7 +676,7 @@ class MonotoneCalibration(keras.layers.Layer):
     their :class:`PiecewiseLinearEncoding`.
 
     Called on ``[x, e]`` (the encoding's output: ``d`` features, then the
-    ``n_bins`` bins of each encoded one), it returns ``d`` columns: each feature in
+    bins it keeps), it returns ``d`` columns: each feature in
     ``features`` replaced by its calibration ``c_j = t_j0 + sum_k exp(r_jk)
     e_jk`` (``t_j0``: its first edge; ``exp(r_jk)``: how much ``c_j`` rises
     over bin ``k``), the others as they are. So ``c_j`` is piecewise linear
@@ -691,9 +697,9 @@ class MonotoneCalibration(keras.layers.Layer):
     bins : tuple of 4 array-like of shape (d, n_bins), or None
         The encoding's bins (:func:`piecewise_linear_bins`), for the starting
         weights; None: weights to be loaded.
-    encoded : list of int or None, default=None
-        The features the encoding encodes, in its order (its ``features``;
-        None: all of them). It must encode every calibrated feature.
+    columns : list of int or None, default=None
+        The encoding's kept columns (its ``columns``; None: all). It must
+        keep every bin of each calibrated feature, in order.
     **kwargs
         Standard layer arguments (``name``, ``dtype``, ...).
 
@@ -708,19 +714,28 @@ class MonotoneCalibration(keras.layers.Layer):
     [0.0, 1.0, 2.0, 3.0, 4.0]
     """
 
-    def __init__(self, features, n_bins, bins=None, encoded=None, **kwargs):
+    def __init__(self, features, n_bins, bins=None, columns=None, **kwargs):
         super().__init__(**kwargs)
         self.features = _indices(features, "features")
         self.n_bins = int(n_bins)
         if self.n_bins < 1:
             raise ValueError(f"n_bins must be >= 1; got {n_bins!r}.")
-        self.encoded = _indices(encoded, "encoded")
-        if self.encoded is not None and not set(self.features) <= set(self.encoded):
-            raise ValueError(
-                f"encoded must hold every calibrated feature {self.features!r}; "
-                f"got {self.encoded!r}."
-            )
+        self.columns = _indices(columns, "columns")
         self.bins = bins
+        b = self.n_bins
+        self._starts = {j: j * b for j in self.features}  # in the bins
+        if self.columns is not None:
+            at = {c: p for p, c in enumerate(self.columns)}
+            if any(
+                at.get(j * b + k) != at.get(j * b, -1 - k) + k
+                for j in self.features
+                for k in range(b)
+            ):
+                raise ValueError(
+                    "columns must keep every bin of each calibrated feature "
+                    f"{self.features!r}, in order; got {self.columns!r}."
+                )
+            self._starts = {j: at[j * b] for j in self.features}
 
     def start(self, bins=None):
         """The starting ``(log_rise, first_edge)`` of the calibrators on the
@@ -758,20 +773,18 @@ class MonotoneCalibration(keras.layers.Layer):
 
     def _features_in(self, width):
         """The features of an input ``width`` columns wide."""
-        if self.encoded is None:
+        if self.columns is None:
             return width // (self.n_bins + 1)
-        return width - len(self.encoded) * self.n_bins
+        return width - len(self.columns)
 
     def call(self, inputs):
         d = self._features_in(inputs.shape[-1])
-        position = range(d) if self.encoded is None else self.encoded
-        position = {j: p for p, j in enumerate(position)}
         rise = keras.ops.exp(self.log_rise)
         # the columns by static slices, not gathers (a gather cost about 60 us
         # a step of a small network on XLA's CPU backend)
         columns = {}
         for i, j in enumerate(self.features):
-            start = d + position[j] * self.n_bins
+            start = d + self._starts[j]
             e = inputs[:, start : start + self.n_bins]
             c = keras.ops.sum(e * rise[i], axis=-1, keepdims=True)
             columns[j] = c + self.first_edge[i]
@@ -789,7 +802,7 @@ class MonotoneCalibration(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(features=self.features, n_bins=self.n_bins, encoded=self.encoded)
+        config.update(features=self.features, n_bins=self.n_bins, columns=self.columns)
         return config
 
 
