@@ -120,8 +120,9 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         What the default MLP puts in front of its hidden layers.
         "piecewise_linear": each standardised feature beside its
         piecewise-linear encoding (Gorishniy et al., NeurIPS 2022), 32 bins
-        at its quantiles in the training rows
-        (:class:`~skconstrain.keras.PiecewiseLinearEncoding`), so the first
+        at its quantiles in the training rows (fewer for a feature of few
+        values: a one-hot column has one or two, and the empty ones are
+        dropped; :class:`~skconstrain.keras.PiecewiseLinearEncoding`), so the first
         layer can bend at any of them: steep or stepwise effects of one
         feature, where trees beat a plain MLP, cost it few units (with
         ``monotonic_cst``, the unconstrained features' branch takes them,
