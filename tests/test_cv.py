@@ -269,13 +269,27 @@ def test_the_stack_trains_each_member_as_its_single_fit(config, weighted):
     assert_same_split_scores(ours, grid, atol=1e-5)
 
 
+def _stacks_started(monkeypatch):
+    """The list to which each stacked search's start appends its members."""
+    from skconstrain._training import _stack
+
+    stacked = []
+    start = _stack.StackEngine.start
+
+    def spy(self, members, *args, **kwargs):
+        stacked.append(len(members))
+        return start(self, members, *args, **kwargs)
+
+    monkeypatch.setattr(_stack.StackEngine, "start", spy)
+    return stacked
+
+
 def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
     # monotone networks train as one stack, each member with its own rows'
     # calibrators, as GridSearchCV's fits would (the ensemble case of
     # test_the_stack_trains_each_member_as_its_single_fit has the free
     # features' encodings too)
     from skconstrain import _networks
-    from skconstrain._training import _stack
 
     rng = np.random.default_rng(0)
     X_ = rng.uniform(-2, 2, size=(240, 3))
@@ -288,14 +302,7 @@ def test_a_monotone_search_is_one_stack_of_its_single_fits(monkeypatch):
         random_state=0,
         monotonic_cst=[1, -1, 0],
     )
-    stacked = []
-    start = _stack.StackEngine.start
-
-    def spy(self, members, *args, **kwargs):
-        stacked.append(len(members))
-        return start(self, members, *args, **kwargs)
-
-    monkeypatch.setattr(_stack.StackEngine, "start", spy)
+    stacked = _stacks_started(monkeypatch)
     cv = KFold(2, shuffle=True, random_state=0)  # 120 rows a fold: calibrated
     alphas = [1e-4, 1.0]
     weights = rng.uniform(0.5, 2, 240)
@@ -329,8 +336,6 @@ def test_a_search_keeps_the_live_bins_of_few_valued_features(cst, monkeypatch):
     # a one-hot column keeps one bin, a column of three values two: folds
     # that keep the same bins are one stack, and a fold that keeps fewer (a
     # value it never sees) is fitted on its own, as GridSearchCV's fits are
-    from skconstrain._training import _stack
-
     rng = np.random.default_rng(3)  # every fold keeps the same bins
     n = 120
     X_ = np.column_stack(
@@ -345,14 +350,7 @@ def test_a_search_keeps_the_live_bins_of_few_valued_features(cst, monkeypatch):
         feature_encoding="piecewise_linear",
         monotonic_cst=cst,
     )
-    stacked = []
-    start = _stack.StackEngine.start
-
-    def spy(self, members, *args, **kwargs):
-        stacked.append(len(members))
-        return start(self, members, *args, **kwargs)
-
-    monkeypatch.setattr(_stack.StackEngine, "start", spy)
+    stacked = _stacks_started(monkeypatch)
     alphas = [1e-4, 1.0]
     rare = X_.copy()
     rare[118, 3] = 7.0  # a value that one fold does not see
