@@ -160,7 +160,8 @@ def encoded_columns(bins, calibrated, free):
     input (a feature of a few values has a few bins; a one-hot column one,
     which the network also reads as the column itself), as a tuple; None:
     all of them. Dropping a zero column leaves the network's function and
-    training as they were (its initial weights keep their scale)."""
+    training as they were (its first kernel starts on the rows it keeps
+    of the wide one's: ``_networks._kept_rows``)."""
     inv_width = np.asarray(bins[1])
     d, b = inv_width.shape
     calibrated = set(int(j) for j in calibrated)
