@@ -120,10 +120,10 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         What the default MLP puts in front of its hidden layers.
         "piecewise_linear": each standardised feature beside its
         piecewise-linear encoding (Gorishniy et al., NeurIPS 2022), 32 bins
-        at its quantiles in the training rows (fewer for a feature of few
-        values: a one-hot column has one or two, and the empty ones are
-        dropped; :class:`~skconstrain.keras.PiecewiseLinearEncoding`), so the first
-        layer can bend at any of them: steep or stepwise effects of one
+        at its quantiles in the training rows (a feature of at most 33
+        values has its values as edges, a one-hot column one bin; the empty
+        bins are dropped; :class:`~skconstrain.keras.PiecewiseLinearEncoding`),
+        so the first layer can bend at any of them: steep or stepwise effects of one
         feature, where trees beat a plain MLP, cost it few units (with
         ``monotonic_cst``, the unconstrained features' branch takes them,
         and each constrained feature goes through a monotone calibrator of

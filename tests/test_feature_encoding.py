@@ -396,9 +396,9 @@ def test_one_hot_columns_keep_one_bin_and_the_network_trains_as_before(cst):
     inv_width = np.asarray(encoding.weights[1])  # 0: an empty bin
     live = [j * 32 + k for j in range(5) for k in range(32) if inv_width[j, k] > 0]
     assert columns == live
-    # each one-hot column keeps one or two bins (two where a quantile falls
-    # between its 0s and 1s), the numbers all 32
-    assert 2 * 32 + 3 <= len(columns) <= 2 * 32 + 6
+    # each one-hot column keeps one bin (its two values are its edges), the
+    # numbers all 32
+    assert len(columns) == 2 * 32 + 3
     before = est.predict(X)
     _quiet(est, X, y)  # warm start: the same columns
     assert est.model_.get_layer("input_encoding").columns == columns

@@ -332,8 +332,10 @@ def piecewise_linear_bins(X, n_bins, max_rows=100_000, features=None):
     ``(left, inv_width, below, above)``, each (d, ``n_bins``) float64.
 
     A column's edges are its quantiles at ``0, 1/n_bins, ..., 1`` (without
-    repeats: a column of few values has fewer bins, the rest weigh
-    nothing), from at most ``max_rows`` evenly spaced rows. Its first bin
+    repeats), from at most ``max_rows`` evenly spaced rows; a column of at
+    most ``n_bins + 1`` values has its values as edges, a bin between each
+    two (a one-hot column one bin, whatever its share of ones; the rest
+    weigh nothing). Its first bin
     has no lower bound and its last no upper one, so the encoding of a
     value beyond the data keeps growing linearly. With ``features`` (column
     indices), only those columns get bins; the others' stay empty."""
@@ -346,9 +348,11 @@ def piecewise_linear_bins(X, n_bins, max_rows=100_000, features=None):
     above = np.ones((d, n_bins))
     levels = np.linspace(0.0, 1.0, n_bins + 1)
     for j in range(d) if features is None else features:
-        edges = np.unique(np.quantile(X[:, j], levels)) if len(X) else np.zeros(1)
+        edges = np.unique(X[:, j])
+        if len(edges) > n_bins + 1:
+            edges = np.unique(np.quantile(X[:, j], levels))
         m = len(edges) - 1
-        if m == 0:
+        if m <= 0:
             continue
         left[j, :m] = edges[:-1]
         inv_width[j, :m] = 1.0 / np.diff(edges)
