@@ -146,9 +146,10 @@ def input_scaling(
     if input_bins:
         monotonic_cst, free = encoding
         calibrated = [] if monotonic_cst is None else np.flatnonzero(monotonic_cst)
-        encoded = None if free or monotonic_cst is None else calibrated
+        free = free or monotonic_cst is None  # an MLP's features are all free
+        encoded = None if free else calibrated
         bins = piecewise_linear_bins(offset + scale * X, input_bins, features=encoded)
-        columns = encoded_columns(bins, calibrated, free or monotonic_cst is None)
+        columns = encoded_columns(bins, calibrated, free)
     return offset, scale, bins, columns
 
 

@@ -331,9 +331,8 @@ def test_an_encoding_of_some_columns_is_the_full_one_without_the_others(
     part = PiecewiseLinearEncoding(bins, columns=columns, dtype="float64")
     some = np.asarray(part(x))
     assert part.compute_output_shape((None, 4)) == (None, 4 + len(columns))
-    np.testing.assert_array_equal(
-        some, full[:, [0, 1, 2, 3] + [4 + c for c in columns]]
-    )
+    expected = full[:, [0, 1, 2, 3] + [4 + c for c in columns]]
+    np.testing.assert_allclose(some, expected, rtol=1e-12, atol=0)
     np.testing.assert_allclose(
         piecewise_linear(x, *bins, xp=np, columns=columns), some, rtol=1e-12
     )
@@ -372,7 +371,8 @@ def test_the_bins_that_are_zero_for_every_input_are_dropped():
     dropped = [3 + c for c in range(24) if c not in kept]
     assert not full[:, dropped].any()
     some = PiecewiseLinearEncoding(bins, columns=kept, dtype="float64")(wide)
-    np.testing.assert_array_equal(some, full[:, [0, 1, 2] + [3 + c for c in kept]])
+    expected = full[:, [0, 1, 2] + [3 + c for c in kept]]
+    np.testing.assert_allclose(some, expected, rtol=1e-12, atol=0)
     assert encoded_columns(bins, [1], True) == (*range(16), 16, 17)
     assert encoded_columns(bins, [2], False) == tuple(range(16, 24))
     assert encoded_columns(piecewise_linear_bins(x[:, :1], 8), [], True) is None
@@ -435,7 +435,8 @@ def test_dropping_the_empty_bins_leaves_the_fit_as_it_was(cst, monkeypatch):
     monkeypatch.setattr(_fit_data, "encoded_columns", lambda *args: None)
     every = _quiet(ConstrainedRegressor(**params), X, y)
     assert every.model_.get_layer("input_encoding").columns is None
-    np.testing.assert_allclose(kept.predict(X), every.predict(X), rtol=1e-4, atol=1e-5)
+    # first layers of other widths: float32 sums may round apart on other CPUs
+    np.testing.assert_allclose(kept.predict(X), every.predict(X), rtol=1e-4, atol=1e-4)
 
 
 def test_a_small_monotone_network_encodes_its_constrained_features_only():

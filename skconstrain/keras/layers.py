@@ -312,16 +312,14 @@ def piecewise_linear(x, left, inv_width, below, above, xp, columns=None):
     d, b = left.shape[0], left.shape[1]
     if columns is None:
         t = (x[:, :, None] - left[None]) * inv_width[None]
-        below, above = below[None], above[None]
     else:  # each kept column from its feature and its bin alone
         columns = np.asarray(columns, dtype=np.int64)
-        x_of = xp.take(x, columns // b, axis=1)
         left, inv_width, below, above = (
             xp.take(xp.reshape(v, (-1,)), columns, axis=0)
             for v in (left, inv_width, below, above)
         )
-        t = (x_of - left[None]) * inv_width[None]
-        below, above = below[None], above[None]
+        t = (xp.take(x, columns // b, axis=1) - left[None]) * inv_width[None]
+    below, above = below[None], above[None]
     t = t - below * xp.minimum(t, 0.0) - above * xp.maximum(t - 1.0, 0.0)
     width = d * b if columns is None else len(columns)
     return xp.concatenate([x, xp.reshape(t, (-1, width))], axis=1)
