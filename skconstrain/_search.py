@@ -4,6 +4,7 @@ search trained as one stack of networks (public in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from numbers import Integral
@@ -673,6 +674,17 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
     return plan, member, scaling
 
 
+def _at_alpha(plan, member, scaling, alpha):
+    """A prepared member (:func:`_stack_member`) at another ``alpha``: its
+    penalty's strength is the only thing ``alpha`` sets."""
+    penalty_scale = _fit_data.penalty_scale(alpha, plan.X.shape[0], member.loss_weight)
+    return (
+        dataclasses.replace(plan, penalty_scale=penalty_scale),
+        dataclasses.replace(member, penalty_scale=penalty_scale),
+        scaling,
+    )
+
+
 def _fit_stack(estimator, first, members, random_state, score):
     """New fits of the default network, one per member, trained as one stack
     of networks (:class:`skconstrain._training.StackEngine`; in chunks when
@@ -709,10 +721,18 @@ def _fit_stack(estimator, first, members, random_state, score):
     # draws from the estimator's own, a generator advanced)
     random_state = _fit_data.copied(random_state)
     estimator._prepare_fit(*first, False)
-    prepared = [
-        _stack_member(estimator, X, y, sample_weight, alpha, random_state)
-        for X, y, sample_weight, alpha in members
-    ]
+    prepared, folds = [], {}
+    for X, y, sample_weight, alpha in members:
+        # the alphas of a fold (the same rows: the same objects) differ in
+        # their penalty's strength alone: the fold is prepared once
+        fold = (id(X), id(y), id(sample_weight))
+        if fold not in folds:
+            folds[fold] = _stack_member(
+                estimator, X, y, sample_weight, alpha, random_state
+            )
+            prepared.append(folds[fold])
+        else:
+            prepared.append(_at_alpha(*folds[fold], alpha))
     stacked = [member for _, member, _ in prepared]
     # the largest batch is the trace's (each member's own is an input)
     width = max(member.batch_size for member in stacked)
@@ -780,9 +800,14 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
     validated (the members' data).
     """
 
+    taken = {}  # each fold's rows, taken once and shared by its alphas
+
     def rows(X, train):
-        weights = None if sample_weight is None else sample_weight[train]
-        return _safe_indexing(X, train), _safe_indexing(y, train), weights
+        key = (id(X), id(train))  # the candidates hold every train array
+        if key not in taken:
+            weights = None if sample_weight is None else sample_weight[train]
+            taken[key] = _safe_indexing(X, train), _safe_indexing(y, train), weights
+        return taken[key]
 
     def score(k, estimator):
         return _score(scorer, estimator, X, y, sample_weight, candidates[k][2])

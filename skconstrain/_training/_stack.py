@@ -206,12 +206,21 @@ class StackEngine:
         """One epoch of the members where ``active``; their mean losses (M,).
         ``seeds``: each member's seed of this epoch's order."""
         with _backend().precision():
-            laid = [
-                batches(seed, k, b, self._width, self._steps, shuffle)
-                for seed, k, b, shuffle in zip(
+            # members of the same seed and rows (a search's alphas on one
+            # fold) share their batches: drawn once
+            keys = [
+                (int(seed), int(n), int(batch), bool(shuffle))
+                for seed, n, batch, shuffle in zip(
                     seeds, self._n, self._batch, self._shuffle, strict=True
                 )
             ]
+            drawn = {
+                (seed, n, batch, shuffle): batches(
+                    seed, n, batch, self._width, self._steps, shuffle
+                )
+                for seed, n, batch, shuffle in set(keys)
+            }
+            laid = [drawn[key] for key in keys]
             index = np.stack([i for i, _ in laid])
             valid = np.stack([v for _, v in laid])
             inputs = (
