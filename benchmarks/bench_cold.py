@@ -49,6 +49,7 @@ def main():
     ours = ConstrainedRegressor(
         hidden_layer_sizes=(32,),
         output_constraint="simplex",
+        feature_encoding=None,  # MLPRegressor's network (2 000 rows: the default's)
         epochs=30,
         batch_size=64,
         random_state=0,
