@@ -549,8 +549,9 @@ def test_the_layers_round_trip_and_refuse_bad_arguments(tmp_path):
         MonotoneCalibration([1, 1], 4)
     with pytest.raises(ValueError, match="columns must be distinct"):
         PiecewiseLinearEncoding(n_bins=3, columns=[0, -1])
-    with pytest.raises(ValueError, match="every bin of each calibrated feature"):
-        MonotoneCalibration([0], 2, columns=[1, 0, 2])
+    for columns in ([1, 0, 2], [0, 2], [1, 2, 3]):  # out of order, a bin missing
+        with pytest.raises(ValueError, match="every bin of each calibrated feature"):
+            MonotoneCalibration([0], 2, columns=columns)
     with pytest.raises(ValueError, match="below the 8 bins of the 2 input"):
         PiecewiseLinearEncoding(bins, columns=[8])(X)
     layer = PiecewiseLinearEncoding(n_bins=3, columns=[1, 4])

@@ -728,16 +728,16 @@ class MonotoneCalibration(keras.layers.Layer):
         self._starts = {j: j * b for j in self.features}  # in the bins
         if self.columns is not None:
             at = {c: p for p, c in enumerate(self.columns)}
-            if any(
-                at.get(j * b + k) != at.get(j * b, -1 - k) + k
-                for j in self.features
-                for k in range(b)
-            ):
-                raise ValueError(
-                    "columns must keep every bin of each calibrated feature "
-                    f"{self.features!r}, in order; got {self.columns!r}."
-                )
-            self._starts = {j: at[j * b] for j in self.features}
+            for j in self.features:  # its b bins side by side, in order
+                first = at.get(j * b)
+                if first is None or any(
+                    at.get(j * b + k) != first + k for k in range(b)
+                ):
+                    raise ValueError(
+                        "columns must keep every bin of each calibrated feature "
+                        f"{self.features!r}, in order; got {self.columns!r}."
+                    )
+                self._starts[j] = first
 
     def start(self, bins=None):
         """The starting ``(log_rise, first_edge)`` of the calibrators on the
