@@ -370,15 +370,18 @@ def test_a_search_keeps_the_live_bins_of_few_valued_features(cst, monkeypatch):
 def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
     monkeypatch, epochs, xla
 ):
-    # a stack whose members x steps x epochs reach STACK_XLA_MEMBER_STEPS
-    # runs every epoch under XLA on TensorFlow (a graph below), and with
-    # XLA's default code generator on JAX (the one quicker to compile
-    # below), and its members still train as their single fits (graphs on
-    # TensorFlow, the quicker code generator on JAX)
-    from skconstrain._training import _engine, _stack
+    # a stack whose members x steps x epochs reach XLA_STEPS runs every
+    # epoch under XLA on TensorFlow (a graph below), one that reaches
+    # FULL_CODEGEN_MEMBER_STEPS with XLA's default code generator on JAX
+    # (the one quicker to compile below), and its members still train as
+    # their single fits of 5 steps (graphs on TensorFlow, the quicker code
+    # generator on JAX)
+    from skconstrain._training import _engine, _stack, backend
 
     # 2 alphas x 3 folds, one step an epoch (67 rows, batch 100): 6 x epochs
-    monkeypatch.setattr(_engine, "STACK_XLA_MEMBER_STEPS", 30)
+    monkeypatch.setattr(_engine, "XLA_STEPS", 30)
+    if not backend().CHOOSES_XLA:
+        monkeypatch.setattr(backend(), "FULL_CODEGEN_MEMBER_STEPS", 30)
     compiled = []
     run = _stack.StackEngine._run
 

@@ -649,27 +649,26 @@ def with_validation(epoch, evaluate):
 #: XLA from the start.
 XLA_STEPS = 2000
 
-#: The member-steps (members x steps per epoch x epochs) from which a stack
-#: (:class:`~._stack.StackEngine`) on TensorFlow compiles its epoch with XLA
-#: from the first epoch. A stack's step does the work of its M members in one
-#: program, so XLA saves M times a member's share per step; its compile cost
-#: 0.5-1.2 s more than the graph's. Measured on 2 cores (2 000 rows, 10 -> 32
-#: -> 4 on the simplex, batch 64; ``ConstrainedRegressorCV``, refit
-#: included): 8 x 3 for 30 epochs (15 120 member-steps) searched in 1.0 s
-#: under XLA against 1.6-1.9 s as a graph once compiled, but its first search
-#: took 4.0 s against 2.8-3.3 s; 16 x 5 for 30 epochs (60 000) 2.7-3.3 s
-#: against 3.4-4.5 s, first 5.2-7.1 s against 4.6-6.6 s; 4 x 3 for 100
-#: epochs (25 200) 1.7-2.1 s against 3.2-4.0 s, first 5.1-6.2 s against
-#: 5.6-6.3 s. Below, the stack switches as a fit does (:data:`XLA_STEPS`).
+#: A stack (:class:`~._stack.StackEngine`) on TensorFlow compiles its epoch
+#: with XLA from the first epoch when its members will run :data:`XLA_STEPS`
+#: steps in all (members x steps per epoch x epochs). A stack is compiled
+#: once for every search of its architecture and size in the process, and
+#: its step does the work of its M members, so XLA's compile is paid back
+#: by the next search or sooner. Measured on 2 cores
+#: (``benchmarks/bench_cv.py --grids 4x3 --backend tensorflow``: 10 -> 32 ->
+#: 4 on the simplex, batch 64, 30 epochs, refit included, graph and XLA
+#: alternated): 4 x 3 on 500 rows (2 160 member-steps) searched in 0.21-0.23
+#: s under XLA against 0.39-0.44 s as a graph, its first search 1.90-2.04 s
+#: against 1.75 s; on 1 000 rows 0.33-0.36 s against 0.52-0.62 s; on 2 000
+#: rows (7 560) 0.45 s against 0.81 s, first 2.20 s against 1.80 s.
 #: The choice is the search's own (its members, rows and epochs).
-STACK_XLA_MEMBER_STEPS = 20_000
 
 
 def compiled_with_xla(jit_compile, steps_done, member_steps=0):
     """Whether TensorFlow compiles an epoch with XLA: ``jit_compile`` where it
     is a bool, else whether the fit has run, or will surely run,
-    :data:`XLA_STEPS` steps (``steps_done``) or, for a stack, plans
-    :data:`STACK_XLA_MEMBER_STEPS` member-steps in all (``member_steps``).
+    :data:`XLA_STEPS` steps (``steps_done``) or, for a stack, plans as many
+    member-steps in all (``member_steps``).
     The choice is the fit's own (its settings and rows), so a fit gives the
     same model whatever ran before it in the process.
 
@@ -677,14 +676,14 @@ def compiled_with_xla(jit_compile, steps_done, member_steps=0):
     --------
     >>> compiled_with_xla(None, 0), compiled_with_xla(None, 5000)
     (False, True)
-    >>> compiled_with_xla(None, 0, member_steps=12 * 21 * 100)
+    >>> compiled_with_xla(None, 0, member_steps=12 * 6 * 30)
     True
     >>> compiled_with_xla(False, 10**6)
     False
     """
     if jit_compile is not None:
         return bool(jit_compile)
-    return int(steps_done) >= XLA_STEPS or int(member_steps) >= STACK_XLA_MEMBER_STEPS
+    return max(int(steps_done), int(member_steps)) >= XLA_STEPS
 
 
 def _float32(value):

@@ -152,11 +152,21 @@ PADDED_STEPS = True
 #: first 4 x 3 search (``bench_cv.py --quick``) took 1.9 s instead of 2.5 s.
 QUICK_COMPILE = {"xla_cpu_use_fusion_emitters": False}
 
+#: The member-steps (members x steps per epoch x epochs) from which a stack
+#: (:class:`~._stack.StackEngine`) plans enough work to get XLA's default
+#: code generator, whose steps run about 10% faster, instead of
+#: :data:`QUICK_COMPILE` (whose first 4 x 3 search, 7 560 member-steps,
+#: took 1.9 s against 2.5 s; see above). The rule under which TensorFlow
+#: once compiled a stack with XLA; TensorFlow's stacks now switch sooner
+#: (:data:`~._engine.XLA_STEPS`), where the graph's steps cost several
+#: times XLA's.
+FULL_CODEGEN_MEMBER_STEPS = 20_000
+
 
 def compile(fn, kind, jit_compile=None):
     """``fn`` as one XLA program (``jax.jit``). ``kind`` is TensorFlow's
     choice. ``jit_compile`` True (a stack that plans much work, see
-    :data:`~._engine.STACK_XLA_MEMBER_STEPS`): XLA's default code generator,
+    :data:`FULL_CODEGEN_MEMBER_STEPS`): XLA's default code generator,
     whose programs run a little faster; else, on a CPU, the one that
     compiles faster (:func:`quick_jit`)."""
     return jax.jit(fn) if jit_compile else quick_jit(fn)

@@ -241,7 +241,7 @@ class StackEngine:
             else:
                 # JAX: XLA's default code generator (faster steps, slower to
                 # compile) where the stack's planned work pays for it
-                xla = compiled_with_xla(None, 0, self._member_steps)
+                xla = self._member_steps >= backend.FULL_CODEGEN_MEMBER_STEPS
             try:
                 out = self._run(xla)(*inputs)
             except backend.COMPILE_ERRORS:
