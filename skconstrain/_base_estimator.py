@@ -253,7 +253,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _fit(self, X, y, sample_weight, incremental):
+    def _fit(self, X, y, sample_weight, incremental, xla=None):
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
         before = set(vars(self))
         try:
@@ -283,6 +283,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         learning_rate=self.learning_rate,
                         members=_networks.ensemble_size(self.model_),
                         shuffle=self.shuffle,
+                        xla=xla,
                     )
                     engine.store(self.model_)
                 return self._end_fit(plan, history, stopped)

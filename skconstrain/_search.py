@@ -78,19 +78,22 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     member, each on its own rows, in its own order, with its own penalty
     strength, Adam state and stopping, so each trains exactly as its single
     fit would (the scores agree with ``GridSearchCV``'s to float32
-    rounding, tested). The compiled epoch is kept for later searches of the
-    same architecture and number of networks (of any number of rows); a
-    stack that would take more than 1 GiB (data, weights, optimizer state)
-    is trained in chunks. A ``model``, and sparse ``X``, are fitted one
-    after another (or in ``n_jobs`` threads: the compiled epochs release
-    the GIL, and no worker process imports TensorFlow).
+    rounding, tested). On TensorFlow the refit is compiled as the stack
+    was (with XLA from the start where the search's work pays for it), so
+    it too equals its single fit to float32 rounding. The compiled epoch
+    is kept for later searches of the same architecture and number of
+    networks (of any number of rows); a stack that would take more than 1
+    GiB (data, weights, optimizer state) is trained in chunks. A
+    ``model``, and sparse ``X``, are fitted one after another (or in
+    ``n_jobs`` threads: the compiled epochs release the GIL, and no worker
+    process imports TensorFlow).
 
     Use it rather than ``GridSearchCV`` over ``alpha`` alone: the same result
-    in a fraction of the time (2.5-8x faster than that search, 1.3-4x faster
-    than ``GridSearchCV`` over ``MLPRegressor``, for 4 x 3 to 16 x 5 networks
-    on 2 CPU cores; ``benchmarks/bench_cv.py``). Search the structural
-    hyperparameters (``hidden_layer_sizes``, ``output_strategy``...) with
-    ``GridSearchCV`` around it.
+    in a fraction of the time (6-10x faster than that search, 3-6.5x faster
+    than ``GridSearchCV`` over ``MLPRegressor``, for 4 x 3 to 16 x 5
+    networks of 2 000 rows on 2 CPU cores; ``benchmarks/bench_cv.py``).
+    Search the structural hyperparameters (``hidden_layer_sizes``,
+    ``output_strategy``...) with ``GridSearchCV`` around it.
 
     Parameters
     ----------
@@ -403,12 +406,12 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
             splits = list(cv.split(X_valid, y_valid, **split_params))
             scorer = check_scoring(self, scoring=self.scoring)
             candidates = [(a, train, test) for a in alphas for train, test in splits]
-            out = None
+            out, stacked_xla = None, False
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 if self.model is None and not sp.issparse(X_valid):
                     try:
-                        out = _fit_and_score_stacked(
+                        out, stacked_xla = _fit_and_score_stacked(
                             self._single(alphas[0]),
                             candidates,
                             X_rows,
@@ -451,7 +454,10 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
                 with warnings.catch_warnings(record=True) as refit_caught:
                     warnings.simplefilter("always")
                     start = time.perf_counter()
-                    self._fit(X, y, sample_weight, incremental=False)
+                    # on TensorFlow, compiled as the stack was (XLA from
+                    # the start when it was: the search's work pays for it)
+                    xla = True if stacked_xla else None
+                    self._fit(X, y, sample_weight, incremental=False, xla=xla)
                     self.refit_time_ = time.perf_counter() - start
                 caught += refit_caught
                 refit_converged = not any(
@@ -715,6 +721,8 @@ def _fit_stack(estimator, first, members, random_state, score):
         as ``score`` returned it), the fit
         time its stack's divided by its members (with its share of the
         preparation), ``stopped`` whether its stopping rule ended it.
+    with_xla : bool
+        Whether a stack ran under XLA on TensorFlow.
     """
     start = time.perf_counter()
     # each member draws from random_state as given (the preparation
@@ -739,7 +747,7 @@ def _fit_stack(estimator, first, members, random_state, score):
     n_weights = sum(int(np.prod(w.shape)) for w in stacked[0].weights)
     ensemble = estimator.ensemble_size
     units = _networks.units(estimator.model_)
-    out = []
+    out, with_xla = [], False
     prepare_time = time.perf_counter() - start
     for part in _training.chunks(stacked, n_weights, units):
         begin = time.perf_counter()
@@ -766,6 +774,7 @@ def _fit_stack(estimator, first, members, random_state, score):
                 members=ensemble,
             )
             snapshot = engine.snapshot()
+            with_xla = with_xla or engine.with_xla
             fit_time = (time.perf_counter() - begin) / size
             fit_time += prepare_time / len(stacked)
             first_k = part.start
@@ -784,7 +793,7 @@ def _fit_stack(estimator, first, members, random_state, score):
                 value = score(first_k + k, estimator)
                 elapsed = time.perf_counter() - begin
                 out.append((value, fit_time, elapsed, stopped))
-    return out
+    return out, with_xla
 
 
 def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, scorer):
@@ -797,7 +806,8 @@ def _fit_and_score_stacked(template, candidates, X, X_valid, y, sample_weight, s
     would (its checks and warnings, its network), and each member is scored
     through it. ``X`` are the rows as given (a DataFrame keeps its column
     names for the template and the scorer), ``X_valid`` the same rows
-    validated (the members' data).
+    validated (the members' data). Returns :func:`_fit_stack`'s results
+    and whether a stack ran under XLA.
     """
 
     taken = {}  # each fold's rows, taken once and shared by its alphas

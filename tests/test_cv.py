@@ -402,6 +402,37 @@ def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
     assert_same_split_scores(ours, grid, atol=1e-5)
 
 
+@pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
+def test_the_refit_compiles_as_the_stack_did(monkeypatch, epochs, xla):
+    # on TensorFlow, the refit of a search whose stack ran under XLA compiles
+    # with XLA from its first epoch (its 5 steps alone would stay a graph);
+    # on JAX the refit is the single fit's program; either way it is the
+    # single fit at alpha_ on all rows
+    from skconstrain._training import _engine, backend
+
+    monkeypatch.setattr(_engine, "XLA_STEPS", 30)  # 6 members x 1 step x 5
+    compiled = []
+    epoch = _engine.Engine._epoch
+
+    def spy(self, sparse, with_xla, *validating):
+        compiled.append(with_xla)
+        return epoch(self, sparse, with_xla, *validating)
+
+    monkeypatch.setattr(_engine.Engine, "_epoch", spy)
+    net = {**NET, "epochs": epochs, "batch_size": 100}
+    X_, Y_ = X[:100], Y[:100]
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ConstrainedRegressorCV(alphas=[1e-4, 10.0], cv=cv, **net).fit(X_, Y_)
+    refit = compiled[:]
+    single = ConstrainedRegressor(alpha=ours.alpha_, **net).fit(X_, Y_)
+    if backend().CHOOSES_XLA:
+        assert refit == [xla] * epochs
+        assert compiled[len(refit) :] == [False] * epochs  # 1 step an epoch
+    else:
+        assert refit == compiled[len(refit) :] == [None] * epochs
+    np.testing.assert_allclose(ours.predict(X_), single.predict(X_), atol=1e-5)
+
+
 def test_a_user_model_is_searched_one_fit_after_another():
     import keras
 

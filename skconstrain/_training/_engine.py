@@ -869,6 +869,7 @@ class Engine:
         steps_done=0,
         sure_steps=0,
         validation=None,
+        jit_compile=None,
     ):
         """Train one epoch over ``data``; returns the mean loss of its steps
         (and with ``validation``, the errors of the new weights on it).
@@ -899,6 +900,10 @@ class Engine:
             Rows scored after the epoch, as :meth:`evaluate` scores them, in
             the epoch's own program (:func:`with_validation`; sparse rows by
             :meth:`evaluate`, in chunks).
+        jit_compile : bool or None, default=None
+            On TensorFlow, this fit's choice, where it has one: True
+            compiles with XLA from the start (a search's refit after a stack
+            compiled so); None, the engine's ``jit_compile``.
 
         Returns
         -------
@@ -929,7 +934,8 @@ class Engine:
             inputs = (*inputs, (Xv, yv, wv, np.int32(nv)))
         xla = None
         if backend.CHOOSES_XLA:
-            xla = compiled_with_xla(self.jit_compile, max(steps_done, sure_steps))
+            chosen = self.jit_compile if jit_compile is None else jit_compile
+            xla = compiled_with_xla(chosen, max(steps_done, sure_steps))
         if xla and self._xla_failed:
             xla = False
         try:

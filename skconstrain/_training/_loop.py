@@ -219,6 +219,7 @@ def train(
     members=1,
     warmup=None,
     shuffle=True,
+    xla=None,
 ):
     """Train for up to ``epochs`` epochs, with early stopping: one network
     (``data`` a :class:`Data`) or the M members of a stack (``data`` a list
@@ -273,6 +274,12 @@ def train(
         :func:`warmup_epochs` of the data and batch size.
     shuffle : bool, default=True
         A single fit's, passed to :meth:`Engine.run_epoch`.
+    xla : bool or None, default=None
+        A single fit's ``jit_compile`` on TensorFlow, passed to
+        :meth:`Engine.run_epoch`: True compiles with XLA from the first
+        epoch (a search's refit after its stack did, see
+        :class:`~skconstrain.ConstrainedRegressorCV`); None chooses
+        (:func:`~._engine.compiled_with_xla`).
 
     Returns
     -------
@@ -306,6 +313,7 @@ def train(
             batch_size=batch_size,
             members=members,
             shuffle=shuffle,
+            jit_compile=xla,
             least=least_epochs(epochs, n_iter_no_change, warmups[0]),
         )
         if learning_rate is not None:

@@ -95,6 +95,8 @@ class StackEngine:
         self._errors = None
         self._rate = learning_rate_index(self.optimizer)
         self._xla_failed = False
+        #: On TensorFlow, whether the last epoch ran under XLA.
+        self.with_xla = False
 
     def _run(self, xla):
         # with validation rows, the members are scored in the epoch's program
@@ -185,6 +187,7 @@ class StackEngine:
             self._steps = steps
             self._steps_done = 0
             self._member_steps = len(members) * steps * int(epochs)
+            self.with_xla = False
             self._data = [
                 _stacked([_pad_rows(p[i], self._rows) for p in parts]) for i in range(3)
             ]
@@ -249,6 +252,8 @@ class StackEngine:
                     raise
                 self._xla_failed = True  # a graph from now on
                 out = self._run(False)(*inputs)
+            # on TensorFlow, whether this epoch ran under XLA
+            self.with_xla = bool(xla) and backend.CHOOSES_XLA and not self._xla_failed
             self._state = out[0]
             self._errors = None if len(out) < 3 else out[2]
             self._steps_done += self._steps
