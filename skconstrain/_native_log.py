@@ -26,6 +26,9 @@ _START_UP = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are "
     r"written to STDERR"
     rf"|[IW]{_ABSL}[^\]\s]+:\d+\] "
+    # the second line of cpu_feature_guard.cc's INFO line, on a line of its own
+    r"|To enable the following instructions: .*in other operations, rebuild "
+    r"TensorFlow with the appropriate compiler flags\.$"
 )
 
 # XLA's first compile in a process: its service for the host ("XLA service

@@ -7,8 +7,10 @@ initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot silence them: Abseil's notice
 "All log messages before absl::InitializeLog() is called are written to
 STDERR", then INFO lines from ``port.cc`` (oneDNN custom operations are on)
 and ``cudart_stub.cc`` (no CUDA driver), each written twice, by two libraries
-that carry their own copy of Abseil. They go straight to file descriptor 2,
-not through Python's ``sys.stderr``.
+that carry their own copy of Abseil, and ``cpu_feature_guard.cc``'s notice
+of the CPU instructions TensorFlow was not built for, whose second line
+("To enable the following instructions: ...") has no prefix of its own.
+They go straight to file descriptor 2, not through Python's ``sys.stderr``.
 
 So the import runs with descriptor 2 sent to a temporary file
 (:func:`skconstrain._native_log.filtered_stderr`); afterwards every line of it

@@ -17,6 +17,10 @@ NOISE = [
     "I0000 00:00:1795926368.137065    4782 cudart_stub.cc:31] Could not find cuda "
     "drivers on your machine, GPU will not be used.\n",
     "W0000 00:00:1795923135.783234    4424 util.cc:163] Not handling type DT_DOUBLE\n",
+    # the second line of "I... cpu_feature_guard.cc:227] This TensorFlow
+    # binary is optimized to use available CPU instructions ..."
+    "To enable the following instructions: AVX2 AVX512F FMA, in other "
+    "operations, rebuild TensorFlow with the appropriate compiler flags.\n",
 ]
 KEPT = [
     "E0000 00:00:1795923907.445618    8282 cuda_platform.cc:52] failed call to "
@@ -25,6 +29,7 @@ KEPT = [
     "Traceback (most recent call last):\n",
     "/x.py:3: UserWarning: something real\n",
     "I0000 is not a log line without its time and place\n",
+    "To enable the following instructions, read on.\n",
 ]
 
 
