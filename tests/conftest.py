@@ -42,6 +42,24 @@ def _larger_engine_caches():
 
 
 @pytest.fixture
+def compiled_epochs(monkeypatch):
+    """The list to which every single fit's epoch appends how it was
+    compiled: True under XLA, False as a TensorFlow graph, None on JAX (the
+    ``with_xla`` of ``Engine._epoch``)."""
+    from skconstrain._training import _engine
+
+    compiled = []
+    epoch = _engine.Engine._epoch
+
+    def spy(self, sparse, with_xla, *validating):
+        compiled.append(with_xla)
+        return epoch(self, sparse, with_xla, *validating)
+
+    monkeypatch.setattr(_engine.Engine, "_epoch", spy)
+    return compiled
+
+
+@pytest.fixture
 def float64_keras():
     """Keras's ops in float64, as inside the estimators (on JAX its x64 mode
     and float64 promotion, scoped: ``skconstrain._training.precision``)."""

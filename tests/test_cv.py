@@ -403,7 +403,7 @@ def test_a_search_long_enough_compiles_its_stack_with_xla_from_the_start(
 
 
 @pytest.mark.parametrize("epochs, xla", [(4, False), (5, True)])
-def test_the_refit_compiles_as_the_stack_did(monkeypatch, epochs, xla):
+def test_the_refit_compiles_as_the_stack_did(monkeypatch, compiled_epochs, epochs, xla):
     # on TensorFlow, the refit of a search whose stack ran under XLA compiles
     # with XLA from its first epoch (its 5 steps alone would stay a graph);
     # on JAX the refit is the single fit's program; either way it is the
@@ -411,14 +411,7 @@ def test_the_refit_compiles_as_the_stack_did(monkeypatch, epochs, xla):
     from skconstrain._training import _engine, backend
 
     monkeypatch.setattr(_engine, "XLA_STEPS", 30)  # 6 members x 1 step x 5
-    compiled = []
-    epoch = _engine.Engine._epoch
-
-    def spy(self, sparse, with_xla, *validating):
-        compiled.append(with_xla)
-        return epoch(self, sparse, with_xla, *validating)
-
-    monkeypatch.setattr(_engine.Engine, "_epoch", spy)
+    compiled = compiled_epochs
     net = {**NET, "epochs": epochs, "batch_size": 100}
     X_, Y_ = X[:100], Y[:100]
     cv = KFold(3, shuffle=True, random_state=0)

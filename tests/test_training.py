@@ -917,7 +917,7 @@ def test_least_epochs_is_the_soonest_stop_of_the_plateau_rule(epochs, patience, 
 @TENSORFLOW_ONLY
 @pytest.mark.parametrize("threshold, xla", [(31, False), (30, True)])
 def test_a_fit_sure_to_reach_the_xla_steps_compiles_with_xla_from_the_start(
-    monkeypatch, threshold, xla
+    monkeypatch, compiled_epochs, threshold, xla
 ):
     # 40 rows in batches of 8 (5 steps an epoch) for 6 epochs: the stopping
     # rule (warm-up 3 epochs, patience 10) cannot end the fit before its 30
@@ -927,14 +927,7 @@ def test_a_fit_sure_to_reach_the_xla_steps_compiles_with_xla_from_the_start(
     from skconstrain._training import _engine
 
     monkeypatch.setattr(_engine, "XLA_STEPS", threshold)
-    compiled = []
-    epoch = _engine.Engine._epoch
-
-    def spy(self, sparse, with_xla, *validating):
-        compiled.append(with_xla)
-        return epoch(self, sparse, with_xla, *validating)
-
-    monkeypatch.setattr(_engine.Engine, "_epoch", spy)
+    compiled = compiled_epochs
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
