@@ -649,19 +649,21 @@ def with_validation(epoch, evaluate):
 #: XLA from the start.
 XLA_STEPS = 2000
 
-#: A stack (:class:`~._stack.StackEngine`) on TensorFlow compiles its epoch
-#: with XLA from the first epoch when its members will run :data:`XLA_STEPS`
-#: steps in all (members x steps per epoch x epochs). A stack is compiled
-#: once for every search of its architecture and size in the process, and
-#: its step does the work of its M members, so XLA's compile is paid back
-#: by the next search or sooner. Measured on 2 cores
-#: (``benchmarks/bench_cv.py --grids 4x3 --backend tensorflow``: 10 -> 32 ->
-#: 4 on the simplex, batch 64, 30 epochs, refit included, graph and XLA
-#: alternated): 4 x 3 on 500 rows (2 160 member-steps) searched in 0.21-0.23
-#: s under XLA against 0.39-0.44 s as a graph, its first search 1.90-2.04 s
-#: against 1.75 s; on 1 000 rows 0.33-0.36 s against 0.52-0.62 s; on 2 000
-#: rows (7 560) 0.45 s against 0.81 s, first 2.20 s against 1.80 s.
-#: The choice is the search's own (its members, rows and epochs).
+# A stack (StackEngine) on TensorFlow compiles its epoch with XLA from the
+# first epoch when its members will run XLA_STEPS steps in all (members x
+# steps per epoch x epochs), and a search's refit then does too. A stack is
+# compiled once for every search of its architecture and size in the
+# process, and its step does the work of its M members, so XLA's compile is
+# paid back by the next search or sooner. Measured on 2 cores
+# (benchmarks/bench_cv.py --grids 4x3 --backend tensorflow: 10 -> 32 -> 4 on
+# the simplex, batch 64, 30 epochs, refit included, graph and XLA
+# alternated): 4 x 3 on 500 rows (2 160 member-steps) searched in 0.21-0.23 s
+# under XLA against 0.39-0.44 s as a graph, its first search 1.90-2.04 s
+# against 1.75 s; on 1 000 rows 0.33-0.36 s against 0.52-0.62 s; on 2 000
+# rows (7 560) 0.45 s against 0.81 s, first 2.20 s against 1.80 s. The
+# monotone network's heavier step gains little: its 4 x 3 search on 2 000
+# rows (--monotonic 3) took 2.9 s warm either way, its first 5.1 s against
+# 3.9-4.5 s. The choice is the search's own (its members, rows and epochs).
 
 
 def compiled_with_xla(jit_compile, steps_done, member_steps=0):
