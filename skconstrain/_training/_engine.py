@@ -661,9 +661,10 @@ XLA_STEPS = 2000
 # under XLA against 0.39-0.44 s as a graph, its first search 1.90-2.04 s
 # against 1.75 s; on 1 000 rows 0.33-0.36 s against 0.52-0.62 s; on 2 000
 # rows (7 560) 0.45 s against 0.81 s, first 2.20 s against 1.80 s. The
-# monotone network's heavier step gains little: its 4 x 3 search on 2 000
-# rows (--monotonic 3) took 2.9 s warm either way, its first 5.1 s against
-# 3.9-4.5 s. The choice is the search's own (its members, rows and epochs).
+# monotone network's heavier step gains less: its 4 x 3 search on 2 000 rows
+# (--monotonic 3, three alternated pairs) took 2.57-2.79 s warm against
+# 2.81-3.50 s, its first 4.53-4.91 s against 3.81-4.53 s. The choice is the
+# search's own (its members, rows and epochs).
 
 
 def compiled_with_xla(jit_compile, steps_done, member_steps=0):
