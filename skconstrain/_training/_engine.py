@@ -646,7 +646,11 @@ def with_validation(epoch, evaluate):
 #: rule), and short or early-stopped fits never compile with XLA. A fit
 #: whose stopping rule cannot end it before then (``sure_steps`` of
 #: :meth:`Engine.run_epoch`) would switch all the same: it compiles with
-#: XLA from the start.
+#: XLA from the start. Remeasured on 2026-12-07 (the same network, fresh
+#: processes): a fit of 960 steps took 0.19-0.23 s as a graph and 0.06 s
+#: under XLA, and a new architecture's first fit about 0.5 s more under XLA
+#: than as a graph, the savings of about 3 000 steps: switching at 2 000
+#: still pays at most about twice the better choice.
 XLA_STEPS = 2000
 
 # A stack (StackEngine) on TensorFlow compiles its epoch with XLA from the
