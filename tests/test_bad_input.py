@@ -169,6 +169,20 @@ FIT_CASES = [
         "y varies too little for float32 training",
     ),
     (
+        "y beyond float32",
+        lambda: Fit(est(), X, Y * 1e300),
+        ValueError,
+        "y has values beyond the float32 range",
+    ),
+    (
+        # a step's sum of squared errors of 1e35 each: once a fit that
+        # scored R^2 = 0.03, or a diverged loss, not an error
+        "y of a spread of 1e18",
+        lambda: Fit(est(), X, Y * 1e18),
+        ValueError,
+        "y varies too much for float32 training",
+    ),
+    (
         "y varying below float32's step at its size",
         lambda: Fit(est(), X, 1e6 + Y * 1e-4),
         ValueError,
@@ -403,6 +417,27 @@ FIT_CASES = [
     ),
     *[
         (
+            f"learning_rate=1e30, {strategy}",
+            (
+                lambda strategy=strategy: Fit(
+                    est(
+                        output_constraint="simplex",
+                        output_strategy=strategy,
+                        learning_rate=1e30,
+                    ),
+                    X,
+                    Y,
+                )
+            ),
+            FloatingPointError,
+            "training diverged",
+        )
+        for strategy in ("project", "activation", "penalty", "post")
+    ],
+    # targets whose squared errors float32 cannot carry: refused before
+    # training (they once diverged at the first epoch)
+    *[
+        (
             f"y times 1e30, {strategy}",
             (
                 lambda strategy=strategy: Fit(
@@ -411,8 +446,8 @@ FIT_CASES = [
                     Y * 1e30,
                 )
             ),
-            FloatingPointError,
-            "training diverged",
+            ValueError,
+            "y varies too much for float32 training",
         )
         for strategy in ("project", "activation", "penalty", "post")
     ],
@@ -436,13 +471,23 @@ def test_fit_rejects_bad_input_with_a_clear_message(call, error, message, way):
     assert "Exception encountered when calling" not in str(info.value)
 
 
+def diverge(model, X=X):
+    """Fit ``model`` at a learning rate whose first epoch makes the loss
+    NaN (a failure in the training); its own learning rate is kept."""
+    rate = model.learning_rate
+    try:
+        with pytest.raises(FloatingPointError, match="training diverged"):
+            model.set_params(learning_rate=1e30).fit(X, Y)
+    finally:
+        model.set_params(learning_rate=rate)
+
+
 @pytest.mark.parametrize("strategy", ["project", "post", None])
 def test_a_failed_first_fit_leaves_nothing_fitted(strategy):
     model = est(output_constraint=strategy and "simplex", output_strategy=strategy)
     if strategy is None:
         model.set_params(output_strategy="project")
-    with pytest.raises(FloatingPointError):
-        model.fit(X, Y * 1e30)
+    diverge(model)
     with pytest.raises(NotFittedError):
         model.predict(X)
 
@@ -455,8 +500,7 @@ def test_a_failed_refit_leaves_nothing_half_fitted():
     with sklearn.config_context(enable_metadata_routing=True):
         model.set_fit_request(sample_weight=True)
     assert model.feature_names_in_.tolist() == ["a", "b", "c"]
-    with pytest.raises(FloatingPointError):
-        model.fit(X, Y * 1e30)  # diverges: nothing of either fit stays
+    diverge(model)  # nothing of either fit stays
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
     left = set(vars(model)) - set(model.get_params(deep=False))
@@ -465,12 +509,10 @@ def test_a_failed_refit_leaves_nothing_half_fitted():
     # not (a Pipeline's callback context on its step, say)
     model = est()
     model._parent_callback_ctx = context = object()
-    with pytest.raises(FloatingPointError):
-        model.fit(X, Y * 1e30)
+    diverge(model)
     assert model._parent_callback_ctx is context
     model.fit(X, Y)
-    with pytest.raises(FloatingPointError):
-        model.fit(X, Y * 1e30)
+    diverge(model)
     assert model._parent_callback_ctx is context
     assert set(vars(model)) - set(model.get_params(deep=False)) == {
         "_parent_callback_ctx"

@@ -594,19 +594,23 @@ def _plain(n_features_in, n_outputs):
     return keras.Model(inputs, keras.layers.Dense(n_outputs)(inputs))
 
 
-@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("where", ["X", "y", "learning_rate"])
 def test_divergence_is_an_error_and_leaves_no_fitted_state(frames, where):
     X, Y = frames
-    X_bad, Y_bad = (X * 1e30, Y) if where == "X" else (X, Y * 1e30)
+    X_bad, Y_bad = {"X": (X * 1e30, Y), "y": (X, Y * 1e30)}.get(where, (X, Y))
     # The default network standardises X (a huge X fits: see test_inputs_in_
     # any_units); a model of one's own does not. A simplex head would keep the
     # outputs of a huge X finite: no divergence.
     reg = ConstrainedRegressor(
-        **FAST,
+        **{**FAST, "learning_rate": 1e30} if where == "learning_rate" else FAST,
         model=_plain if where == "X" else None,
         output_constraint=None if where == "X" else "simplex",
     )
-    with pytest.raises(FloatingPointError, match=r"diverged.*StandardScaler"):
+    if where == "y":  # squared errors beyond float32: refused before training
+        error, message = ValueError, "y varies too much for float32 training"
+    else:
+        error, message = FloatingPointError, r"diverged.*StandardScaler"
+    with pytest.raises(error, match=message):
         reg.fit(X_bad, Y_bad)
     with pytest.raises(NotFittedError):
         reg.predict(X)
@@ -999,6 +1003,36 @@ def test_any_spread_of_y_that_float32_resolves_is_fitted_alike(quantile):
     assert scores[1.0] > 0.5, scores
     for c in (1e-4, 1e-7, 1e-12):
         assert abs(scores[c] - scores[1.0]) < 0.01, scores
+
+
+@pytest.mark.parametrize("quantile", [False, True], ids=["mean", "quantiles"])
+def test_a_large_spread_of_y_is_fitted_alike_up_to_the_limit(quantile):
+    """Targets 1e15 times larger give the same fit, in a step of all 200
+    rows too; a spread whose squared errors a step's sum would carry
+    beyond float32's range is an error, not a fit that is silently worse."""
+    from skconstrain import ConstrainedQuantileRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = X[:, 0] + 0.5 * np.sin(2 * X[:, 1]) + 0.1 * rng.normal(size=200)
+    cls = ConstrainedQuantileRegressor if quantile else ConstrainedRegressor
+    scores = {}
+    for c in (1.0, 1e8, 1e15):
+        model = cls(
+            hidden_layer_sizes=(16,),
+            epochs=40,
+            batch_size=200,
+            learning_rate=0.01,
+            random_state=0,
+        )
+        scores[c] = model.fit(X, c * y).score(X, c * y)
+    assert scores[1.0] > 0.3, scores
+    for c in (1e8, 1e15):
+        assert abs(scores[c] - scores[1.0]) < 0.01, scores
+    # the pinball loss grows as the spread, the squared error as its square
+    c = 1e36 if quantile else 1e18
+    with pytest.raises(ValueError, match="y varies too much for float32 training"):
+        cls(epochs=1).fit(X, c * y)
 
 
 def test_tiny_targets_are_learned():
