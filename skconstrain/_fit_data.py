@@ -112,7 +112,8 @@ def fit_data(
         x_scaling=scaling,
         column_scale=_column_scale(loss, y, sample_weight),
     )
-    _training.check_targets(data)
+    # the rows of a step, whose losses it sums
+    _training.check_targets(data, min(estimator._batch_size_for(len(y)), len(y)))
     if validation is not None:
         validation = _training.as_tensors(
             *validation,

@@ -175,12 +175,19 @@ FIT_CASES = [
         "y has values beyond the float32 range",
     ),
     (
-        # a step's sum of squared errors of 1e35 each: once a fit that
-        # scored R^2 = 0.03, or a diverged loss, not an error
-        "y of a spread of 1e18",
-        lambda: Fit(est(), X, Y * 1e18),
+        # squared errors of 1e40 a row: once a loss that diverged, or a fit
+        # that silently scored R^2 = 0.03, not an error
+        "y of a spread of 1e20",
+        lambda: Fit(est(), X, Y * 1e20),
         ValueError,
-        "y varies too much for float32 training",
+        "y varies too much for float32 training: .* in a step of 16 rows",
+    ),
+    (
+        # the loss is weighted: weights of 1e40 carry it as far
+        "sample_weight of 1e40",
+        lambda: Fit(est(), X, Y, sample_weight=np.full(40, 1e40)),
+        ValueError,
+        "y varies too much for float32 training: .*weighted by sample_weight",
     ),
     (
         "y varying below float32's step at its size",

@@ -1007,9 +1007,10 @@ def test_any_spread_of_y_that_float32_resolves_is_fitted_alike(quantile):
 
 @pytest.mark.parametrize("quantile", [False, True], ids=["mean", "quantiles"])
 def test_a_large_spread_of_y_is_fitted_alike_up_to_the_limit(quantile):
-    """Targets 1e15 times larger give the same fit, in a step of all 200
-    rows too; a spread whose squared errors a step's sum would carry
-    beyond float32's range is an error, not a fit that is silently worse."""
+    """Targets 1e15 times larger, or rows weighted 1e30 times more, give the
+    same fit, in a step of all 200 rows too; a spread whose losses a step
+    would carry beyond float32's range is an error, not a fit that is
+    silently worse."""
     from skconstrain import ConstrainedQuantileRegressor
 
     rng = np.random.default_rng(0)
@@ -1017,7 +1018,7 @@ def test_a_large_spread_of_y_is_fitted_alike_up_to_the_limit(quantile):
     y = X[:, 0] + 0.5 * np.sin(2 * X[:, 1]) + 0.1 * rng.normal(size=200)
     cls = ConstrainedQuantileRegressor if quantile else ConstrainedRegressor
     scores = {}
-    for c in (1.0, 1e8, 1e15):
+    for c, w in ((1.0, 1.0), (1e8, 1.0), (1e15, 1.0), (1.0, 1e30)):
         model = cls(
             hidden_layer_sizes=(16,),
             epochs=40,
@@ -1025,12 +1026,13 @@ def test_a_large_spread_of_y_is_fitted_alike_up_to_the_limit(quantile):
             learning_rate=0.01,
             random_state=0,
         )
-        scores[c] = model.fit(X, c * y).score(X, c * y)
-    assert scores[1.0] > 0.3, scores
-    for c in (1e8, 1e15):
-        assert abs(scores[c] - scores[1.0]) < 0.01, scores
+        model.fit(X, c * y, sample_weight=np.full(200, w))
+        scores[c, w] = model.score(X, c * y)
+    assert scores[1.0, 1.0] > 0.3, scores
+    for key in scores:
+        assert abs(scores[key] - scores[1.0, 1.0]) < 0.01, scores
     # the pinball loss grows as the spread, the squared error as its square
-    c = 1e36 if quantile else 1e18
+    c = 1e37 if quantile else 1e20
     with pytest.raises(ValueError, match="y varies too much for float32 training"):
         cls(epochs=1).fit(X, c * y)
 
