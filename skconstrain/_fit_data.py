@@ -113,7 +113,11 @@ def fit_data(
         column_scale=_column_scale(loss, y, sample_weight),
     )
     # the rows of a step, whose losses it sums
-    _training.check_targets(data, min(estimator._batch_size_for(len(y)), len(y)))
+    _training.check_targets(
+        data,
+        min(estimator._batch_size_for(len(y)), len(y)),
+        weighted=sample_weight is not None,
+    )
     if validation is not None:
         validation = _training.as_tensors(
             *validation,

@@ -391,7 +391,7 @@ SMALLEST_LOSS_SCALE = 1e2 * float(np.finfo(np.float32).tiny)
 LARGEST_STEP_LOSS = 1 / (8 * float(np.finfo(np.float32).tiny))
 
 
-def check_targets(data, rows=1):
+def check_targets(data, rows=1, weighted=False):
     """Raise a ``ValueError`` where the training targets of ``data`` vary by
     less, or more, than float32 training can resolve, instead of returning
     a fit that is silently wrong: a column whose spread is below one
@@ -399,7 +399,9 @@ def check_targets(data, rows=1):
     targets become float32), a loss of the best constant below
     :data:`SMALLEST_LOSS_SCALE` (squared errors of about 1e-19 and less), or
     one that steps of ``rows`` rows sum beyond :data:`LARGEST_STEP_LOSS`
-    (for the squared error in steps of 200 rows, a spread of about 1e17).
+    (for the squared error in steps of 200 rows, a spread of about 2e17).
+    ``weighted``: whether the rows' losses are weighted by a
+    ``sample_weight`` (the messages then say so).
     A constant column (a spread of exactly 0) is fine: it is predicted as
     its value. Any other spread, in any units, is trained alike.
     """
@@ -415,21 +417,22 @@ def check_targets(data, rows=1):
             "the targets' mean first, e.g. with TransformedTargetRegressor("
             "regressor=..., transformer=StandardScaler())."
         )
+    weights = " (weighted by sample_weight)" if weighted else ""
     step_loss = data.target_scale * rows
     if step_loss > LARGEST_STEP_LOSS:
         raise ValueError(
             f"y varies too much for float32 training: the loss of the best "
-            f"constant prediction is {data.target_scale:.3g} a row (weighted "
-            f"by sample_weight), {step_loss:.3g} in a step of {rows} rows, "
-            f"above {LARGEST_STEP_LOSS:.3g} (the step's gradient would "
-            "underflow float32, or its loss overflow). Divide y by a constant "
-            "(e.g. with TransformedTargetRegressor and StandardScaler), or "
-            "sample_weight."
+            f"constant prediction is {data.target_scale:.3g} a row{weights}, "
+            f"{step_loss:.3g} in a step of {rows} rows, above "
+            f"{LARGEST_STEP_LOSS:.3g} (the step's gradient would underflow "
+            "float32, or its loss overflow). Divide y by a constant (e.g. with "
+            "TransformedTargetRegressor and StandardScaler)"
+            + (", or sample_weight." if weighted else ".")
         )
     if 0 < data.target_scale < SMALLEST_LOSS_SCALE:
         raise ValueError(
             f"y varies too little for float32 training: the loss of the best "
-            f"constant prediction is {data.target_scale:.3g}, below "
+            f"constant prediction{weights} is {data.target_scale:.3g}, below "
             f"{SMALLEST_LOSS_SCALE:.3g} (squared errors this small underflow in "
             "float32). Multiply y by a constant (e.g. with "
             "TransformedTargetRegressor and StandardScaler) and divide the "
