@@ -318,7 +318,6 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        target_violation = _reports.target_violation(self, y, output_set)
         seeds = _fit_data.draw_seeds(
             self,
             check_random_state(self.random_state),
@@ -343,6 +342,9 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             input_bins=input_bins,
             encoding=None if continuing else (monotonic_cst, free_encoding),
         )
+        # after the data's checks: targets that cannot be trained are an
+        # error, not first a warning about where they lie
+        target_violation = _reports.target_violation(self, y, output_set)
         n_samples = X.shape[0]
         if not continuing:
             # the one place the fitted spec is set

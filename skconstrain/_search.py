@@ -627,9 +627,6 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         split=True,
         build=True,
     )
-    target_violation = _reports.target_violation(
-        estimator, y, estimator._spec.output_set
-    )
     loss = estimator._fit_loss()
     X, data, validation, scaling = _fit_data.fit_data(
         estimator,
@@ -641,6 +638,10 @@ def _stack_member(estimator, X, y, sample_weight, alpha, random_state):
         loss=loss,
         input_bins=spec.input_bins,
         encoding=(spec.monotonic_cst, spec.free_encoding),
+    )
+    # after the data's checks, as a fit reports it
+    target_violation = _reports.target_violation(
+        estimator, y, estimator._spec.output_set
     )
     if scaling[3] != spec.encoded_columns:
         # a fold whose features take fewer values keeps fewer bins

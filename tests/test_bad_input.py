@@ -491,6 +491,23 @@ def diverge(model, X=X):
         model.set_params(learning_rate=rate)
 
 
+@pytest.mark.parametrize("search", [False, True], ids=["fit", "stacked_search"])
+def test_targets_float32_cannot_carry_are_refused_before_any_warning(search):
+    """The refusal comes first: not a warning that the targets lie far off
+    the output set (with an output_radius of 1e30 to try), then the error."""
+    import warnings
+
+    model = est(output_constraint="simplex")
+    if search:
+        model = ConstrainedRegressorCV(
+            alphas=[1e-3, 1e-1], cv=2, output_constraint="simplex", **FAST
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="y varies too much for float32"):
+            model.fit(X, Y * 1e30)
+
+
 @pytest.mark.parametrize("strategy", ["project", "post", None])
 def test_a_failed_first_fit_leaves_nothing_fitted(strategy):
     model = est(output_constraint=strategy and "simplex", output_strategy=strategy)
