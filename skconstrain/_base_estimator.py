@@ -416,17 +416,20 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         )
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError("y has no columns.")
-        if y.dtype == np.float64 and y.size and abs(y).max() > _FLOAT32_MAX:
-            raise ValueError(
-                "y has values beyond the float32 range (about 3.4e38), in which "
-                "the Keras model computes; scale the targets first (e.g. with "
-                "TransformedTargetRegressor and StandardScaler)."
-            )
-        if X.dtype == np.float64 and X.size and abs(X).max() > _FLOAT32_MAX:
-            raise ValueError(
-                "X has values beyond the float32 range (about 3.4e38), in which "
-                "the Keras model computes; scale the features first."
-            )
+        for name, a, how in (
+            (
+                "y",
+                y,
+                "the targets first (e.g. with TransformedTargetRegressor and "
+                "StandardScaler)",
+            ),
+            ("X", X, "the features first"),
+        ):
+            if a.dtype == np.float64 and a.size and abs(a).max() > _FLOAT32_MAX:
+                raise ValueError(
+                    f"{name} has values beyond the float32 range (about 3.4e38), "
+                    f"in which the Keras model computes; scale {how}."
+                )
         n_outputs = self._n_outputs(y)
         if not reset and n_outputs != self.n_outputs_:
             raise ValueError(
