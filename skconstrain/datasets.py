@@ -638,6 +638,12 @@ def load_glucose(*, horizon=30, as_frame=False, return_X_y=False):
         },
         index=glucose.index,
     ).dropna()
+    if frame.empty:
+        span = glucose.index[-1] - glucose.index[0]
+        raise ValueError(
+            f"The 'horizon' parameter ({horizon} minutes) leaves no reading with "
+            f"one that many minutes later: the readings span {span}."
+        )
     feature_names = ["glucose", "change_15min", "change_30min", "hour_sin", "hour_cos"]
     target_name = f"glucose_in_{horizon}min"
     X, y = frame[feature_names], frame[target_name]

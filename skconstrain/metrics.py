@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import d2_pinball_score, mean_pinball_loss
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+)
 
 __all__ = [
     "QuantileScorer",
@@ -140,16 +144,28 @@ def multi_d2_pinball_score(y_true, y_pred, *, quantiles, sample_weight=None):
     )
 
 
+def _vector(values, name):
+    """``values`` as a finite float64 vector of at least one entry."""
+    v = check_array(values, ensure_2d=False, dtype=np.float64, input_name=name)
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be one column (1-D); got shape {v.shape}.")
+    return v
+
+
 def _bounds(y_lower, y_upper):
-    lower = np.asarray(y_lower, dtype=np.float64).reshape(-1)
-    upper = np.asarray(y_upper, dtype=np.float64).reshape(-1)
+    lower = _vector(y_lower, "y_lower")
+    upper = _vector(y_upper, "y_upper")
     check_consistent_length(lower, upper)
     return lower, upper
 
 
 def _mean(values, sample_weight):
-    if not len(values):
-        return float("nan")
+    """The mean of ``values``, weighted as scikit-learn's metrics weigh: one
+    weight per row, not all zero."""
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, values)
     return float(np.average(values, weights=sample_weight))
 
 
@@ -176,7 +192,7 @@ def interval_coverage(y_true, y_lower, y_upper, *, sample_weight=None):
     0.6666666666666666
     """
     lower, upper = _bounds(y_lower, y_upper)
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    y = _vector(y_true, "y_true")
     check_consistent_length(y, lower)
     return _mean(((lower <= y) & (y <= upper)).astype(np.float64), sample_weight)
 

@@ -242,6 +242,7 @@ def _takes_sparse(name):
 
 def _project_sparse(V, name, dense, *args, **params):
     bound = inspect.signature(dense).bind(V, *args, **params)
+    bound.apply_defaults()  # a one-sided box leaves the other bound at None
     params = {k: v for k, v in bound.arguments.items() if k != "V"}
     check_sparse_input(name, params, V.shape[1])
     X = V.tocsr(copy=True)

@@ -259,3 +259,6 @@ def test_glucose_rows_have_a_full_history_and_a_future():
     assert X.shape[1] == 5 and len(X) == len(y)
     with pytest.raises(ValueError, match="positive multiple of 5"):
         load_glucose(horizon=7)
+    # beyond the recordings: no rows, refused rather than returned empty
+    with pytest.raises(ValueError, match=r"leaves no reading .* the readings span"):
+        load_glucose(horizon=5 * 10**6)

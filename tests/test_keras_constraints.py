@@ -105,6 +105,25 @@ def test_set_params():
 
 
 @pytest.mark.parametrize(
+    "make, match",
+    [
+        # a negative bound flips every weight vector's sign, a NaN makes
+        # every weight NaN: refused, as Keras's own constraints do not
+        (lambda: C.MaxNorm(-1.0), "'max_value' parameter must be a finite"),
+        (lambda: C.MaxNorm(1.0).set_params(max_value=float("nan")), "'max_value'"),
+        (lambda: C.MinMaxNorm(0.0, 0.0), "'max_value' parameter must be a finite"),
+        (lambda: C.MinMaxNorm(2.0, 1.0), r"'min_value' parameter .* \[0, max_value"),
+        (lambda: C.MinMaxNorm(-0.5, 1.0), "'min_value' parameter"),
+        (lambda: C.MinMaxNorm(0.0, 1.0, rate=0.0), r"'rate' parameter .* \(0, 1\]"),
+        (lambda: C.MinMaxNorm(0.0, 1.0).set_params(rate=2), "'rate' parameter"),
+    ],
+)
+def test_norm_bounds_are_checked(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
     "identifier, expected",
     [
         ("max_norm", C.MaxNorm),

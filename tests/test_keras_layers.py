@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skconstrain._sets import SET_NAMES
-from skconstrain.keras import OutputProjection
+from skconstrain.keras import OutputActivation, OutputProjection, SelectFeatures
 from skconstrain.projections import project
 
 # float64 stays float64 on every backend (JAX's x64 mode, scoped), as inside
@@ -75,6 +75,22 @@ def test_bad_arguments_fail_fast():
         OutputProjection("cube")
     with pytest.raises(ValueError, match="'radius' parameter must be"):
         OutputProjection("l2_ball", radius=0)
+    # an index beyond the input: an error of ours on every backend (a gather
+    # past the end is NaN on JAX)
+    with pytest.raises(ValueError, match=r"'indices' parameter \[5\] names a col"):
+        SelectFeatures([5])(np.ones((2, 3), dtype="float32"))
+    with pytest.raises(ValueError, match="'indices' parameter must be column"):
+        SelectFeatures([-1])
+
+
+@pytest.mark.parametrize("layer", [OutputProjection, OutputActivation])
+def test_integer_scores_are_projected_as_floats(layer):
+    scores = np.array([[1, 2, -3], [0, 5, 1]])
+    out = np.asarray(layer("simplex")(scores))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(
+        out, np.asarray(layer("simplex")(scores.astype("float32"))), rtol=1e-6
+    )
 
 
 # ------------------------------------------------------------- TargetScaling

@@ -72,6 +72,36 @@ def test_metrics_check_shapes():
         multi_pinball_loss(np.zeros((4, 2)), np.zeros((4, 1)), quantiles=[0.5])
 
 
+y4 = np.arange(4.0)
+INTERVAL_CASES = {
+    "no rows": (([], [], []), {}, "0 sample"),
+    "NaN bound": ((y4, y4 - np.nan, y4 + 1), {}, "y_lower contains NaN"),
+    "infinite target": ((y4 + np.inf, y4 - 1, y4 + 1), {}, "y_true contains inf"),
+    "several columns": ((y4, np.zeros((4, 2)), np.ones((4, 2))), {}, "one column"),
+    "rows differ": ((y4, y4[:3] - 1, y4 + 1), {}, "inconsistent numbers"),
+    "weights of zero": ((y4, y4 - 1, y4 + 1), {"sample_weight": [0] * 4}, "non-zero"),
+    "weights' length": ((y4, y4 - 1, y4 + 1), {"sample_weight": [1] * 3}, "shape"),
+}
+
+
+@pytest.mark.parametrize("case", INTERVAL_CASES)
+@pytest.mark.parametrize("metric", ["coverage", "width"])
+def test_interval_metrics_refuse_what_scikit_learns_metrics_refuse(metric, case):
+    # as mean_pinball_loss does: no NaN from empty or NaN input, no error of
+    # NumPy's from weights that do not fit
+    (y, lower, upper), kwargs, match = INTERVAL_CASES[case]
+    if metric == "width" and case == "infinite target":
+        lower = y  # the width takes no target: its bound is the infinite one
+        match = "y_lower contains inf"
+    with pytest.raises(ValueError, match=match):
+        if metric == "coverage":
+            interval_coverage(y, lower, upper, **kwargs)
+        else:
+            interval_width(lower, upper, **kwargs)
+    # a column vector is one column
+    assert interval_width(np.c_[y4], np.c_[y4 + 2]) == 2.0
+
+
 def test_a_scalar_level_is_scored_by_scikit_learns_scorers():
     # with one level given as a float, predictions are 1-D, as
     # QuantileRegressor's: every scikit-learn regression scorer takes them

@@ -400,6 +400,8 @@ SPARSE_SETS = [
     ("nonneg", {}),
     ("box", {"lower": -0.2, "upper": 0.4}),
     ("box", {"lower": np.linspace(-1, 0, 30), "upper": None}),
+    ("box", {"lower": -0.2}),  # one-sided, the other bound left out
+    ("box", {"upper": np.linspace(0, 1, 30)}),
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import numbers
 
 import keras
 from keras import ops
@@ -67,6 +68,7 @@ class _KerasNorm(ParamsMixin):
         if "axis" not in kwargs and len(args) <= positional.index("axis"):
             kwargs["axis"] = None
         keras_init(*args, **kwargs)
+        self._validate()
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
@@ -129,6 +131,9 @@ class MaxNorm(_KerasNorm, keras.constraints.MaxNorm):
     {'max_value': 3.0, 'axis': None}
     """
 
+    def _validate(self):
+        check_radius(self.max_value, param="max_value")
+
 
 @serializable
 class MinMaxNorm(_KerasNorm, keras.constraints.MinMaxNorm):
@@ -154,6 +159,27 @@ class MinMaxNorm(_KerasNorm, keras.constraints.MinMaxNorm):
     array([[0.6],
            [0.8]], dtype=float32)
     """
+
+    def _validate(self):
+        high = check_radius(self.max_value, param="max_value")
+        low, rate = self.min_value, self.rate
+        if (
+            isinstance(low, bool)
+            or not isinstance(low, numbers.Real)
+            or not (0 <= low <= high)
+        ):
+            raise ValueError(
+                "The 'min_value' parameter must be a real number in "
+                f"[0, max_value={self.max_value!r}]; got {low!r}."
+            )
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not (0 < rate <= 1)
+        ):
+            raise ValueError(
+                f"The 'rate' parameter must be a real number in (0, 1]; got {rate!r}."
+            )
 
 
 class _VectorProjection(ParamsMixin, keras.constraints.Constraint):

@@ -78,8 +78,15 @@ class OutputProjection(keras.layers.Layer):
         self.lower = plain_bound(lower)
         self.upper = plain_bound(upper)
 
+    def _real(self, inputs):
+        """``inputs`` as floats: integer scores are cast, as Dense's are."""
+        inputs = keras.ops.convert_to_tensor(inputs)
+        if not keras.backend.is_float_dtype(inputs.dtype):
+            inputs = keras.ops.cast(inputs, self.compute_dtype)
+        return inputs
+
     def call(self, inputs):
-        return sk_ops.project(inputs, self.set, **self._params)
+        return sk_ops.project(self._real(inputs), self.set, **self._params)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -128,7 +135,7 @@ class OutputActivation(OutputProjection):
     """
 
     def call(self, inputs):
-        return sk_ops.activate(inputs, self.set, **self._params)
+        return sk_ops.activate(self._real(inputs), self.set, **self._params)
 
 
 @serializable
@@ -831,6 +838,20 @@ class SelectFeatures(keras.layers.Layer):
     def __init__(self, indices, **kwargs):
         super().__init__(**kwargs)
         self.indices = [int(i) for i in indices]
+        if any(i < 0 for i in self.indices):
+            raise ValueError(
+                f"The 'indices' parameter must be column indices >= 0; got {indices!r}."
+            )
+
+    def build(self, input_shape):
+        # an index past the last column is an error on TensorFlow but a NaN
+        # column on JAX: refused here, for both
+        width = input_shape[-1]
+        if width is not None and any(i >= width for i in self.indices):
+            raise ValueError(
+                f"The 'indices' parameter {self.indices} names a column beyond "
+                f"the input's {width}."
+            )
 
     def call(self, inputs):
         return keras.ops.take(inputs, self.indices, axis=-1)
