@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from skconstrain._sets import SET_NAMES
-from skconstrain.keras import OutputActivation, OutputProjection, SelectFeatures
+from skconstrain.keras import (
+    EnsembleMean,
+    OutputActivation,
+    OutputProjection,
+    SelectFeatures,
+)
 from skconstrain.projections import project
 
 # float64 stays float64 on every backend (JAX's x64 mode, scoped), as inside
@@ -81,6 +86,11 @@ def test_bad_arguments_fail_fast():
         SelectFeatures([5])(np.ones((2, 3), dtype="float32"))
     with pytest.raises(ValueError, match="'indices' parameter must be column"):
         SelectFeatures([-1])
+    # four columns are not the outputs of three members side by side
+    with pytest.raises(ValueError, match="a multiple of 3 columns; got 4"):
+        EnsembleMean(3)(np.ones((2, 4), dtype="float32"))
+    with pytest.raises(ValueError, match="at least one entry"):
+        OutputProjection("simplex")(np.ones((2, 0), dtype="float32"))
 
 
 @pytest.mark.parametrize("layer", [OutputProjection, OutputActivation])

@@ -85,6 +85,13 @@ class OutputProjection(keras.layers.Layer):
             inputs = keras.ops.cast(inputs, self.compute_dtype)
         return inputs
 
+    def build(self, input_shape):
+        if input_shape[-1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} projects a vector of at least one entry; "
+                f"got an input of shape {tuple(input_shape)}."
+            )
+
     def call(self, inputs):
         return sk_ops.project(self._real(inputs), self.set, **self._params)
 
@@ -898,6 +905,14 @@ class EnsembleMean(keras.layers.Layer):
         if int(members) < 1:
             raise ValueError(f"members must be >= 1; got {members!r}.")
         self.members = int(members)
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if width is not None and (width == 0 or width % self.members):
+            raise ValueError(
+                f"EnsembleMean of {self.members} members takes their outputs side "
+                f"by side, a multiple of {self.members} columns; got {width}."
+            )
 
     def call(self, inputs):
         width = inputs.shape[-1] // self.members
