@@ -86,7 +86,9 @@ class ConstrainedRegressor(BaseConstrainedRegressor):
         Its inputs first go through a :class:`~skconstrain.keras.InputScaling`
         that standardises each feature with the training rows' mean and
         standard deviation, in float64 (as a ``StandardScaler`` before it
-        would; no need for one), and its outputs through a
+        would; no need for one; a feature of two values, an indicator, is
+        scaled to lie within 5 of its mean instead, not as far out as its
+        rarity would put it), and its outputs through a
         :class:`~skconstrain.keras.TargetScaling` set from the training
         targets' mean and standard deviation per column (for "activation",
         to the scores that the map sends to them): the network starts at the

@@ -1276,6 +1276,50 @@ def test_sparse_one_hot_in_a_pipeline():
     assert np.isfinite(cross_val_score(pipe, frame, y, cv=2)).all()
 
 
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix, sp.csc_array])
+def test_a_rare_indicator_is_scaled_within_reach_not_to_its_rarity(container):
+    """Standardised, a column that is 1 in k of n rows reaches sqrt(n / k)
+    standard deviations: a rare one-hot column would fit its few rows alone
+    and move a new row that has it far off. A column of two values is
+    scaled to lie within INDICATOR_REACH of its mean instead; every other
+    column is standardised as before, and sparse rows are scaled as the
+    dense array is (its implicit zeros are values)."""
+    from skconstrain._fit_data import INDICATOR_REACH
+
+    rng = np.random.default_rng(0)
+    n = 400
+    X = np.zeros((n, 6))
+    X[:, 0] = rng.normal(size=n)  # continuous
+    X[:2, 1] = 1.0  # an indicator of 2 rows in 400
+    X[::2, 2] = 1.0  # an indicator of half the rows
+    X[:, 3] = 4.0  # constant
+    X[:, 4] = -3.0
+    X[7:10, 4] = 7.0  # two values, neither 0, the larger rare
+    X[:3, 5] = [1.0, 2.0, 2.0]  # three values: standardised, however rare
+    weight = np.ones(n)
+    weight[20] = 0.0  # a row of weight zero adds no value ...
+    X[20, 4] = 100.0  # ... so column 4 keeps two
+    y = X[:, 0] + 0.1 * rng.normal(size=n)
+    est = ConstrainedRegressor(**FAST).fit(container(X), y, sample_weight=weight)
+    offset, scale = (
+        np.asarray(w) for w in est.model_.get_layer("input_scaling").weights
+    )
+    kept = weight > 0
+    mean = np.average(X, axis=0, weights=weight)
+    std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
+    Z = offset + scale * X[kept]
+    for j in (0, 2, 5):  # standardised
+        np.testing.assert_allclose(scale[j], 1 / std[j], rtol=1e-6)
+    for j in (1, 4):  # rare: about 14 and 11 standard deviations out
+        assert np.abs((X[kept, j] - mean[j]) / std[j]).max() > 2 * INDICATOR_REACH
+        np.testing.assert_allclose(np.abs(Z[:, j]).max(), INDICATOR_REACH, rtol=1e-6)
+    assert scale[3] == 1.0 and np.abs(Z[:, 3]).max() < 1e-6  # constant: centred
+    dense = ConstrainedRegressor(**FAST).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(
+        est.predict(container(X)), dense.predict(X), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_every_estimator_stores_the_shared_hyperparameters_it_is_given():
     # the shared hyperparameters are stored once, by the base's __init__,
     # which each estimator forwards them to: a value given to any estimator
