@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import d2_pinball_score, mean_pinball_loss
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_consistent_length,
-)
+from sklearn.utils.validation import check_array, check_consistent_length
 
 __all__ = [
     "QuantileScorer",
@@ -164,9 +160,19 @@ def _bounds(y_lower, y_upper):
 def _mean(values, sample_weight):
     """The mean of ``values``, weighted as scikit-learn's metrics weigh: one
     weight per row, not all zero."""
-    if sample_weight is not None:
-        sample_weight = _check_sample_weight(sample_weight, values)
-    return float(np.average(values, weights=sample_weight))
+    if sample_weight is None:
+        return float(np.mean(values))
+    w = check_array(
+        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+    )
+    if w.shape != values.shape:
+        raise ValueError(
+            f"sample_weight must have one weight per row, shape {values.shape}; "
+            f"got shape {w.shape}."
+        )
+    if not np.any(w):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return float(np.average(values, weights=w))
 
 
 def interval_coverage(y_true, y_lower, y_upper, *, sample_weight=None):

@@ -162,24 +162,26 @@ class MinMaxNorm(_KerasNorm, keras.constraints.MinMaxNorm):
 
     def _validate(self):
         high = check_radius(self.max_value, param="max_value")
-        low, rate = self.min_value, self.rate
-        if (
-            isinstance(low, bool)
-            or not isinstance(low, numbers.Real)
-            or not (0 <= low <= high)
-        ):
-            raise ValueError(
-                "The 'min_value' parameter must be a real number in "
-                f"[0, max_value={self.max_value!r}]; got {low!r}."
-            )
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, numbers.Real)
-            or not (0 < rate <= 1)
-        ):
-            raise ValueError(
-                f"The 'rate' parameter must be a real number in (0, 1]; got {rate!r}."
-            )
+        _check_real(
+            self.min_value,
+            "min_value",
+            lambda v: 0 <= v <= high,
+            f"[0, max_value={high}]",
+        )
+        _check_real(self.rate, "rate", lambda v: 0 < v <= 1, "(0, 1]")
+
+
+def _check_real(value, param, within, interval):
+    """Raise ``ValueError`` unless ``value`` is a real number ``within``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not within(value)
+    ):
+        raise ValueError(
+            f"The '{param}' parameter must be a real number in {interval}; "
+            f"got {value!r}."
+        )
 
 
 class _VectorProjection(ParamsMixin, keras.constraints.Constraint):
