@@ -92,7 +92,9 @@ def test_a_user_script_prints_no_line_of_ours():
     float64 forward pass (a fit scores with it, then ``predict``) does not
     make the graph optimiser log ``Not handling type DT_DOUBLE`` (oneDNN's
     remapper, asked to fuse a float64 ``MatMul`` + ``BiasAdd``), and XLA's
-    first compile keeps its start-up INFO lines to itself."""
+    first compile keeps its start-up INFO lines to itself (and takes the
+    quick code generator's flag, which XLA would end the process on if it
+    did not know it: ``_tensorflow.QUICK_XLA_FLAG``)."""
     out = _run(
         """
         import os, warnings
@@ -110,10 +112,13 @@ def test_a_user_script_prints_no_line_of_ours():
         for rows in range(1, 12):
             est.predict(X[:rows])
         ConstrainedRegressor(epochs=2).fit(X, y[:, 0]).predict(X)
-        # past 2 000 steps a fit compiles its epoch with XLA
+        # past XLA_STEPS a fit compiles its epoch with XLA, this process's
+        # first XLA compile: its flags as the user set them, afterwards
+        flags = os.environ.get("XLA_FLAGS")
         X = np.random.default_rng(1).normal(size=(2100, 3))
         fit = ConstrainedRegressor(epochs=20, batch_size=16, tol=0).fit(X, X[:, 0])
         assert fit.n_iter_ == 20  # 132 steps an epoch
+        assert os.environ.get("XLA_FLAGS") == flags
         """,
         env={"TF_CPP_MIN_LOG_LEVEL": "0"},
     )

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import warnings
 
 import keras
@@ -938,4 +939,72 @@ def test_a_fit_sure_to_reach_the_xla_steps_compiles_with_xla_from_the_start(
         assert compiled == [xla] * 6
         monkeypatch.setattr(_engine, "XLA_STEPS", 10**9)
         graph = ConstrainedRegressor(**net).fit(X, y)
+    np.testing.assert_allclose(model.predict(X), graph.predict(X), atol=1e-5)
+
+
+@TENSORFLOW_ONLY
+def test_the_first_xla_compile_takes_the_quick_flag(monkeypatch):
+    """TensorFlow's XLA reads its options from ``XLA_FLAGS`` once, at the
+    process's first XLA compile: the quick code generator's flag is added
+    while it reads them, and the variable is as it was afterwards; nothing is
+    added where the user's flags choose the code generator or where this
+    TensorFlow's XLA is not known to take the flag (XLA would end the
+    process). That the installed XLA takes it is pinned by the XLA fit of
+    ``tests/test_quiet_start.py::test_a_user_script_prints_no_line_of_ours``,
+    in a fresh process."""
+    from skconstrain._training import _tensorflow
+
+    flag = _tensorflow.QUICK_XLA_FLAG
+    monkeypatch.setattr(_tensorflow, "QUICK_XLA_RELEASES", (_tensorflow._release(),))
+    for before, during in [
+        (None, flag),
+        ("--xla_dump_to=/x", f"--xla_dump_to=/x {flag}"),
+        ("--xla_cpu_use_fusion_emitters=true", "--xla_cpu_use_fusion_emitters=true"),
+    ]:
+        if before is None:
+            monkeypatch.delenv("XLA_FLAGS", raising=False)
+        else:
+            monkeypatch.setenv("XLA_FLAGS", before)
+        with _tensorflow._quick_xla_flags():
+            assert os.environ.get("XLA_FLAGS") == during
+        assert os.environ.get("XLA_FLAGS") == before
+    monkeypatch.setattr(_tensorflow, "QUICK_XLA_RELEASES", ())
+    with _tensorflow._quick_xla_flags():
+        assert os.environ.get("XLA_FLAGS") == before
+
+
+@TENSORFLOW_ONLY
+def test_under_xla_fits_of_row_counts_in_one_bucket_share_a_program(
+    monkeypatch, compiled_epochs
+):
+    """Under XLA every shape is a program's own: an epoch's steps are padded
+    to a bucket (the steps past the rows skipped), so fits of 100 and 110
+    rows in batches of 8 (13 and 14 steps) compile one program, and a fit
+    gives the model it gives as a graph."""
+    from skconstrain import ConstrainedRegressor
+    from skconstrain._training import _engine, _tensorflow
+
+    traced = []
+    flat_call = _tensorflow._flat_call
+    monkeypatch.setattr(
+        _tensorflow, "_flat_call", lambda c: traced.append(c) or flat_call(c)
+    )
+    monkeypatch.setattr(_engine, "XLA_STEPS", 0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(110, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=110)
+    net = dict(hidden_layer_sizes=(5, 3), epochs=3, batch_size=8, random_state=0)
+    _training.clear_cache()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = ConstrainedRegressor(**net).fit(X[:100], y[:100])
+            ConstrainedRegressor(**net).fit(X, y)
+            assert compiled_epochs == [True] * 6
+            epochs = [c for c in traced if len(c.structured_outputs) == 2]
+            assert len(epochs) == 1, traced
+            monkeypatch.setattr(_engine, "XLA_STEPS", 10**9)
+            graph = ConstrainedRegressor(**net).fit(X[:100], y[:100])
+    finally:
+        _training.clear_cache()
     np.testing.assert_allclose(model.predict(X), graph.predict(X), atol=1e-5)

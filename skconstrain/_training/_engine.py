@@ -638,20 +638,23 @@ def with_validation(epoch, evaluate):
 
 
 #: The steps after which a fit on TensorFlow compiles its epoch with XLA;
-#: before, the epoch runs as a graph. Measured on 2 cores (10 -> 32 -> 4
-#: with a simplex head, 2 000 rows, batch 64): a graph step costs about
-#: 270 us, an XLA step about 110 us, and XLA's compile about 0.3 s more, the
-#: time of about 2 000 steps' savings. Switching once a fit has run that long
-#: pays at most twice the better choice made in hindsight (the ski-rental
-#: rule), and short or early-stopped fits never compile with XLA. A fit
-#: whose stopping rule cannot end it before then (``sure_steps`` of
-#: :meth:`Engine.run_epoch`) would switch all the same: it compiles with
-#: XLA from the start. Remeasured on 2026-12-07 (the same network, fresh
-#: processes): a fit of 960 steps took 0.19-0.23 s as a graph and 0.06 s
-#: under XLA, and a new architecture's first fit about 0.5 s more under XLA
-#: than as a graph, the savings of about 3 000 steps: switching at 2 000
-#: still pays at most about twice the better choice.
-XLA_STEPS = 2000
+#: before, the epoch runs as a graph. A switch once a fit has run as many
+#: steps as XLA's compile would have saved pays at most twice the better
+#: choice made in hindsight (the ski-rental rule), and short or
+#: early-stopped fits never compile with XLA. A fit whose stopping rule
+#: cannot end it before then (``sure_steps`` of :meth:`Engine.run_epoch`)
+#: would switch all the same: it compiles with XLA from the start. Measured
+#: on 2 cores (10 -> 32 -> 4 with a simplex head, 2 000 rows, batch 64, 960
+#: steps; fresh processes, alternated), with XLA's quick code generator
+#: (``_tensorflow.QUICK_XLA_FLAG``): a graph step costs about 200 us, an XLA
+#: step about 65 us, and a new architecture's first fit 0.05-0.1 s more
+#: under XLA than as a graph (0.78-0.87 s against 0.73-0.78 s), the savings
+#: of about 500 steps. (XLA's default code generator compiled 0.2-0.4 s
+#: longer, and this was 2 000.) The monotone network's heavier step saves
+#: less (about 320 against 195 us) for a longer compile (0.5 s more): its
+#: fits of 500 to about 4 000 steps pay up to about 0.5 s more than in
+#: hindsight, its longer ones gain.
+XLA_STEPS = 500
 
 # A stack (StackEngine) on TensorFlow compiles its epoch with XLA from the
 # first epoch when its members will run XLA_STEPS steps in all (members x
@@ -691,6 +694,15 @@ def compiled_with_xla(jit_compile, steps_done, member_steps=0):
     if jit_compile is not None:
         return bool(jit_compile)
     return max(int(steps_done), int(member_steps)) >= XLA_STEPS
+
+
+def _padded_steps(backend, xla):
+    """Whether an epoch's steps are padded to a bucket (:func:`bucket`), the
+    steps past the rows skipped: where the number of steps is a shape of the
+    compiled program (JAX's, and TensorFlow's under XLA), so that fits of
+    other row counts in the bucket reuse it. A single fit skips a step by a
+    branch (:func:`epoch_function`): the padding costs no arithmetic."""
+    return bool(backend.PADDED_STEPS or xla)
 
 
 def _float32(value):
@@ -803,7 +815,7 @@ class Engine:
                 self.row_loss,
                 self._weight_penalties,
                 self._output_penalties,
-                guard=backend.PADDED_STEPS,
+                guard=_padded_steps(backend, xla),
                 first=self._first,
             )
             if validating:
@@ -923,36 +935,40 @@ class Engine:
         batch = int(batch_size or self.batch_size)
         X, y, w, n = padded(data)
         backend = _backend()
-        width = bucket(min(batch, max(n, 1)), smallest=1)
-        steps = max(-(-n // batch), 1)
-        if backend.PADDED_STEPS:
-            steps = bucket(steps, smallest=1)
-        index, valid = batches(seed, n, min(batch, width), width, steps, shuffle)
-        inputs = (
-            self._state,
-            (X, y, w, Batches(index, valid)),
-            (np.int32(n), _float32(loss_weight), _float32(penalty_scale)),
-        )
-        sparse = isinstance(X, SparseRows)
-        # dense validation rows are scored in the epoch's program
-        validating = validation is not None and not sparse
-        if validating:
-            Xv, yv, wv, nv = padded(validation)
-            inputs = (*inputs, (Xv, yv, wv, np.int32(nv)))
         xla = None
         if backend.CHOOSES_XLA:
             chosen = self.jit_compile if jit_compile is None else jit_compile
             xla = compiled_with_xla(chosen, max(steps_done, sure_steps))
         if xla and self._xla_failed:
             xla = False
+        width = bucket(min(batch, max(n, 1)), smallest=1)
+        sparse = isinstance(X, SparseRows)
+        # dense validation rows are scored in the epoch's program
+        validating = validation is not None and not sparse
+
+        def inputs(xla):
+            steps = max(-(-n // batch), 1)
+            if _padded_steps(backend, xla):
+                steps = bucket(steps, smallest=1)
+            index, valid = batches(seed, n, min(batch, width), width, steps, shuffle)
+            inputs = (
+                self._state,
+                (X, y, w, Batches(index, valid)),
+                (np.int32(n), _float32(loss_weight), _float32(penalty_scale)),
+            )
+            if validating:
+                Xv, yv, wv, nv = padded(validation)
+                inputs = (*inputs, (Xv, yv, wv, np.int32(nv)))
+            return inputs
+
         try:
-            out = self._epoch(sparse, xla, validating)(*inputs)
+            out = self._epoch(sparse, xla, validating)(*inputs(xla))
         except backend.COMPILE_ERRORS:
             if not xla:
                 raise
             # ops that XLA cannot compile (a model callable's): a graph
             self._xla_failed = True
-            out = self._epoch(sparse, False, validating)(*inputs)
+            out = self._epoch(sparse, False, validating)(*inputs(False))
         self._state = tuple(list(part) for part in out[0])
         if validation is None:
             return float(out[1])
