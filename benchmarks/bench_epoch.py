@@ -3,9 +3,10 @@
 Per Keras backend, in a process of its own (imports done first, not timed):
 ``ConstrainedRegressor`` (10 -> 32 relu -> 4 on the simplex, 2 000 rows,
 batch 64, Adam 1e-3, no early stopping) and ``MLPRegressor`` (the same
-network, batch, rate and epochs), for 30 epochs (960 steps: on TensorFlow a
-graph), 100 epochs (3 200 steps: on TensorFlow 2 000 as a graph, then XLA,
-see ``skconstrain._training._engine.XLA_STEPS``) and 300 epochs. The first
+network, batch, rate and epochs), for 30 epochs (960 steps), 100 epochs
+(3 200 steps) and 300 epochs; every epoch of them runs, so on TensorFlow
+each fit compiles with XLA from the start (it will pass
+``skconstrain._training._engine.XLA_STEPS``). The first
 fit of each in the process, then the best of 3 interleaved warm fits;
 prints microseconds per step and the ratio to ``MLPRegressor`` measured in
 the same run.

@@ -137,8 +137,9 @@ _XLA_ENGINES = {}
 
 
 def xla_fit(X, Y, hidden, epochs=EPOCHS):
-    """Our engine with the epoch compiled by XLA from the start (not what the
-    estimator does below 2 000 steps): one engine per architecture, reused
+    """Our engine with the epoch compiled by XLA from the start (what the
+    estimator does only from ``_engine.XLA_STEPS`` steps): one engine per
+    architecture, reused
     as the estimator reuses its own, its weights put back to the same start
     before each fit; XLA compiles one program per shape, so the first fit
     at each size compiles (``fit_table`` times it apart)."""

@@ -89,9 +89,9 @@ class ConstrainedRegressorCV(ConstrainedRegressor):
     process imports TensorFlow).
 
     Use it rather than ``GridSearchCV`` over ``alpha`` alone: the same result
-    in a fraction of the time (6-10x faster than that search, 3-6.5x faster
-    than ``GridSearchCV`` over ``MLPRegressor``, for 4 x 3 to 16 x 5
-    networks of 2 000 rows on 2 CPU cores; ``benchmarks/bench_cv.py``).
+    in a fraction of the time (2-4.5x faster than that search on TensorFlow,
+    3-6x faster than ``GridSearchCV`` over ``MLPRegressor``, for 4 x 3 to
+    16 x 5 networks of 2 000 rows on 2 CPU cores; ``benchmarks/bench_cv.py``).
     Search the structural hyperparameters (``hidden_layer_sizes``,
     ``output_strategy``...) with ``GridSearchCV`` around it.
 

@@ -649,11 +649,17 @@ def with_validation(epoch, evaluate):
 #: (``_tensorflow.QUICK_XLA_FLAG``): a graph step costs about 200 us, an XLA
 #: step about 65 us, and a new architecture's first fit 0.05-0.1 s more
 #: under XLA than as a graph (0.78-0.87 s against 0.73-0.78 s), the savings
-#: of about 500 steps. (XLA's default code generator compiled 0.2-0.4 s
-#: longer, and this was 2 000.) The monotone network's heavier step saves
-#: less (about 320 against 195 us) for a longer compile (0.5 s more): its
-#: fits of 500 to about 4 000 steps pay up to about 0.5 s more than in
-#: hindsight, its longer ones gain.
+#: of about 500 steps; every later fit of that architecture and bucket of
+#: rows (a search's folds, a refit, a notebook's next fit) then saves about
+#: 70% of its steps' time. (XLA's default code generator compiled 0.2-0.4 s
+#: longer, and this was 2 000.) The bound does not hold for a new bucket of
+#: rows of an architecture already traced: XLA compiles a program per shape
+#: (about 0.7 s) where the graph takes any, so there a fit of 500 to about
+#: 5 000 steps pays up to about 0.7 s more than in hindsight (a learning
+#: curve's sizes, say). The monotone network's heavier step saves less
+#: (about 320 against 195 us) for a longer compile (0.5 s more): its fits
+#: of 500 to about 4 000 steps pay up to about 0.5 s more, its longer ones
+#: gain.
 XLA_STEPS = 500
 
 # A stack (StackEngine) on TensorFlow compiles its epoch with XLA from the

@@ -278,9 +278,13 @@ QUICK_XLA_RELEASES = ((2, 21),)
 
 
 def _release():
-    """TensorFlow's (major, minor)."""
-    major, minor = tf.__version__.split(".")[:2]
-    return int(major), int(minor)
+    """TensorFlow's (major, minor); (0, 0) for a version string of another
+    form."""
+    try:
+        major, minor = tf.__version__.split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return 0, 0
 
 
 @contextmanager
