@@ -808,6 +808,49 @@ def test_jax_persistent_compilation_cache_serves_a_new_process(tmp_path):
     assert int(runs[1].stdout.split()[-1]) >= 1  # the epoch, from the cache
 
 
+@TENSORFLOW_ONLY
+@pytest.mark.slow
+def test_tensorflow_persistent_xla_cache_serves_a_new_process(tmp_path):
+    """TensorFlow's documented switch (docs/user_guide/training.md,
+    ``TF_XLA_FLAGS=--tf_xla_persistent_cache_directory=...``) keeps a fit's
+    XLA programs between processes: the first process writes its epoch's
+    program, and a second one reads it instead of compiling (and writing)
+    it again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import warnings
+        import numpy as np
+        warnings.simplefilter("ignore")
+        from skconstrain import ConstrainedRegressor
+        X = np.random.default_rng(0).normal(size=(200, 4))
+        # 13 steps an epoch, all 40 epochs sure to run: XLA from the start
+        ConstrainedRegressor(
+            hidden_layer_sizes=(8,), epochs=40, batch_size=16, n_iter_no_change=100
+        ).fit(X, X[:, :2])
+        """
+    )
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "tensorflow",
+        "TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={tmp_path}",
+    }
+
+    def run():
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+
+    written = run()
+    assert written  # the first process wrote its programs
+    assert run() == written  # the second read them: nothing compiled anew
+
+
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compiler options")
 def test_jax_compiles_a_fit_with_the_code_generator_quicker_to_compile(monkeypatch):
     """On a CPU a fit's epoch and forward pass are compiled with
