@@ -299,6 +299,23 @@ def test_epoch_is_minibatch_sgd_on_the_weighted_objective():
     assert loss == pytest.approx(total / 10, rel=1e-5)
 
 
+def test_an_epoch_runs_only_the_steps_that_have_rows():
+    """The steps padded to a bucket (and a stack's steps past its members'
+    rows) come after the steps with rows, and the loop stops before them:
+    their count is the largest member's ceil(n / batch)."""
+    from skconstrain._training._engine import _steps_with_rows, batches
+
+    def count(valid):
+        return int(keras.ops.convert_to_numpy(_steps_with_rows(valid)))
+
+    for n, batch, steps in ((100, 8, 16), (64, 64, 2), (1, 8, 3), (0, 8, 2)):
+        _, valid = batches(0, n, batch, batch, steps)
+        assert count(valid) == -(-n // batch)
+    # a stack: members of 100 and 90 rows in batches of 8 and 16, 16 steps
+    stacked = np.stack([batches(0, 100, 8, 16, 16)[1], batches(1, 90, 16, 16, 16)[1]])
+    assert count(stacked) == 13
+
+
 def test_the_engines_adam_is_keras_adam_on_the_keras_optimizers_own_slots():
     """The engine's pure Adam takes the steps Keras's own Adam takes on the
     same gradients, and leaves its moments in the Keras optimizer's own

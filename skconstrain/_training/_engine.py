@@ -489,8 +489,10 @@ def epoch_function(
     batches (:func:`batches`: one step per row of ``index``); ``settings``
     ``(n, loss_weight, penalty_scale)``. Returns the new state and the mean
     of the steps' losses weighted by their rows. With ``guard``, a step
-    without rows (past a member's own) changes nothing; without, every step
-    must have rows.
+    without rows (past a member's own) changes nothing, and the loop ends
+    after the last step with rows (the steps padded to a bucket are part
+    of the program's shapes, not of its work); without, every step must
+    have rows.
 
     With ``vectorize`` (the backend's), every input has M members on its
     first axis (``index`` and ``valid``: ``(M, steps, width)``): the loop
@@ -569,7 +571,6 @@ def epoch_function(
             def each(i, carry):
                 return step(*carry, X, y, w, index[i], valid[i], *settings[1:])
 
-            steps = ops.shape(index)[0]
             total = ops.zeros((), "float32")
         else:
             members = vectorize(step)
@@ -586,12 +587,25 @@ def epoch_function(
                     penalty_scale,
                 )
 
-            steps = ops.shape(index)[1]
             total = ops.zeros(ops.shape(n), "float32")
+        steps = ops.shape(valid)[-2]  # (steps, width), a stack's members first
+        if guard:
+            # the steps that have rows (of any member) come first: the
+            # padded ones after them change nothing, and are not run (a
+            # vectorised step would compute them, then select the old state)
+            steps = _steps_with_rows(valid)
         tv, ntv, ov, total = ops.fori_loop(0, steps, each, (tv, ntv, ov, total))
         return (tv, ntv, ov), total / ops.cast(ops.maximum(n, 1), "float32")
 
     return epoch
+
+
+def _steps_with_rows(valid):
+    """How many of an epoch's steps (:func:`batches`' ``valid``, a stack's
+    with the members first) have rows, of any member: a step's rows come
+    before the steps without (past a member's own, or padded to a bucket)."""
+    axes = tuple(a for a in range(len(valid.shape)) if a != len(valid.shape) - 2)
+    return ops.sum(ops.cast(ops.max(valid, axis=axes) > 0, "int32"))
 
 
 def evaluate_function(body, output_map, column_loss, first=None):
