@@ -280,7 +280,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
                         loss_weight=self._spec.loss_weight,
                         penalty_scale=plan.penalty_scale,
                         batch_size=batch_size,
-                        learning_rate=self.learning_rate,
+                        learning_rate=_validation.learning_rate(self),
                         members=_networks.ensemble_size(self.model_),
                         shuffle=self.shuffle,
                         xla=xla,
@@ -367,7 +367,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
             _validation.alpha(self), n_samples, self._spec.loss_weight
         )
         _networks.set_penalty_scale(self.model_, penalty_scale)
-        self.model_.optimizer.learning_rate.assign(self.learning_rate)
+        self.model_.optimizer.learning_rate.assign(_validation.learning_rate(self))
         # a continued fit moves the epochs' seeds on
         seed = seeds.epochs + (self.n_iter_ if continuing else 0)
         return _fit_data.FitPlan(
@@ -520,7 +520,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         model = _networks.build_network(
             self._spec, self._settings(), seed, start, scaling
         )
-        self.model_ = _networks.with_adam(model, self.learning_rate)
+        self.model_ = _networks.with_adam(model, _validation.learning_rate(self))
 
     def _twin_network(self):
         """A network of ``model_``'s architecture whose weights do not matter
@@ -539,7 +539,7 @@ class BaseConstrainedRegressor(RegressorMixin, BaseEstimator):
         model = self._twin_network()
         return _training.Engine(
             model,
-            keras.optimizers.Adam(self.learning_rate, name="adam"),
+            keras.optimizers.Adam(_validation.learning_rate(self), name="adam"),
             batch_size=batch_size,
             **_networks.training_parts(model, self._fit_loss(), self.n_outputs_),
         )

@@ -220,7 +220,7 @@ best_validation_score_, n_iter_, n_features_in_, feature_names_in_
         ensemble_size=ENSEMBLE_SIZE,
         epochs=200,
         batch_size=None,
-        learning_rate=1e-3,
+        learning_rate="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

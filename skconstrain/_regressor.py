@@ -251,9 +251,14 @@ default="quadratic"
         2 000 rows; below that the smallest of 16, 24, 32, 48, 64, 96, 128
         and 200 that gives an epoch at most 10 steps (at most
         ``n_samples``), so that small data get enough updates per epoch.
-    learning_rate : float, default=1e-3
+    learning_rate : float or "auto", default="auto"
         Adam's starting learning rate (each plateau of the monitored loss
-        divides it by 5, twice at most; see ``n_iter_no_change``). (The
+        divides it by 5, twice at most; see ``n_iter_no_change``). "auto":
+        3e-3 for a default network that takes its features' piecewise-linear
+        encodings (``feature_encoding``: "auto" from 4 000 rows, or
+        "piecewise_linear"), whose encoded columns each learn from the rows
+        of their bins only; 1e-3 (``MLPRegressor``'s) for any other network
+        (measured: ``benchmarks/bench_quality.py``). (The
         gradient is that of the objective divided by the variance of the
         targets, so that the training does not depend on their units; with
         Adam this only rescales its ``epsilon``.)
@@ -406,7 +411,7 @@ default="quadratic"
         ensemble_size=ENSEMBLE_SIZE,
         epochs=200,
         batch_size=None,
-        learning_rate=1e-3,
+        learning_rate="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

@@ -110,6 +110,39 @@ def test_auto_encodes_dense_rows_from_a_few_thousand():
         est.set_params(feature_encoding="quantile").fit(small, small[:, 0])
 
 
+def test_auto_learning_rate_is_larger_where_the_network_encodes_its_features():
+    """learning_rate="auto" is 3e-3 for a network built on its features'
+    encodings, 1e-3 for any other (a monotone network's calibrators alone
+    do not count); a warm start keeps the rate of the network it continues,
+    and a number is taken as it is."""
+    small = RNG.normal(size=(300, 3))
+    large = RNG.normal(size=(_validation.AUTO_ENCODING_ROWS, 3))
+
+    def rate(est, X, **params):
+        _quiet(est.set_params(**params), X, X[:, 0])
+        return float(np.asarray(est.model_.optimizer.learning_rate))
+
+    encoded, plain = _validation.AUTO_LEARNING_RATE_ENCODED, 1e-3
+    est = ConstrainedRegressor(epochs=1, hidden_layer_sizes=(4,))
+    assert est.learning_rate == "auto"
+    assert rate(est, small) == pytest.approx(plain)
+    assert rate(est, large) == pytest.approx(encoded)
+    assert rate(est, small, warm_start=True) == pytest.approx(encoded)
+    assert rate(est, large, warm_start=False, feature_encoding=None) == (
+        pytest.approx(plain)
+    )
+    assert rate(est, small, feature_encoding="piecewise_linear") == pytest.approx(
+        encoded
+    )
+    assert rate(est, small, feature_encoding="auto", monotonic_cst=[1, 0, 0]) == (
+        pytest.approx(plain)
+    )
+    assert rate(est, large) == pytest.approx(encoded)
+    assert rate(est, large, learning_rate=0.01) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="'learning_rate' parameter"):
+        est.set_params(learning_rate="fast").fit(small, small[:, 0])
+
+
 def test_auto_encodes_one_feature_from_a_few_rows():
     """One unconstrained feature is a curve: "auto" encodes it from one row
     per bin; a constrained one keeps the calibrators' threshold."""
