@@ -254,11 +254,14 @@ default="quadratic"
     learning_rate : float or "auto", default="auto"
         Adam's starting learning rate (each plateau of the monitored loss
         divides it by 5, twice at most; see ``n_iter_no_change``). "auto":
-        3e-3 for a default network that takes its features' piecewise-linear
-        encodings (``feature_encoding``: "auto" from 4 000 rows, or
-        "piecewise_linear"), whose encoded columns each learn from the rows
-        of their bins only; 1e-3 (``MLPRegressor``'s) for any other network
-        (measured: ``benchmarks/bench_quality.py``). (The
+        3e-3 where the default network takes its features' piecewise-linear
+        encodings (``feature_encoding="auto"`` from 4 000 rows given to the
+        fit that built it, or "piecewise_linear"), whose encoded columns
+        each learn from the rows of their bins only; 1e-3 (``MLPRegressor``'s)
+        for any other network: fewer rows (a single feature's encoded curve
+        included), a monotone network's calibrators alone,
+        ``feature_encoding=None``, a ``model`` of your own (measured:
+        ``benchmarks/bench_quality.py``). (The
         gradient is that of the objective divided by the variance of the
         targets, so that the training does not depend on their units; with
         Adam this only rescales its ``epsilon``.)

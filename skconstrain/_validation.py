@@ -63,10 +63,11 @@ AUTO_ENCODING_ROWS_ONE_FEATURE = PIECEWISE_LINEAR_BINS
 AUTO_ALPHA_PER_FEATURE = 0.15
 
 #: ``learning_rate="auto"``: Adam's starting rate for a network that takes
-#: its features' piecewise-linear encodings (``feature_encoding``: "auto"
-#: from :data:`AUTO_ENCODING_ROWS` rows, or "piecewise_linear"; a monotone
-#: network's calibrators alone do not count), whose columns each learn from
-#: the rows of their bin only. Measured (benchmarks/bench_quality.py, 3
+#: its features' piecewise-linear encodings beside them: "auto" encoding
+#: from :data:`AUTO_ENCODING_ROWS` rows, or "piecewise_linear" (not the
+#: encoded curve of a single feature below that, nor a monotone network's
+#: calibrators alone); each encoded column learns from the rows of its bin
+#: only. Measured (benchmarks/bench_quality.py, 3
 #: seeds, JAX) against 1e-3: on the sets of 4 694 to 40 455 training rows,
 #: where "auto" encodes, the monotone network with ``early_stopping=True``
 #: no longer stops on a plateau (6 interacting monotone features: worst
@@ -330,8 +331,9 @@ def alpha(estimator):
 def learning_rate(estimator):
     """Adam's starting learning rate for a fit of ``estimator``: its
     ``learning_rate``, or for "auto" :data:`AUTO_LEARNING_RATE_ENCODED`
-    where its network (``_spec``, set by the fit that built it) takes its
-    features' encodings, else :data:`AUTO_LEARNING_RATE`."""
+    where its network (``_spec``, set by the fit that built it) takes the
+    encodings of its features (:func:`free_encoding`), else
+    :data:`AUTO_LEARNING_RATE`."""
     if not isinstance(estimator.learning_rate, str):
         return float(estimator.learning_rate)
     spec = estimator._spec

@@ -139,6 +139,10 @@ def test_auto_learning_rate_is_larger_where_the_network_encodes_its_features():
     )
     assert rate(est, large) == pytest.approx(encoded)
     assert rate(est, large, learning_rate=0.01) == pytest.approx(0.01)
+    # a single feature's curve is encoded from a few rows, at 1e-3
+    curve = est.set_params(learning_rate="auto", monotonic_cst=None)
+    assert rate(curve, small[:, :1]) == pytest.approx(plain)
+    assert "input_encoding" in _layer_names(curve)
     with pytest.raises(ValueError, match="'learning_rate' parameter"):
         est.set_params(learning_rate="fast").fit(small, small[:, 0])
 
