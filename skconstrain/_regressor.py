@@ -259,7 +259,7 @@ default="quadratic"
         fit that built it, or "piecewise_linear"), whose encoded columns
         each learn from the rows of their bins only; 1e-3 (``MLPRegressor``'s)
         for any other network: fewer rows (a single feature's encoded curve
-        included), a monotone network's calibrators alone,
+        and a monotone network's calibrators included),
         ``feature_encoding=None``, a ``model`` of your own (measured:
         ``benchmarks/bench_quality.py``). (The
         gradient is that of the objective divided by the variance of the

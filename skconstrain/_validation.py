@@ -64,10 +64,11 @@ AUTO_ALPHA_PER_FEATURE = 0.15
 
 #: ``learning_rate="auto"``: Adam's starting rate for a network that takes
 #: its features' piecewise-linear encodings beside them: "auto" encoding
-#: from :data:`AUTO_ENCODING_ROWS` rows, or "piecewise_linear" (not the
-#: encoded curve of a single feature below that, nor a monotone network's
-#: calibrators alone); each encoded column learns from the rows of its bin
-#: only. Measured (benchmarks/bench_quality.py, 3
+#: from :data:`AUTO_ENCODING_ROWS` rows, or "piecewise_linear" (below that
+#: many rows, neither a single feature's encoded curve nor a monotone
+#: network's calibrators count; from it, a monotone network's count, whether
+#: or not it has unconstrained features); each encoded column learns from
+#: the rows of its bin only. Measured (benchmarks/bench_quality.py, 3
 #: seeds, JAX) against 1e-3: on the sets of 4 694 to 40 455 training rows,
 #: where "auto" encodes, the monotone network with ``early_stopping=True``
 #: no longer stops on a plateau (6 interacting monotone features: worst

@@ -112,8 +112,9 @@ def test_auto_encodes_dense_rows_from_a_few_thousand():
 
 def test_auto_learning_rate_is_larger_where_the_network_encodes_its_features():
     """learning_rate="auto" is 3e-3 for a network built on its features'
-    encodings, 1e-3 for any other (a monotone network's calibrators alone
-    do not count); a warm start keeps the rate of the network it continues,
+    encodings, 1e-3 for any other (below 4 000 rows, a monotone network's
+    calibrators do not count; from them, they do, even with every feature
+    constrained); a warm start keeps the rate of the network it continues,
     and a number is taken as it is."""
     small = RNG.normal(size=(300, 3))
     large = RNG.normal(size=(_validation.AUTO_ENCODING_ROWS, 3))
@@ -137,7 +138,8 @@ def test_auto_learning_rate_is_larger_where_the_network_encodes_its_features():
     assert rate(est, small, feature_encoding="auto", monotonic_cst=[1, 0, 0]) == (
         pytest.approx(plain)
     )
-    assert rate(est, large) == pytest.approx(encoded)
+    assert rate(est, large, monotonic_cst=[1, -1, 1]) == pytest.approx(encoded)
+    assert rate(est, large, monotonic_cst=None) == pytest.approx(encoded)
     assert rate(est, large, learning_rate=0.01) == pytest.approx(0.01)
     # a single feature's curve is encoded from a few rows, at 1e-3
     curve = est.set_params(learning_rate="auto", monotonic_cst=None)
